@@ -1,0 +1,260 @@
+//! The command line: `incident-bot <runbook> <step>` runs a runbook step in
+//! the terminal; `incident-bot runbook check [DIR]` validates runbook files.
+//!
+//! Runbook steps are not compiled in: the `<runbook> <step>` commands are
+//! built at run time from the files in `commands/`, so a new runbook needs no
+//! Rust change. Exit codes follow the monitoring-plugin convention so the
+//! commands drop into Nagios-style checks and shell scripts.
+
+use crate::config::{Scope, Settings};
+use crate::core::diagnosis::Outcome;
+use crate::core::runbook::{Problem, Runbook};
+use crate::diagnose::run_step;
+use crate::{render, runbooks};
+use clap::{Arg, ArgAction, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const EXIT_CODES: &str = "\
+Runbook steps:
+  incident-bot <RUNBOOK> <STEP> [--json] [--project NAME | --all]
+  e.g. `incident-bot mem status`; `incident-bot mem --help` lists the steps.
+
+Exit codes of runbook steps (the monitoring-plugin convention):
+  0  OK        every value within the runbook's Expected line
+  1  WARNING   close to a bar (see warn_ratio, limit_warn_percent)
+  2  CRITICAL  the Expected line is broken; the runbook's conclusion applies
+  3  UNKNOWN   could not tell: engine unreachable or hung, no containers,
+               bad configuration or usage
+
+Environment: DOCKER_HOST (as for the docker CLI), INCIDENT_BOT_CONFIG,
+INCIDENT_BOT_<SECTION>__<KEY> (see config/default.toml), RUST_LOG.";
+
+#[derive(Debug, Parser)]
+#[command(name = "incident-bot", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    /// Configuration file layered over the defaults.
+    #[arg(long, global = true, env = "INCIDENT_BOT_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with runbook files.
+    Runbook {
+        #[command(subcommand)]
+        command: RunbookCommand,
+    },
+    /// A runbook step, e.g. `mem status` (built from commands/*.toml).
+    #[command(external_subcommand)]
+    Step(Vec<String>),
+}
+
+#[derive(Debug, Subcommand)]
+enum RunbookCommand {
+    /// Validate runbook files; print every problem with file and line.
+    Check {
+        /// Directory of runbook files (default: runbooks.dir from config).
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(e),
+    };
+    init_tracing();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string(), Outcome::Unknown.exit_code()),
+    };
+    match cli.command {
+        Command::Runbook {
+            command: RunbookCommand::Check { dir },
+        } => runbook_check(&dir.unwrap_or_else(|| settings.runbooks.dir.clone())),
+        Command::Step(args) => step(&settings, args),
+    }
+}
+
+fn runbook_check(dir: &std::path::Path) -> ExitCode {
+    match runbooks::load_dir(dir) {
+        Ok(loaded) => {
+            for (path, rb) in &loaded {
+                println!(
+                    "{}: ok ({}: {} steps, {} actions, {} verification items, {} escalations, {} alerts)",
+                    path.display(),
+                    rb.id(),
+                    rb.steps.len(),
+                    rb.actions.len(),
+                    rb.verification.len(),
+                    rb.escalations.len(),
+                    rb.alerts.len()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            print_problems(&problems);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_problems(problems: &[Problem]) {
+    for p in problems {
+        eprintln!("{p}");
+    }
+    eprintln!(
+        "{} problem{} found",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+}
+
+/// `incident-bot <runbook> <step> [flags]`.
+fn step(settings: &Settings, args: Vec<String>) -> ExitCode {
+    let unknown = Outcome::Unknown.exit_code();
+    let loaded = match runbooks::load_configured(settings) {
+        Ok(r) => r,
+        Err(problems) => {
+            print_problems(&problems);
+            return fail(
+                "the runbooks are invalid; fix them (see `incident-bot runbook check`)",
+                unknown,
+            );
+        }
+    };
+    let group = &args[0];
+    let Some(runbook) = loaded.iter().find(|rb| rb.id() == group) else {
+        let known: Vec<&str> = loaded.iter().map(|rb| rb.id()).collect();
+        return fail(
+            &format!(
+                "unknown command '{group}'; runbooks: {} (or `runbook check`)",
+                known.join(", ")
+            ),
+            unknown,
+        );
+    };
+    let matches = match step_command(runbook).try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) => return clap_exit(e),
+    };
+    let (step_id, m) = matches.subcommand().expect("a step is required");
+    let json = m.get_flag("json");
+    let mut settings = settings.clone();
+    if let Some(p) = m.get_one::<String>("project") {
+        settings.watch.project = p.clone();
+        settings.watch.all = false;
+    }
+    if m.get_flag("all") {
+        settings.watch.all = true;
+    }
+    let scope: Scope = settings.scope();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    let docker_host = std::env::var("DOCKER_HOST").ok();
+    match runtime.block_on(run_step(&settings, &scope, docker_host, runbook, step_id)) {
+        Ok(d) => {
+            println!(
+                "{}",
+                if json {
+                    render::json(&d)
+                } else {
+                    render::text(&d)
+                }
+            );
+            ExitCode::from(d.outcome().exit_code())
+        }
+        Err(e) => {
+            log_chain(&e);
+            if json {
+                println!("{}", render::json_error(&e.to_string(), Outcome::Unknown));
+            }
+            // Whatever went wrong, nothing was judged: UNKNOWN.
+            fail(&e.to_string(), unknown)
+        }
+    }
+}
+
+/// The clap command of one runbook: a subcommand per step, with the step's
+/// Expected line in its help.
+fn step_command(rb: &Runbook) -> clap::Command {
+    let steps = rb.steps.iter().map(|s| {
+        let s = s.get_ref();
+        clap::Command::new(s.id.clone())
+            .about(s.title.clone())
+            .long_about(format!(
+                "{}\n\nExpected: {}\nIf different: {}",
+                s.title, s.expected, s.if_different
+            ))
+            .after_help(EXIT_CODES)
+            .arg(
+                Arg::new("json")
+                    .long("json")
+                    .action(ArgAction::SetTrue)
+                    .help("Print the report as JSON"),
+            )
+            .arg(
+                Arg::new("project")
+                    .long("project")
+                    .value_name("NAME")
+                    .help("Watch this Compose project instead of the configured one"),
+            )
+            .arg(
+                Arg::new("all")
+                    .long("all")
+                    .action(ArgAction::SetTrue)
+                    .conflicts_with("project")
+                    .help("Every running container on the engine, not one project"),
+            )
+    });
+    clap::Command::new(rb.id().to_string())
+        .bin_name(format!("incident-bot {}", rb.id()))
+        .about(rb.runbook.title.clone())
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommands(steps)
+}
+
+/// Usage errors exit UNKNOWN (3), not clap's 2, which means CRITICAL here.
+fn clap_exit(e: clap::Error) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(Outcome::Unknown.exit_code())
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn fail(message: &str, code: u8) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
+}
+
+/// The whole cause chain, for the log; people get the first line.
+fn log_chain(e: &(dyn std::error::Error + 'static)) {
+    let mut chain = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        cur = s.source();
+    }
+    tracing::debug!(error = %chain, "command failed");
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

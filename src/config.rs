@@ -1,0 +1,185 @@
+//! Layered settings: the compiled-in `config/default.toml`, an optional file,
+//! `INCIDENT_BOT_*` environment variables, then command-line flags.
+//!
+//! Only values live here; connecting to anything is the adapters' job. The
+//! environment is read here and in `cli` only, so every other module sees
+//! plain settings.
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The documented defaults, compiled in so the binary runs from anywhere.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Where the docker CLI looks when neither the config nor DOCKER_HOST says.
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub docker: DockerSettings,
+    pub watch: WatchSettings,
+    pub runbooks: RunbookSettings,
+    /// runbook id → step id → keys of that step's check.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, BTreeMap<String, toml::Table>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerSettings {
+    /// Empty: DOCKER_HOST, else [`DEFAULT_DOCKER_HOST`].
+    pub host: String,
+    pub timeout_secs: u64,
+    pub max_concurrent_stats: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchSettings {
+    pub project: String,
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunbookSettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Which containers a command looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Containers labelled `com.docker.compose.project=<name>`.
+    Project(String),
+    /// Every running container on the engine.
+    All,
+}
+
+impl Settings {
+    /// Defaults, then `file` (which must exist when given), then the
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::MissingFile(path.to_path_buf()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment
+            .merge(
+                Env::prefixed("INCIDENT_BOT_")
+                    .split("__")
+                    // INCIDENT_BOT_CONFIG names the file; it is not a key.
+                    .ignore(&["config"]),
+            )
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
+            .and_then(Settings::checked)
+    }
+
+    fn checked(self) -> Result<Settings, ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.docker.timeout_secs == 0 {
+            return invalid("docker.timeout_secs must be at least 1");
+        }
+        if self.docker.max_concurrent_stats == 0 {
+            return invalid("docker.max_concurrent_stats must be at least 1");
+        }
+        if !self.watch.all && self.watch.project.trim().is_empty() {
+            return invalid("watch.project is empty: name a Compose project or set watch.all");
+        }
+        Ok(self)
+    }
+
+    /// The engine endpoint: the config's `docker.host`, else `DOCKER_HOST`
+    /// (passed in by the caller), else the default socket.
+    pub fn docker_endpoint(&self, docker_host_env: Option<String>) -> String {
+        [Some(self.docker.host.clone()), docker_host_env]
+            .into_iter()
+            .flatten()
+            .map(|h| h.trim().to_string())
+            .find(|h| !h.is_empty())
+            .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_string())
+    }
+
+    pub fn scope(&self) -> Scope {
+        if self.watch.all {
+            Scope::All
+        } else {
+            Scope::Project(self.watch.project.clone())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_describe_rota_cc() {
+        let s = Settings::load(None).expect("defaults load");
+        assert_eq!(s.scope(), Scope::Project("rota-cc".into()));
+        assert_eq!(s.runbooks.dir, PathBuf::from("commands"));
+        assert!(s.thresholds.is_empty());
+    }
+
+    #[test]
+    fn endpoint_prefers_config_then_docker_host() {
+        let mut s = Settings::load(None).unwrap();
+        assert_eq!(s.docker_endpoint(None), DEFAULT_DOCKER_HOST);
+        assert_eq!(
+            s.docker_endpoint(Some("tcp://10.0.0.1:2375".into())),
+            "tcp://10.0.0.1:2375"
+        );
+        assert_eq!(s.docker_endpoint(Some("  ".into())), DEFAULT_DOCKER_HOST);
+        s.docker.host = "unix:///run/other.sock".into();
+        assert_eq!(
+            s.docker_endpoint(Some("tcp://10.0.0.1:2375".into())),
+            "unix:///run/other.sock"
+        );
+    }
+
+    #[test]
+    fn a_file_layers_over_defaults_and_unknown_keys_fail() {
+        let dir = std::env::temp_dir().join(format!("ib-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(
+            &good,
+            "[watch]\nproject = \"shop\"\n[thresholds.mem.status]\nprocess_max_mib = 700\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&good)).unwrap();
+        assert_eq!(s.scope(), Scope::Project("shop".into()));
+        assert_eq!(s.docker.timeout_secs, 5, "untouched keys keep defaults");
+        assert_eq!(
+            s.thresholds["mem"]["status"]["process_max_mib"],
+            toml::Value::Integer(700)
+        );
+
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[watch]\nprojcet = \"shop\"\n").unwrap();
+        let err = Settings::load(Some(&bad)).unwrap_err().to_string();
+        assert!(err.contains("projcet"), "{err}");
+
+        let missing = dir.join("missing.toml");
+        assert!(matches!(
+            Settings::load(Some(&missing)),
+            Err(ConfigError::MissingFile(_))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,272 @@
+//! Verdicts: observed values judged against a runbook step's Expected line.
+//!
+//! Pure functions from (step, thresholds, observation) to a [`Verdict`]; the
+//! renderers turn verdicts into text, JSON or embeds, and the exit code of a
+//! terminal command is the verdict's [`Outcome`].
+
+use super::memory::{ContainerSample, MemorySnapshot, Reading, MIB};
+use super::runbook::{ContainerMemoryCheck, Step};
+use serde::Serialize;
+
+/// How a check came out, ordered from best to worst for combining.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Warn,
+    Fail,
+    /// The probe could not answer: nothing can be said either way.
+    Unknown,
+}
+
+impl Outcome {
+    /// The monitoring-plugin convention (Nagios, Icinga, Sensu): 0 OK,
+    /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Pass => 0,
+            Outcome::Warn => 1,
+            Outcome::Fail => 2,
+            Outcome::Unknown => 3,
+        }
+    }
+
+    /// Precedence when combining: a known failure outranks an unknown, and an
+    /// unknown outranks a warning (it might hide a failure).
+    fn rank(self) -> u8 {
+        match self {
+            Outcome::Pass => 0,
+            Outcome::Warn => 1,
+            Outcome::Unknown => 2,
+            Outcome::Fail => 3,
+        }
+    }
+
+    pub fn worst(self, other: Outcome) -> Outcome {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Pass => "PASS",
+            Outcome::Warn => "WARN",
+            Outcome::Fail => "FAIL",
+            Outcome::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// Expected against observed for one step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub step: String,
+    pub title: String,
+    /// The runbook's Expected line, verbatim.
+    pub expected: String,
+    /// What was seen, in one line.
+    pub observed: String,
+    pub outcome: Outcome,
+    /// The runbook's "If different" conclusion; set only on a failure.
+    pub conclusion: Option<String>,
+    /// What broke or nearly broke the bar, each with the reason.
+    pub offenders: Vec<Offender>,
+    /// Things worth knowing that did not decide the outcome.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Offender {
+    pub name: String,
+    pub outcome: Outcome,
+    pub reason: String,
+}
+
+/// One container's line in a memory report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryRow {
+    #[serde(flatten)]
+    pub sample: ContainerSample,
+    /// Usage as a percent of the container's own limit, when it has one.
+    pub percent_of_limit: Option<f64>,
+    pub outcome: Outcome,
+}
+
+/// The judged result of a `container_memory` step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryReport {
+    pub host_memory_bytes: u64,
+    pub total_usage_bytes: u64,
+    pub total_percent_of_host: f64,
+    pub rows: Vec<MemoryRow>,
+    pub verdict: Verdict,
+}
+
+/// Judges a snapshot against the thresholds of a `container_memory` check.
+pub fn judge_memory(
+    step: &Step,
+    check: &ContainerMemoryCheck,
+    snap: &MemorySnapshot,
+) -> MemoryReport {
+    let mut offenders = Vec::new();
+    let mut notes = Vec::new();
+    let mut outcome = Outcome::Pass;
+    let mut rows = Vec::with_capacity(snap.containers.len());
+    let mut total: u64 = 0;
+
+    for c in &snap.containers {
+        let (row_outcome, percent_of_limit) = match &c.reading {
+            Reading::Sampled {
+                usage_bytes,
+                limit_bytes,
+            } => {
+                total += usage_bytes;
+                let pct = limit_bytes.map(|l| *usage_bytes as f64 / l as f64 * 100.0);
+                let (o, reasons) = judge_container(check, *usage_bytes, pct);
+                if o != Outcome::Pass {
+                    offenders.push(Offender {
+                        name: c.name.clone(),
+                        outcome: o,
+                        reason: reasons.join("; "),
+                    });
+                }
+                (o, pct)
+            }
+            Reading::Gone => {
+                notes.push(format!(
+                    "{} stopped or was removed while it was being sampled",
+                    c.name
+                ));
+                (Outcome::Pass, None)
+            }
+            Reading::Failed { reason } => {
+                notes.push(format!("{}: no reading ({reason})", c.name));
+                (Outcome::Unknown, None)
+            }
+        };
+        outcome = outcome.worst(row_outcome);
+        rows.push(MemoryRow {
+            sample: c.clone(),
+            percent_of_limit,
+            outcome: row_outcome,
+        });
+    }
+
+    let total_pct = if snap.host_memory_bytes > 0 {
+        total as f64 / snap.host_memory_bytes as f64 * 100.0
+    } else {
+        0.0
+    };
+    if let Some(bar) = check.total_max_percent {
+        let o = grade(total_pct, bar, check.warn_ratio);
+        if o != Outcome::Pass {
+            offenders.push(Offender {
+                name: "total".into(),
+                outcome: o,
+                reason: format!(
+                    "{} is {total_pct:.1}% of host memory ({}the {bar}% bar)",
+                    mib(total),
+                    if o == Outcome::Fail {
+                        "at or over "
+                    } else {
+                        "close to "
+                    }
+                ),
+            });
+        }
+        outcome = outcome.worst(o);
+    }
+
+    let sampled = rows
+        .iter()
+        .filter(|r| matches!(r.sample.reading, Reading::Sampled { .. }))
+        .count();
+    if sampled == 0 {
+        // Nothing was measured, so nothing passed.
+        outcome = outcome.worst(Outcome::Unknown);
+    }
+    let largest = rows
+        .iter()
+        .filter_map(|r| match r.sample.reading {
+            Reading::Sampled { usage_bytes, .. } => Some((usage_bytes, &r.sample.name)),
+            _ => None,
+        })
+        .max();
+    let observed = match largest {
+        Some((bytes, name)) => format!(
+            "total {} ({total_pct:.1}% of host memory) over {sampled} container{}; largest {name} at {}",
+            mib(total),
+            if sampled == 1 { "" } else { "s" },
+            mib(bytes)
+        ),
+        None => "no container could be measured".to_string(),
+    };
+
+    MemoryReport {
+        host_memory_bytes: snap.host_memory_bytes,
+        total_usage_bytes: total,
+        total_percent_of_host: total_pct,
+        rows,
+        verdict: Verdict {
+            step: step.id.clone(),
+            title: step.title.clone(),
+            expected: step.expected.clone(),
+            observed,
+            outcome,
+            conclusion: (outcome == Outcome::Fail).then(|| step.if_different.clone()),
+            offenders,
+            notes,
+        },
+    }
+}
+
+/// One container against the per-process bar and its own limit.
+fn judge_container(
+    check: &ContainerMemoryCheck,
+    usage: u64,
+    percent_of_limit: Option<f64>,
+) -> (Outcome, Vec<String>) {
+    let mut outcome = Outcome::Pass;
+    let mut reasons = Vec::new();
+    if let Some(bar) = check.process_max_mib {
+        let o = grade(usage as f64 / MIB, bar, check.warn_ratio);
+        match o {
+            Outcome::Fail => {
+                reasons.push(format!("{} is at or over the {bar} MiB bar", mib(usage)))
+            }
+            Outcome::Warn => reasons.push(format!("{} is close to the {bar} MiB bar", mib(usage))),
+            _ => {}
+        }
+        outcome = outcome.worst(o);
+    }
+    if let Some(pct) = percent_of_limit {
+        if pct >= check.limit_warn_percent {
+            reasons.push(format!(
+                "at {pct:.0}% of its own limit: the OOM killer acts at 100%"
+            ));
+            outcome = outcome.worst(Outcome::Warn);
+        }
+    }
+    (outcome, reasons)
+}
+
+/// Fail at or over the bar ("Expected < bar"), warn at `warn_ratio` of it.
+fn grade(value: f64, bar: f64, warn_ratio: f64) -> Outcome {
+    if value >= bar {
+        Outcome::Fail
+    } else if value >= bar * warn_ratio {
+        Outcome::Warn
+    } else {
+        Outcome::Pass
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / MIB)
+}
+
+#[cfg(test)]
+mod tests;

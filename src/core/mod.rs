@@ -1,0 +1,10 @@
+//! The pure core: runbook schema and validation, memory arithmetic, verdicts.
+//!
+//! Values in, values out. Nothing in here performs I/O, reads the clock,
+//! awaits, or imports an adapter (serenity, bollard, SQL): callers pass
+//! observations and `now` in and act on what comes back. That keeps every
+//! rule table-testable.
+
+pub mod diagnosis;
+pub mod memory;
+pub mod runbook;

@@ -1,0 +1,265 @@
+//! The Docker Engine adapter: the only module that knows bollard.
+//!
+//! It turns engine answers into the core's plain values
+//! ([`MemorySnapshot`], [`ContainerSample`]) and engine failures into
+//! [`DockerError`]s whose message is one sentence a person can act on. Every
+//! request is bounded by the configured timeout, so a hung engine yields an
+//! answer, never silence. It reads; it changes nothing on the engine.
+
+use crate::config::Scope;
+use crate::core::memory::{
+    own_limit, usage_without_cache, ContainerSample, MemorySnapshot, Reading,
+};
+use bollard::errors::Error as BollardError;
+use bollard::query_parameters::{ListContainersOptions, StatsOptions};
+use bollard::{Docker, API_DEFAULT_VERSION};
+use futures_util::{stream, StreamExt};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::time::Duration;
+
+pub const PROJECT_LABEL: &str = "com.docker.compose.project";
+pub const SERVICE_LABEL: &str = "com.docker.compose.service";
+
+/// A connected engine, with the version negotiated.
+#[derive(Clone)]
+pub struct Engine {
+    client: Docker,
+    /// As configured, for messages: people recognise what they typed.
+    endpoint: String,
+    timeout: Duration,
+    max_concurrent_stats: usize,
+}
+
+/// Why the engine could not answer. `Display` is the sentence for people;
+/// the cause chain (`source`) is for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot reach the Docker engine at {endpoint} ({reason}); check that dockerd is running and that this user may use its socket, or set DOCKER_HOST")]
+    Unreachable {
+        endpoint: String,
+        reason: String,
+        #[source]
+        source: Option<BollardError>,
+    },
+    #[error("the Docker engine at {endpoint} did not answer within {secs}s; check that dockerd is healthy (`docker info`)")]
+    Timeout { endpoint: String, secs: u64 },
+    #[error("unsupported Docker endpoint {endpoint}: use unix:///path/to/docker.sock, tcp://host:port or http://host:port")]
+    BadEndpoint { endpoint: String },
+    #[error("the Docker engine at {endpoint} refused the request: {source}")]
+    Api {
+        endpoint: String,
+        #[source]
+        source: BollardError,
+    },
+}
+
+/// A running container, as listed.
+#[derive(Debug, Clone)]
+struct Listed {
+    id: String,
+    name: String,
+    service: Option<String>,
+    project: Option<String>,
+}
+
+impl Engine {
+    /// Connects and negotiates the API version (the engine here may be older
+    /// than bollard's default), within `timeout`.
+    pub async fn connect(
+        endpoint: &str,
+        timeout: Duration,
+        max_concurrent_stats: usize,
+    ) -> Result<Engine, DockerError> {
+        let secs = timeout.as_secs().max(1);
+        let client = if let Some(path) = endpoint.strip_prefix("unix://") {
+            Docker::connect_with_unix(path, secs, API_DEFAULT_VERSION)
+        } else if endpoint.starts_with('/') {
+            Docker::connect_with_unix(endpoint, secs, API_DEFAULT_VERSION)
+        } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
+            Docker::connect_with_http(endpoint, secs, API_DEFAULT_VERSION)
+        } else {
+            return Err(DockerError::BadEndpoint {
+                endpoint: endpoint.to_string(),
+            });
+        }
+        .map_err(|e| classify(endpoint, timeout, e))?;
+        let mut engine = Engine {
+            client,
+            endpoint: endpoint.to_string(),
+            timeout,
+            max_concurrent_stats: max_concurrent_stats.max(1),
+        };
+        engine.client = engine
+            .bounded(engine.client.clone().negotiate_version())
+            .await?;
+        Ok(engine)
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Host memory in bytes, as `docker info` reports it.
+    pub async fn host_memory(&self) -> Result<u64, DockerError> {
+        let info = self.bounded(self.client.info()).await?;
+        Ok(info.mem_total.unwrap_or(0).max(0) as u64)
+    }
+
+    /// Running Compose projects and how many running containers each has.
+    pub async fn running_projects(&self) -> Result<BTreeMap<String, usize>, DockerError> {
+        let mut projects = BTreeMap::new();
+        for c in self.list(&Scope::All).await? {
+            if let Some(p) = c.project {
+                *projects.entry(p).or_insert(0) += 1;
+            }
+        }
+        Ok(projects)
+    }
+
+    /// Samples the memory of every running container in `scope`, all at
+    /// once. A container that stops or vanishes mid-way, or whose stats do
+    /// not come, is reported in its row; only the engine itself failing is
+    /// an error.
+    pub async fn memory_snapshot(&self, scope: &Scope) -> Result<MemorySnapshot, DockerError> {
+        let (host_memory_bytes, listed) = tokio::try_join!(self.host_memory(), self.list(scope))?;
+        let mut containers: Vec<ContainerSample> = stream::iter(listed)
+            .map(|c| self.sample(c, host_memory_bytes))
+            .buffer_unordered(self.max_concurrent_stats)
+            .collect()
+            .await;
+        containers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(MemorySnapshot {
+            host_memory_bytes,
+            containers,
+        })
+    }
+
+    async fn list(&self, scope: &Scope) -> Result<Vec<Listed>, DockerError> {
+        let filters = match scope {
+            Scope::Project(p) => Some(HashMap::from([(
+                "label".to_string(),
+                vec![format!("{PROJECT_LABEL}={p}")],
+            )])),
+            Scope::All => None,
+        };
+        let options = ListContainersOptions {
+            filters,
+            ..Default::default()
+        };
+        let summaries = self
+            .bounded(self.client.list_containers(Some(options)))
+            .await?;
+        Ok(summaries
+            .into_iter()
+            .filter_map(|s| {
+                let id = s.id?;
+                let labels = s.labels.unwrap_or_default();
+                let name = s
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_else(|| id.chars().take(12).collect());
+                Some(Listed {
+                    name,
+                    service: labels.get(SERVICE_LABEL).cloned(),
+                    project: labels.get(PROJECT_LABEL).cloned(),
+                    id,
+                })
+            })
+            .collect())
+    }
+
+    /// One one-shot stats read. The engine answers at its next collector
+    /// tick (about a second), which is why these run concurrently.
+    async fn sample(&self, c: Listed, host_memory_bytes: u64) -> ContainerSample {
+        let options = StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut stats = self.client.stats(&c.id, Some(options));
+        let reading = match tokio::time::timeout(self.timeout, stats.next()).await {
+            Err(_) => Reading::Failed {
+                reason: format!("no stats within {}s", self.timeout.as_secs()),
+            },
+            Ok(None) => Reading::Gone,
+            Ok(Some(Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }))) => Reading::Gone,
+            Ok(Some(Err(e))) => {
+                tracing::warn!(container = %c.name, error = %e, "stats read failed");
+                Reading::Failed {
+                    reason: first_line(&e.to_string()),
+                }
+            }
+            Ok(Some(Ok(s))) => match s.memory_stats.and_then(|m| Some((m.usage?, m))) {
+                // A stopped container answers with empty memory stats.
+                None => Reading::Gone,
+                Some((usage, m)) => Reading::Sampled {
+                    usage_bytes: usage_without_cache(usage, &m.stats.unwrap_or_default()),
+                    limit_bytes: own_limit(m.limit.unwrap_or(0), host_memory_bytes),
+                },
+            },
+        };
+        ContainerSample {
+            name: c.name,
+            id: c.id,
+            service: c.service,
+            project: c.project,
+            reading,
+        }
+    }
+
+    /// Runs one engine request within the timeout, classifying failures.
+    async fn bounded<T>(
+        &self,
+        request: impl Future<Output = Result<T, BollardError>>,
+    ) -> Result<T, DockerError> {
+        match tokio::time::timeout(self.timeout, request).await {
+            Ok(result) => result.map_err(|e| classify(&self.endpoint, self.timeout, e)),
+            Err(_) => Err(DockerError::Timeout {
+                endpoint: self.endpoint.clone(),
+                secs: self.timeout.as_secs(),
+            }),
+        }
+    }
+}
+
+fn classify(endpoint: &str, timeout: Duration, e: BollardError) -> DockerError {
+    let endpoint = endpoint.to_string();
+    match e {
+        BollardError::SocketNotFoundError(path) => DockerError::Unreachable {
+            endpoint,
+            reason: format!("no socket at {path}"),
+            source: None,
+        },
+        // bollard's own per-request timeout, set to ours in `connect`.
+        BollardError::RequestTimeoutError => DockerError::Timeout {
+            endpoint,
+            secs: timeout.as_secs(),
+        },
+        e @ BollardError::DockerResponseServerError { .. } => DockerError::Api {
+            endpoint,
+            source: e,
+        },
+        e => DockerError::Unreachable {
+            endpoint,
+            reason: root_cause(&e),
+            source: Some(e),
+        },
+    }
+}
+
+/// The innermost cause's message: "Connection refused (os error 111)"
+/// says more than "error trying to connect".
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    first_line(&cur.to_string())
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}

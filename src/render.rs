@@ -1,0 +1,127 @@
+//! Presents diagnoses to people (an aligned text table) and to scripts
+//! (JSON). Pure formatting: no probing, no judging, no I/O.
+
+use crate::core::diagnosis::{MemoryReport, Outcome};
+use crate::core::memory::{human_bytes, Reading};
+use crate::diagnose::{Diagnosis, Finding, ScopeView};
+use std::fmt::Write;
+
+/// The diagnosis as a text report for a terminal.
+pub fn text(d: &Diagnosis) -> String {
+    match &d.finding {
+        Finding::ContainerMemory(report) => memory_text(d, report),
+    }
+}
+
+/// The diagnosis as pretty JSON, the same facts as [`text`].
+pub fn json(d: &Diagnosis) -> String {
+    serde_json::to_string_pretty(d).expect("a diagnosis always serializes")
+}
+
+/// An error for `--json` consumers, so stdout stays parseable.
+pub fn json_error(message: &str, outcome: Outcome) -> String {
+    serde_json::json!({ "error": message, "outcome": outcome }).to_string()
+}
+
+fn memory_text(d: &Diagnosis, r: &MemoryReport) -> String {
+    let v = &r.verdict;
+    let mut out = String::new();
+    let scope = match &d.scope {
+        ScopeView::Project(p) => format!("Compose project {p}"),
+        ScopeView::All(_) => "all containers".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "{} · {} ({} {})\n{scope} · engine {} · host memory {}\n",
+        d.runbook_title,
+        v.title,
+        d.runbook,
+        v.step,
+        d.endpoint,
+        human_bytes(r.host_memory_bytes)
+    );
+
+    let mut rows: Vec<[String; 6]> = vec![[
+        "CONTAINER".into(),
+        "SERVICE".into(),
+        "USAGE".into(),
+        "LIMIT".into(),
+        "% LIMIT".into(),
+        String::new(),
+    ]];
+    for row in &r.rows {
+        let s = &row.sample;
+        let (usage, limit) = match &s.reading {
+            Reading::Sampled {
+                usage_bytes,
+                limit_bytes,
+            } => (
+                human_bytes(*usage_bytes),
+                limit_bytes.map_or("no limit".to_string(), human_bytes),
+            ),
+            Reading::Gone => ("gone".into(), "-".into()),
+            Reading::Failed { .. } => ("?".into(), "-".into()),
+        };
+        let mark = match (&s.reading, row.outcome) {
+            (Reading::Gone, _) => "stopped while sampling",
+            (_, Outcome::Fail) => "<< OVER",
+            (_, Outcome::Warn) => "<  near",
+            (_, Outcome::Unknown) => "?  no reading",
+            (_, Outcome::Pass) => "",
+        };
+        rows.push([
+            s.name.clone(),
+            s.service.clone().unwrap_or_else(|| "-".into()),
+            usage,
+            limit,
+            row.percent_of_limit
+                .map_or("-".into(), |p| format!("{p:.1}%")),
+            mark.into(),
+        ]);
+    }
+    rows.push([
+        "TOTAL".into(),
+        String::new(),
+        human_bytes(r.total_usage_bytes),
+        String::new(),
+        format!("{:.1}% of host", r.total_percent_of_host),
+        String::new(),
+    ]);
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            // Numbers right-aligned, names left-aligned, as docker stats.
+            let w = widths[i];
+            match i {
+                2..=4 => {
+                    let _ = write!(line, "{cell:>w$}  ");
+                }
+                _ => {
+                    let _ = write!(line, "{cell:<w$}  ");
+                }
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+
+    let _ = writeln!(out, "\nExpected: {}", v.expected);
+    let _ = writeln!(out, "Observed: {}", v.observed);
+    match &v.conclusion {
+        Some(c) => {
+            let _ = writeln!(out, "Verdict:  {}: {c}", v.outcome.label());
+        }
+        None => {
+            let _ = writeln!(out, "Verdict:  {}", v.outcome.label());
+        }
+    }
+    for o in &v.offenders {
+        let _ = writeln!(out, "  - {} ({}): {}", o.name, o.outcome.label(), o.reason);
+    }
+    for n in &v.notes {
+        let _ = writeln!(out, "Note: {n}");
+    }
+    out
+}

@@ -1,0 +1,119 @@
+//! Bad input and faults: an unreachable, hung or unsupported engine, usage
+//! errors and bad configuration each give one clear sentence and exit
+//! UNKNOWN (3), within seconds.
+
+use crate::support::{bot, stderr, stdout};
+use std::os::unix::net::UnixListener;
+
+fn unknown_with(args: &[&str], env: &[(&str, &str)], needle: &str) {
+    let out = bot(args, env);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "exit UNKNOWN; stderr: {err}");
+    assert!(
+        err.contains(needle),
+        "stderr should contain {needle:?}: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_missing_socket_names_the_endpoint() {
+    unknown_with(
+        &["mem", "status"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+        "cannot reach the Docker engine at unix:///nonexistent/docker.sock (no socket at /nonexistent/docker.sock)",
+    );
+}
+
+#[test]
+fn a_refused_tcp_endpoint_says_so() {
+    unknown_with(
+        &["mem", "status"],
+        &[("DOCKER_HOST", "tcp://127.0.0.1:9")],
+        "cannot reach the Docker engine at tcp://127.0.0.1:9",
+    );
+}
+
+#[test]
+fn a_hung_engine_times_out_with_a_sentence() {
+    // Accepts connections (the kernel's backlog) and never answers.
+    let path = std::env::temp_dir().join(format!("ib-hung-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let _listener = UnixListener::bind(&path).unwrap();
+    let endpoint = format!("unix://{}", path.display());
+    unknown_with(
+        &["mem", "status"],
+        &[
+            ("DOCKER_HOST", endpoint.as_str()),
+            ("INCIDENT_BOT_DOCKER__TIMEOUT_SECS", "1"),
+        ],
+        &format!("the Docker engine at {endpoint} did not answer within 1s"),
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn unsupported_endpoints_are_refused() {
+    unknown_with(
+        &["mem", "status"],
+        &[("DOCKER_HOST", "ssh://ops@host")],
+        "unsupported Docker endpoint ssh://ops@host",
+    );
+}
+
+#[test]
+fn usage_errors_exit_unknown_not_critical() {
+    unknown_with(&["mem", "nosuch"], &[], "unrecognized subcommand 'nosuch'");
+    unknown_with(
+        &["disk", "status"],
+        &[],
+        "unknown command 'disk'; runbooks: mem",
+    );
+    unknown_with(
+        &["mem", "status", "--all", "--project", "x"],
+        &[],
+        "cannot be used with",
+    );
+    unknown_with(
+        &["mem", "leaks"],
+        &[],
+        "step 'leaks' runs a memory_trend check, which this version cannot run yet",
+    );
+}
+
+#[test]
+fn bad_configuration_is_one_sentence() {
+    unknown_with(
+        &["mem", "status"],
+        &[("INCIDENT_BOT_DOCKER__TIMEOUT_SECS", "soon")],
+        "invalid configuration",
+    );
+    unknown_with(
+        &["--config", "/nonexistent/bot.toml", "mem", "status"],
+        &[],
+        "config file /nonexistent/bot.toml does not exist",
+    );
+}
+
+#[test]
+fn help_documents_exit_codes_and_runbook_steps() {
+    let out = bot(&["--help"], &[]);
+    assert!(out.status.success());
+    let help = stdout(&out);
+    for needle in [
+        "0  OK",
+        "1  WARNING",
+        "2  CRITICAL",
+        "3  UNKNOWN",
+        "incident-bot mem status",
+    ] {
+        assert!(help.contains(needle), "{needle:?} in {help}");
+    }
+    let out = bot(&["mem", "--help"], &[]);
+    assert!(out.status.success());
+    let help = stdout(&out);
+    assert!(
+        help.contains("status") && help.contains("Check current memory usage"),
+        "{help}"
+    );
+}

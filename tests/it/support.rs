@@ -1,0 +1,189 @@
+//! Test support: the workload image, labelled containers that clean up after
+//! themselves, running the real binary, and `docker stats` as the oracle.
+
+use std::collections::HashMap;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const IMAGE: &str = "incident-bot-memhog:test";
+/// Every container a test starts carries this label, so a crashed run's
+/// leftovers can be swept with one filter.
+pub const TEST_LABEL: &str = "incident-bot.test=1";
+pub const MIB: u64 = 1 << 20;
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI runs (is docker installed?)")
+}
+
+/// Builds the workload image once per test run if it is missing. Panics,
+/// never skips, when the engine does not answer.
+pub fn ensure_image() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let info = docker(&["info", "--format", "{{.ServerVersion}}"]);
+        assert!(
+            info.status.success(),
+            "no Docker engine answers: these tests need one (start dockerd). {}",
+            String::from_utf8_lossy(&info.stderr)
+        );
+        if !docker(&["image", "inspect", IMAGE]).status.success() {
+            let build = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/workload/build"))
+                .output()
+                .expect("tests/workload/build runs");
+            assert!(
+                build.status.success(),
+                "building {IMAGE} failed: {}",
+                String::from_utf8_lossy(&build.stderr)
+            );
+        }
+    });
+}
+
+/// A Compose-like project of test containers, removed when dropped (also
+/// when the test panics).
+pub struct Project {
+    pub name: String,
+    containers: Vec<String>,
+}
+
+impl Project {
+    /// A project name no other test (or run) uses.
+    pub fn new(tag: &str) -> Project {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        ensure_image();
+        Project {
+            name: format!(
+                "ibt-{tag}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ),
+            containers: Vec::new(),
+        }
+    }
+
+    /// Starts `<project>-<service>-1` holding `mb` MiB, with an optional
+    /// memory limit, and waits until the memory is resident.
+    pub fn start(&mut self, service: &str, mb: u64, limit_mb: Option<u64>) -> String {
+        let name = format!("{}-{service}-1", self.name);
+        let project_label = format!("com.docker.compose.project={}", self.name);
+        let service_label = format!("com.docker.compose.service={service}");
+        let mb_arg = mb.to_string();
+        let limit = limit_mb.map(|l| format!("{l}m"));
+        let mut args = vec![
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            TEST_LABEL,
+            "--label",
+            &project_label,
+            "--label",
+            &service_label,
+        ];
+        if let Some(l) = &limit {
+            args.extend(["--memory", l.as_str(), "--memory-swap", l.as_str()]);
+        }
+        args.extend([IMAGE, "--mb", &mb_arg]);
+        let out = docker(&args);
+        assert!(
+            out.status.success(),
+            "docker run {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.containers.push(name.clone());
+        wait_for_log(&name, "ready");
+        name
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        docker(&["rm", "-f", name]);
+        self.containers.retain(|c| c != name);
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if !self.containers.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(self.containers.iter().map(String::as_str));
+            docker(&args);
+        }
+    }
+}
+
+fn wait_for_log(name: &str, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = docker(&["logs", name]);
+        if String::from_utf8_lossy(&out.stdout).contains(needle) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} never printed {needle:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs the real binary from the crate root (where commands/ is).
+pub fn bot(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_incident-bot"));
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("incident-bot runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Memory usage per container name, from `docker stats --no-stream`: what
+/// users would otherwise read, and so the oracle for our numbers.
+pub fn docker_stats(names: &[&str]) -> HashMap<String, f64> {
+    let mut args = vec![
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}}\t{{.MemUsage}}",
+    ];
+    args.extend(names);
+    let out = docker(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (name, usage) = line.split_once('\t')?;
+            let used = usage.split(" / ").next()?;
+            Some((name.to_string(), parse_size(used)))
+        })
+        .collect()
+}
+
+/// "523.7MiB" → bytes.
+pub fn parse_size(s: &str) -> f64 {
+    let s = s.trim();
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let factor = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => MIB as f64,
+        "GiB" => (MIB * 1024) as f64,
+        other => panic!("unit {other:?} in {s:?}"),
+    };
+    num.parse::<f64>().expect("a number") * factor
+}

@@ -1,0 +1,64 @@
+//! Test workload for incident-bot's Docker tests: a tiny static program, run
+//! from a FROM-scratch image, that holds a requested amount of memory.
+//!
+//! Usage: `memhog [--mb N] [--grow-mb N --every-ms MS] [--max-mb N]`
+//!
+//! It allocates and touches `--mb` MiB (so the pages are resident and show in
+//! the container's cgroup usage), prints `ready`, then optionally grows by
+//! `--grow-mb` every `--every-ms` until `--max-mb` (0 = forever) to look like a
+//! leak, or to run past a memory limit and be OOM-killed. It exits at once on
+//! SIGTERM so `docker stop` is quick. Only `std` is used: the image has no libc
+//! beyond what is linked in statically.
+
+use std::io::Write;
+use std::time::Duration;
+
+extern "C" {
+    fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
+    fn _exit(code: i32) -> !;
+}
+
+extern "C" fn on_sigterm(_: i32) {
+    // Only async-signal-safe calls are allowed here: `_exit`, not `exit`.
+    unsafe { _exit(0) }
+}
+
+fn arg(args: &[String], name: &str) -> u64 {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number, got {v}")))
+        .unwrap_or(0)
+}
+
+/// One MiB filled with non-zero bytes, so every page is written and resident.
+fn chunk() -> Vec<u8> {
+    vec![0xA5; 1 << 20]
+}
+
+fn main() {
+    const SIGTERM: i32 = 15;
+    const SIGINT: i32 = 2;
+    unsafe {
+        signal(SIGTERM, on_sigterm);
+        signal(SIGINT, on_sigterm);
+    }
+    let args: Vec<String> = std::env::args().collect();
+    let (mb, grow, every, max) = (
+        arg(&args, "--mb"),
+        arg(&args, "--grow-mb"),
+        arg(&args, "--every-ms").max(1),
+        arg(&args, "--max-mb"),
+    );
+    let mut held: Vec<Vec<u8>> = (0..mb).map(|_| chunk()).collect();
+    println!("ready {mb}");
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::sleep(Duration::from_millis(if grow == 0 { 3_600_000 } else { every }));
+        if grow > 0 && (max == 0 || (held.len() as u64) < max) {
+            held.extend((0..grow).map(|_| chunk()));
+            println!("holding {}", held.len());
+            let _ = std::io::stdout().flush();
+        }
+    }
+}

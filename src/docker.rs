@@ -54,13 +54,13 @@ pub enum DockerError {
     },
 }
 
-/// A running container, as listed.
+/// A running container, as listed: what to sample, and how to name it.
 #[derive(Debug, Clone)]
-struct Listed {
-    id: String,
-    name: String,
-    service: Option<String>,
-    project: Option<String>,
+pub struct Listed {
+    pub id: String,
+    pub name: String,
+    pub service: Option<String>,
+    pub project: Option<String>,
 }
 
 impl Engine {
@@ -123,19 +123,25 @@ impl Engine {
     /// an error.
     pub async fn memory_snapshot(&self, scope: &Scope) -> Result<MemorySnapshot, DockerError> {
         let (host_memory_bytes, listed) = tokio::try_join!(self.host_memory(), self.list(scope))?;
+        Ok(self.sample_all(listed, host_memory_bytes).await)
+    }
+
+    /// Samples already-listed containers concurrently, sorted by name.
+    pub async fn sample_all(&self, listed: Vec<Listed>, host_memory_bytes: u64) -> MemorySnapshot {
         let mut containers: Vec<ContainerSample> = stream::iter(listed)
             .map(|c| self.sample(c, host_memory_bytes))
             .buffer_unordered(self.max_concurrent_stats)
             .collect()
             .await;
         containers.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(MemorySnapshot {
+        MemorySnapshot {
             host_memory_bytes,
             containers,
-        })
+        }
     }
 
-    async fn list(&self, scope: &Scope) -> Result<Vec<Listed>, DockerError> {
+    /// Running containers in `scope`.
+    pub async fn list(&self, scope: &Scope) -> Result<Vec<Listed>, DockerError> {
         let filters = match scope {
             Scope::Project(p) => Some(HashMap::from([(
                 "label".to_string(),

@@ -3,7 +3,7 @@
 //! monitoring convention.
 
 use crate::support::{bot, docker_stats, stderr, stdout, Project, MIB};
-use incident_bot::config::Scope;
+use incident_bot::config::{Scope, Settings};
 use incident_bot::core::memory::Reading;
 use incident_bot::docker::Engine;
 use serde_json::Value;
@@ -174,59 +174,49 @@ fn a_project_without_containers_lists_the_running_ones() {
         .contains("no running containers"));
 }
 
-/// Containers removed while their stats are being read are reported as
-/// gone; the snapshot as a whole still succeeds.
+/// Containers that stop or are removed between the listing and their stats
+/// read are reported as gone; the snapshot as a whole still succeeds.
 #[test]
 fn containers_vanishing_mid_way_are_reported_not_fatal() {
     let mut p = Project::new("vanish");
-    let names: Vec<String> = (0..4)
-        .map(|i| p.start(&format!("svc{i}"), 8, None))
-        .collect();
+    let kept = p.start("kept", 8, None);
+    let removed = p.start("removed", 8, None);
+    let stopped = p.start("stopped", 8, None);
+    let endpoint = Settings::load(None)
+        .unwrap()
+        .docker_endpoint(std::env::var("DOCKER_HOST").ok());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let snapshot = runtime.block_on(async {
-        let engine = Engine::connect("unix:///var/run/docker.sock", Duration::from_secs(10), 8)
+        let engine = Engine::connect(&endpoint, Duration::from_secs(10), 8)
             .await
             .expect("engine");
-        let scope = Scope::Project(p.name.clone());
-        let sampling = engine.memory_snapshot(&scope);
-        // The engine answers one-shot stats at its next 1 Hz tick: removing
-        // the containers right after the listing lands inside that wait.
-        let remove = async {
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            let names = names.clone();
-            tokio::task::spawn_blocking(move || {
-                let mut args = vec!["rm".to_string(), "-f".to_string()];
-                args.extend(names);
-                std::process::Command::new("docker")
-                    .args(args)
-                    .output()
-                    .unwrap();
-            })
+        let listed = engine
+            .list(&Scope::Project(p.name.clone()))
             .await
+            .expect("list");
+        assert_eq!(listed.len(), 3);
+        p.remove(&removed);
+        let out = std::process::Command::new("docker")
+            .args(["kill", &stopped])
+            .output()
             .unwrap();
-        };
-        let (snapshot, ()) = tokio::join!(sampling, remove);
-        snapshot
+        assert!(out.status.success());
+        engine
+            .sample_all(listed, engine.host_memory().await.unwrap())
+            .await
     });
-    let snapshot = snapshot.expect("vanishing containers are not an error");
-    assert_eq!(snapshot.containers.len(), 4, "{snapshot:#?}");
-    let gone = snapshot
-        .containers
-        .iter()
-        .filter(|c| c.reading == Reading::Gone)
-        .count();
-    assert!(
-        snapshot
+    let reading = |name: &str| {
+        &snapshot
             .containers
             .iter()
-            .all(|c| matches!(c.reading, Reading::Gone | Reading::Sampled { .. })),
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{name} has a row: {snapshot:#?}"))
+            .reading
+    };
+    assert!(
+        matches!(reading(&kept), Reading::Sampled { .. }),
         "{snapshot:#?}"
     );
-    assert!(
-        gone > 0,
-        "removed during sampling, some read as gone: {snapshot:#?}"
-    );
-    for n in &names {
-        p.remove(n);
-    }
+    assert_eq!(reading(&removed), &Reading::Gone);
+    assert_eq!(reading(&stopped), &Reading::Gone);
 }

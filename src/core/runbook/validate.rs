@@ -4,6 +4,7 @@
 //! runbook author fixes them all in one pass.
 
 use super::{ResolutionItem, Runbook};
+use crate::core::commands::{MAX_SUBCOMMANDS, RESERVED};
 use std::collections::HashSet;
 
 /// Every problem of a parsed runbook, as (byte offset, message).
@@ -31,6 +32,12 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
         if !subcommands.insert(step.id.as_str()) {
             out.push((at, format!("{what}: duplicate id")));
         }
+        if RESERVED.contains(&step.id.as_str()) {
+            out.push((
+                at,
+                format!("{what}: '{}' is a built-in subcommand", step.id),
+            ));
+        }
         for p in step.check.threshold_problems() {
             out.push((at, format!("{what}: {p}")));
         }
@@ -47,6 +54,12 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
                 format!("{what}: id already used by a step or another action"),
             ));
         }
+        if RESERVED.contains(&action.id.as_str()) {
+            out.push((
+                at,
+                format!("{what}: '{}' is a built-in subcommand", action.id),
+            ));
+        }
         if action.approvals == 0 {
             out.push((
                 at,
@@ -59,6 +72,20 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
         for p in action.effect.problems() {
             out.push((at, format!("{what}: {p}")));
         }
+    }
+
+    // Discord caps a command group at 25 subcommands; the bot adds up to
+    // three of its own (causes, verify, escalate).
+    let total = rb.steps.len() + rb.actions.len() + RESERVED.len();
+    if total > MAX_SUBCOMMANDS {
+        out.push((
+            0,
+            format!(
+                "{} steps and {} actions make more than {MAX_SUBCOMMANDS} subcommands with the built-in ones; split the runbook",
+                rb.steps.len(),
+                rb.actions.len()
+            ),
+        ));
     }
 
     let resolution_ids = unique(

@@ -1,0 +1,319 @@
+//! The command surface a runbook defines, and parsing user input against it.
+//!
+//! [`spec`] derives, from runbook data alone, one command group per runbook
+//! with a subcommand per diagnosis step and per action, plus `causes`,
+//! `verify` and `escalate` when the runbook has those sections; each with
+//! typed options. The chat front end registers exactly this as slash
+//! commands, so a new runbook file needs no Rust change. [`parse`] checks an
+//! invocation against the spec (types, ranges, required options) before
+//! anything runs: bad input becomes one sentence, never an action.
+
+use super::runbook::{ActionEffect, Check, Runbook};
+use std::collections::BTreeMap;
+
+/// Subcommand names the bot derives itself; runbook ids may not use them.
+pub const RESERVED: [&str; 3] = ["causes", "verify", "escalate"];
+
+/// Discord's limits, which the spec keeps so registration never fails.
+pub const MAX_SUBCOMMANDS: usize = 25;
+pub const MAX_DESCRIPTION: usize = 100;
+/// Longest free-text reason accepted (kept short: it is shown in chat and
+/// stored, and never executed).
+pub const MAX_REASON: u16 = 300;
+
+/// One command group (`/mem`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandSpec {
+    pub name: String,
+    pub description: String,
+    pub subcommands: Vec<SubcommandSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubcommandSpec {
+    pub name: String,
+    pub description: String,
+    pub target: Target,
+    pub options: Vec<OptionSpec>,
+}
+
+/// What a subcommand does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Run the diagnosis step with this id.
+    Step(String),
+    /// Request the action with this id (approval-gated).
+    Action(String),
+    /// The root-cause table with live evidence.
+    Causes,
+    /// The verification checklist.
+    Verify,
+    /// Escalate by hand.
+    Escalate,
+}
+
+impl Target {
+    /// Read-only targets a responder may run without approval.
+    pub fn is_diagnosis(&self) -> bool {
+        matches!(self, Target::Step(_) | Target::Causes | Target::Verify)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptionSpec {
+    pub name: String,
+    pub description: String,
+    pub required: bool,
+    pub kind: OptionKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptionKind {
+    /// A Compose service of the watched project, offered by autocomplete;
+    /// `allowed` (when not empty) is the only set accepted.
+    Service { allowed: Vec<String> },
+    /// Free text up to `max_len` characters; only ever shown and stored.
+    Text { max_len: u16 },
+    /// A whole number within bounds.
+    Integer { min: i64, max: i64 },
+}
+
+/// A typed option value as received.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(String),
+    Integer(i64),
+}
+
+/// A checked invocation: the target and its typed arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub runbook: String,
+    pub subcommand: String,
+    pub target: Target,
+    pub args: BTreeMap<String, Value>,
+}
+
+/// The command group of a runbook.
+pub fn spec(rb: &Runbook) -> CommandSpec {
+    let mut subcommands = Vec::new();
+    for step in rb.steps.iter().map(|s| s.get_ref()) {
+        subcommands.push(SubcommandSpec {
+            name: step.id.clone(),
+            description: clip(&step.title),
+            target: Target::Step(step.id.clone()),
+            options: step_options(&step.check),
+        });
+    }
+    for action in rb.actions.iter().map(|a| a.get_ref()) {
+        let mut options = action_options(&action.effect);
+        options.push(reason("Why (shown to approvers and kept in the audit log)"));
+        subcommands.push(SubcommandSpec {
+            name: action.id.clone(),
+            description: clip(&format!("{} (needs approval)", action.title)),
+            target: Target::Action(action.id.clone()),
+            options,
+        });
+    }
+    if !rb.causes.is_empty() {
+        subcommands.push(SubcommandSpec {
+            name: "causes".into(),
+            description: "Root causes ranked by live evidence".into(),
+            target: Target::Causes,
+            options: vec![],
+        });
+    }
+    if !rb.verification.is_empty() {
+        subcommands.push(SubcommandSpec {
+            name: "verify".into(),
+            description: "Check the verification checklist live".into(),
+            target: Target::Verify,
+            options: vec![],
+        });
+    }
+    if !rb.escalations.is_empty() {
+        subcommands.push(SubcommandSpec {
+            name: "escalate".into(),
+            description: "Escalate to the next level by hand".into(),
+            target: Target::Escalate,
+            options: vec![reason("Why escalate now")],
+        });
+    }
+    CommandSpec {
+        name: rb.id().to_string(),
+        description: clip(&rb.runbook.title),
+        subcommands,
+    }
+}
+
+fn step_options(check: &Check) -> Vec<OptionSpec> {
+    match check {
+        Check::MemoryTrend { window_minutes, .. } => vec![
+            service("The service to watch", vec![]),
+            OptionSpec {
+                name: "window".into(),
+                description: format!("Minutes of history to fit (default {window_minutes})"),
+                required: false,
+                kind: OptionKind::Integer {
+                    min: 1,
+                    max: 7 * 24 * 60,
+                },
+            },
+        ],
+        Check::ExecProfile { profilers, .. } => vec![service(
+            "The service to profile",
+            profilers.iter().map(|p| p.service.clone()).collect(),
+        )],
+        Check::ContainerMemory(_)
+        | Check::PgConnections { .. }
+        | Check::OomScan { .. }
+        | Check::HttpProbe { .. } => vec![],
+    }
+}
+
+fn action_options(effect: &ActionEffect) -> Vec<OptionSpec> {
+    match effect {
+        ActionEffect::RestartService { services, .. } => {
+            vec![service("The service to restart", services.clone())]
+        }
+        ActionEffect::CloseIdleConnections {
+            default_older_than_minutes,
+            ..
+        } => vec![OptionSpec {
+            name: "older_than".into(),
+            description: format!(
+                "Close sessions idle longer than this many minutes (default {default_older_than_minutes})"
+            ),
+            required: false,
+            kind: OptionKind::Integer {
+                min: 1,
+                max: 24 * 60,
+            },
+        }],
+        ActionEffect::RecreateWithCommand { params, .. } => params
+            .iter()
+            .map(|p| OptionSpec {
+                name: p.name.clone(),
+                description: clip(&format!("{} to {} (default {})", p.min, p.max, p.default)),
+                required: false,
+                kind: OptionKind::Integer {
+                    min: p.min,
+                    max: p.max,
+                },
+            })
+            .collect(),
+    }
+}
+
+fn service(description: &str, allowed: Vec<String>) -> OptionSpec {
+    OptionSpec {
+        name: "service".into(),
+        description: description.into(),
+        required: true,
+        kind: OptionKind::Service { allowed },
+    }
+}
+
+fn reason(description: &str) -> OptionSpec {
+    OptionSpec {
+        name: "reason".into(),
+        description: description.into(),
+        required: true,
+        kind: OptionKind::Text {
+            max_len: MAX_REASON,
+        },
+    }
+}
+
+/// Discord rejects descriptions over 100 characters.
+fn clip(s: &str) -> String {
+    if s.chars().count() <= MAX_DESCRIPTION {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(MAX_DESCRIPTION - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Checks an invocation of `/<spec.name> <subcommand>` with the given
+/// options. The error is one sentence for the user.
+pub fn parse(
+    spec: &CommandSpec,
+    subcommand: &str,
+    given: &[(String, Value)],
+) -> Result<Invocation, String> {
+    let sub = spec
+        .subcommands
+        .iter()
+        .find(|s| s.name == subcommand)
+        .ok_or_else(|| format!("/{} has no subcommand '{subcommand}'", spec.name))?;
+    let mut args = BTreeMap::new();
+    for (name, value) in given {
+        let opt = sub
+            .options
+            .iter()
+            .find(|o| &o.name == name)
+            .ok_or_else(|| format!("/{} {} has no option '{name}'", spec.name, sub.name))?;
+        let checked = match (&opt.kind, value) {
+            (OptionKind::Service { allowed }, Value::Text(s)) => {
+                let s = s.trim();
+                if !is_service_name(s) {
+                    return Err(format!("'{s}' is not a service name"));
+                }
+                if !allowed.is_empty() && !allowed.iter().any(|a| a == s) {
+                    return Err(format!(
+                        "'{s}' is not one of the services this runbook allows here: {}",
+                        allowed.join(", ")
+                    ));
+                }
+                Value::Text(s.to_string())
+            }
+            (OptionKind::Text { max_len }, Value::Text(s)) => {
+                let s = s.trim();
+                if s.is_empty() {
+                    return Err(format!("{name} must not be empty"));
+                }
+                if s.chars().count() > usize::from(*max_len) {
+                    return Err(format!("{name} is longer than {max_len} characters"));
+                }
+                Value::Text(s.to_string())
+            }
+            (OptionKind::Integer { min, max }, Value::Integer(n)) => {
+                if n < min || n > max {
+                    return Err(format!("{name} must be between {min} and {max}, not {n}"));
+                }
+                Value::Integer(*n)
+            }
+            _ => return Err(format!("{name} has the wrong type")),
+        };
+        if args.insert(name.clone(), checked).is_some() {
+            return Err(format!("{name} was given twice"));
+        }
+    }
+    if let Some(missing) = sub
+        .options
+        .iter()
+        .find(|o| o.required && !args.contains_key(&o.name))
+    {
+        return Err(format!("{} is required", missing.name));
+    }
+    Ok(Invocation {
+        runbook: spec.name.clone(),
+        subcommand: sub.name.clone(),
+        target: sub.target.clone(),
+        args,
+    })
+}
+
+/// Compose service names: letters, digits, `-`, `_`, `.`; never a path or
+/// anything a shell would interpret.
+fn is_service_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+#[cfg(test)]
+mod tests;

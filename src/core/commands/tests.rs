@@ -1,0 +1,142 @@
+//! The command surface derived from the shipped runbook, and input checks.
+
+use super::*;
+
+fn mem() -> CommandSpec {
+    let rb = Runbook::parse(include_str!("../../../commands/mem.toml"), "mem.toml").unwrap();
+    spec(&rb)
+}
+
+fn sub<'a>(spec: &'a CommandSpec, name: &str) -> &'a SubcommandSpec {
+    spec.subcommands.iter().find(|s| s.name == name).unwrap()
+}
+
+#[test]
+fn the_memory_runbook_becomes_the_mem_group() {
+    let spec = mem();
+    assert_eq!(spec.name, "mem");
+    let names: Vec<&str> = spec.subcommands.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "status",
+            "leaks",
+            "profile",
+            "connections",
+            "restart",
+            "close-idle",
+            "restart-workers",
+            "causes",
+            "verify",
+            "escalate"
+        ]
+    );
+    assert!(spec
+        .subcommands
+        .iter()
+        .all(|s| !s.description.is_empty() && s.description.chars().count() <= 100));
+    assert_eq!(sub(&spec, "status").options, vec![]);
+    let leaks: Vec<&str> = sub(&spec, "leaks")
+        .options
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(leaks, ["service", "window"]);
+    // Restart only offers the services the runbook allows, and needs a reason.
+    let restart = sub(&spec, "restart");
+    assert_eq!(restart.target, Target::Action("restart".into()));
+    assert_eq!(
+        restart.options[0].kind,
+        OptionKind::Service {
+            allowed: vec!["web".into(), "celery_worker".into()]
+        }
+    );
+    assert!(restart.options[1].required && restart.options[1].name == "reason");
+    // Worker parameters are typed integers with the runbook's bounds.
+    let workers = sub(&spec, "restart-workers");
+    assert_eq!(workers.options[0].name, "concurrency");
+    assert_eq!(
+        workers.options[0].kind,
+        OptionKind::Integer { min: 1, max: 16 }
+    );
+}
+
+/// Parses `/mem <sub>` with options; expects Ok(target) or an error containing a fragment.
+fn check(sub: &str, given: &[(&str, Value)], expected: Result<Target, &str>) {
+    let given: Vec<(String, Value)> = given
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    match (parse(&mem(), sub, &given), expected) {
+        (Ok(inv), Ok(target)) => assert_eq!(inv.target, target),
+        (Err(e), Err(fragment)) => {
+            assert!(e.contains(fragment), "{e:?} should contain {fragment:?}")
+        }
+        (got, want) => panic!("/mem {sub} {given:?}: got {got:?}, want {want:?}"),
+    }
+}
+
+#[test]
+fn input_is_checked_before_anything_runs() {
+    use Value::{Integer as I, Text as T};
+    let t = |s: &str| T(s.to_string());
+    check("status", &[], Ok(Target::Step("status".into())));
+    check(
+        "leaks",
+        &[("service", t("web"))],
+        Ok(Target::Step("leaks".into())),
+    );
+    check("leaks", &[], Err("service is required"));
+    check(
+        "leaks",
+        &[("service", t("web")), ("window", I(0))],
+        Err("window must be between 1 and"),
+    );
+    check(
+        "leaks",
+        &[("service", t("web; rm -rf /"))],
+        Err("is not a service name"),
+    );
+    check(
+        "restart",
+        &[("service", t("web")), ("reason", t("leak"))],
+        Ok(Target::Action("restart".into())),
+    );
+    check(
+        "restart",
+        &[("service", t("postgres")), ("reason", t("x"))],
+        Err("not one of the services"),
+    );
+    check(
+        "restart",
+        &[("service", t("web"))],
+        Err("reason is required"),
+    );
+    check(
+        "restart",
+        &[("service", t("web")), ("reason", t("   "))],
+        Err("reason must not be empty"),
+    );
+    check(
+        "restart",
+        &[("service", t("web")), ("reason", T("x".repeat(301)))],
+        Err("longer than 300"),
+    );
+    check(
+        "restart-workers",
+        &[("concurrency", I(17)), ("reason", t("x"))],
+        Err("between 1 and 16"),
+    );
+    check(
+        "restart-workers",
+        &[("concurrency", t("2")), ("reason", t("x"))],
+        Err("wrong type"),
+    );
+    check("status", &[("extra", I(1))], Err("has no option 'extra'"));
+    check("reboot", &[], Err("has no subcommand 'reboot'"));
+    check(
+        "escalate",
+        &[("reason", t("an hour in"))],
+        Ok(Target::Escalate),
+    );
+}

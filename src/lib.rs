@@ -7,6 +7,7 @@
 //!   runbook files), [`render`] (verdicts to text and JSON), [`config`]
 //! - the pure [`core`].
 
+pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod core;

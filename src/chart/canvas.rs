@@ -1,0 +1,295 @@
+//! Drawing primitives for the chart: an RGB pixel buffer with clipped
+//! rectangles and lines, text from the embedded 8x8 bitmap font
+//! (`font8x8`'s basic Latin table, compiled in), and PNG encoding.
+//! Everything clips to the canvas, so callers may draw partly off it.
+
+use font8x8::legacy::BASIC_LEGACY;
+
+/// An sRGB colour.
+pub(super) type Rgb = [u8; 3];
+
+/// Side of one glyph, in pixels, at scale 1.
+pub(super) const GLYPH: i32 = 8;
+
+/// An RGB image, 8 bits per channel, row-major.
+pub(super) struct Canvas {
+    width: i32,
+    height: i32,
+    px: Vec<u8>,
+}
+
+impl Canvas {
+    /// A canvas filled with `bg`. Sizes are clamped to at least 1x1.
+    pub(super) fn new(width: u32, height: u32, bg: Rgb) -> Self {
+        let (w, h) = (width.clamp(1, 1 << 14), height.clamp(1, 1 << 14));
+        let px = bg.repeat(w as usize * h as usize);
+        Canvas {
+            width: w as i32,
+            height: h as i32,
+            px,
+        }
+    }
+
+    /// The colour at (x, y), or None off the canvas.
+    #[cfg(test)]
+    pub(super) fn get(&self, x: i32, y: i32) -> Option<Rgb> {
+        if x < 0 || y < 0 || x >= self.width || y >= self.height {
+            return None;
+        }
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        Some([self.px[i], self.px[i + 1], self.px[i + 2]])
+    }
+
+    /// Fills the rectangle with top-left (x, y) and size w x h.
+    pub(super) fn fill_rect(&mut self, x: i32, y: i32, w: i32, h: i32, c: Rgb) {
+        let (x0, y0) = (x.max(0), y.max(0));
+        let x1 = x.saturating_add(w).min(self.width);
+        let y1 = y.saturating_add(h).min(self.height);
+        for yy in y0..y1 {
+            let row = yy as usize * self.width as usize;
+            for xx in x0..x1 {
+                let i = (row + xx as usize) * 3;
+                self.px[i..i + 3].copy_from_slice(&c);
+            }
+        }
+    }
+
+    /// Sets one pixel, if it is on the canvas.
+    pub(super) fn set(&mut self, x: i32, y: i32, c: Rgb) {
+        self.fill_rect(x, y, 1, 1, c);
+    }
+
+    /// A horizontal line from x0 to x1 inclusive, `thick` rows from y down.
+    pub(super) fn hline(&mut self, x0: i32, x1: i32, y: i32, thick: i32, c: Rgb) {
+        self.fill_rect(x0, y, x1 - x0 + 1, thick, c);
+    }
+
+    /// A vertical line from y0 to y1 inclusive.
+    pub(super) fn vline(&mut self, x: i32, y0: i32, y1: i32, c: Rgb) {
+        self.fill_rect(x, y0, 1, y1 - y0 + 1, c);
+    }
+
+    /// A dashed horizontal line from x0: `dash.0` pixels on, `dash.1` off.
+    pub(super) fn dashed_hline(
+        &mut self,
+        x0: i32,
+        x1: i32,
+        y: i32,
+        thick: i32,
+        dash: (i32, i32),
+        c: Rgb,
+    ) {
+        let mut x = x0;
+        while x <= x1 {
+            self.hline(x, (x + dash.0 - 1).min(x1), y, thick, c);
+            x += dash.0 + dash.1;
+        }
+    }
+
+    /// An outlined rectangle with diagonal hatching inside.
+    pub(super) fn hatch_rect(&mut self, x: i32, y: i32, w: i32, h: i32, c: Rgb) {
+        for yy in y..y + h {
+            for xx in x..x + w {
+                let edge = xx == x || xx == x + w - 1 || yy == y || yy == y + h - 1;
+                if edge || (xx + yy).rem_euclid(4) == 0 {
+                    self.set(xx, yy, c);
+                }
+            }
+        }
+    }
+
+    /// A filled upward-pointing triangle with its tip at (cx, tip_y).
+    pub(super) fn caret_up(&mut self, cx: i32, tip_y: i32, half: i32, c: Rgb) {
+        for r in 0..=half {
+            self.hline(cx - r, cx + r, tip_y + r, 1, c);
+        }
+    }
+
+    /// Horizontal text with its top-left at (x, y); each font pixel is a
+    /// `scale` x `scale` block. Characters outside printable ASCII are '?'.
+    pub(super) fn text(&mut self, x: i32, y: i32, s: &str, scale: i32, c: Rgb) {
+        for (k, ch) in s.chars().enumerate() {
+            let gx = x + k as i32 * GLYPH * scale;
+            for (row, bits) in glyph(ch).iter().enumerate() {
+                for col in 0..GLYPH {
+                    if bits >> col & 1 == 1 {
+                        let (px, py) = (gx + col * scale, y + row as i32 * scale);
+                        self.fill_rect(px, py, scale, scale, c);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Text rotated 90 degrees counter-clockwise (reading bottom to top),
+    /// scale 1, occupying columns x..x+8 and ending just above `bottom`.
+    pub(super) fn text_up(&mut self, x: i32, bottom: i32, s: &str, c: Rgb) {
+        for (k, ch) in s.chars().enumerate() {
+            for (row, bits) in glyph(ch).iter().enumerate() {
+                for col in 0..GLYPH {
+                    if bits >> col & 1 == 1 {
+                        self.set(x + row as i32, bottom - 1 - (k as i32 * GLYPH + col), c);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Encodes the canvas as an 8-bit RGB PNG.
+    pub(super) fn into_png(self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, self.width as u32, self.height as u32);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        // Writing a well-formed RGB8 buffer into a Vec cannot fail: the
+        // dimensions are non-zero and the buffer length matches them.
+        let mut writer = enc.write_header().expect("PNG header into a Vec");
+        writer
+            .write_image_data(&self.px)
+            .expect("PNG data into a Vec");
+        writer.finish().expect("PNG end into a Vec");
+        out
+    }
+}
+
+/// The 8 row bitmaps of `ch` (bit 0 is the leftmost pixel); '?' for
+/// anything that is not printable ASCII.
+fn glyph(ch: char) -> [u8; 8] {
+    let ch = if ch == ' ' || ch.is_ascii_graphic() {
+        ch
+    } else {
+        '?'
+    };
+    BASIC_LEGACY[ch as usize]
+}
+
+/// Width in pixels of `s` drawn at `scale`.
+pub(super) fn text_width(s: &str, scale: i32) -> i32 {
+    s.chars().count() as i32 * GLYPH * scale
+}
+
+/// `s` cut to at most `max` characters, "..." standing for the cut part:
+/// at the end, or in the middle when `middle` (so that both a shared prefix
+/// and a distinguishing suffix such as "-2" survive). Just cut when `max` is
+/// too small for the dots.
+pub(super) fn fit(s: &str, max: usize, middle: bool) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= max {
+        return s.to_string();
+    }
+    if max <= 3 {
+        return chars[..max].iter().collect();
+    }
+    let tail = if middle { max - 3 - (max - 3) / 2 } else { 0 };
+    let head = &chars[..max - 3 - tail];
+    let tail = &chars[chars.len() - tail..];
+    head.iter().chain(&['.'; 3]).chain(tail).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BG: Rgb = [255, 255, 255];
+    const INK: Rgb = [0, 0, 0];
+
+    fn inked(c: &Canvas) -> Vec<(i32, i32)> {
+        let mut v = Vec::new();
+        for y in 0..c.height {
+            for x in 0..c.width {
+                if c.get(x, y) == Some(INK) {
+                    v.push((x, y));
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn glyphs_come_from_the_font_and_non_ascii_is_a_question_mark() {
+        assert_eq!(glyph('A'), BASIC_LEGACY[65]);
+        assert_ne!(glyph('A'), [0; 8]);
+        for odd in ['é', '\u{7}', '漢', '\n'] {
+            assert_eq!(glyph(odd), BASIC_LEGACY['?' as usize], "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn text_draws_the_bitmap_at_scale() {
+        for scale in [1, 2, 3] {
+            let mut c = Canvas::new(40, 40, BG);
+            c.text(4, 4, "A", scale, INK);
+            let on: usize = glyph('A').iter().map(|b| b.count_ones() as usize).sum();
+            assert_eq!(
+                inked(&c).len(),
+                on * (scale * scale) as usize,
+                "scale {scale}"
+            );
+            // Bit 0 of a row is its leftmost pixel.
+            let bits = glyph('A')[1];
+            for col in 0..8 {
+                let lit = c.get(4 + col * scale, 4 + scale) == Some(INK);
+                assert_eq!(lit, bits >> col & 1 == 1, "scale {scale} col {col}");
+            }
+        }
+    }
+
+    #[test]
+    fn rotated_text_is_the_horizontal_text_turned_counter_clockwise() {
+        let mut flat = Canvas::new(24, 24, BG);
+        flat.text(0, 0, "Fj", 1, INK);
+        let mut up = Canvas::new(24, 24, BG);
+        up.text_up(0, 24, "Fj", INK);
+        let mut turned: Vec<(i32, i32)> = inked(&flat).iter().map(|&(x, y)| (y, 23 - x)).collect();
+        turned.sort_by_key(|&(x, y)| (y, x));
+        assert!(!turned.is_empty());
+        assert_eq!(inked(&up), turned);
+    }
+
+    #[test]
+    fn drawing_off_the_canvas_clips_instead_of_panicking() {
+        let mut c = Canvas::new(10, 10, BG);
+        c.fill_rect(-5, -5, 8, 8, INK);
+        c.fill_rect(i32::MAX - 1, 3, i32::MAX, 2, INK);
+        c.text(-20, 8, "clip", 2, INK);
+        c.text_up(5, 100, "clip", INK);
+        c.hatch_rect(-3, 4, 30, 30, INK);
+        c.caret_up(9, -2, 6, INK);
+        c.dashed_hline(-50, 50, 9, 2, (3, 2), INK);
+        assert_eq!(c.get(0, 0), Some(INK));
+        assert_eq!(c.get(10, 0), None);
+    }
+
+    #[test]
+    fn fit_truncates_with_dots() {
+        // (text, max, middle, want)
+        let cases = [
+            ("web", 5, false, "web"),
+            ("postgres", 8, true, "postgres"),
+            ("postgres-1", 8, false, "postg..."),
+            ("postgres-1", 8, true, "po...s-1"),
+            ("shop-scheduler-1", 14, true, "shop-...uler-1"),
+            ("abcdef", 3, true, "abc"),
+            ("abcdef", 0, false, ""),
+            ("ééééé", 4, false, "é..."),
+            ("éééééx", 5, true, "é...x"),
+        ];
+        for (s, max, middle, want) in cases {
+            assert_eq!(fit(s, max, middle), want, "fit({s:?}, {max}, {middle})");
+        }
+        assert_eq!(text_width("ab", 2), 32);
+    }
+
+    #[test]
+    fn png_round_trips() {
+        let mut c = Canvas::new(3, 2, BG);
+        c.set(1, 1, [1, 2, 3]);
+        let bytes = c.into_png();
+        let mut r = png::Decoder::new(&bytes[..]).read_info().unwrap();
+        let mut buf = vec![0; r.output_buffer_size()];
+        let info = r.next_frame(&mut buf).unwrap();
+        assert_eq!((info.width, info.height), (3, 2));
+        assert_eq!(info.color_type, png::ColorType::Rgb);
+        assert_eq!(&buf[12..15], &[1, 2, 3]);
+    }
+}

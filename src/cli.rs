@@ -6,11 +6,11 @@
 //! Rust change. Exit codes follow the monitoring-plugin convention so the
 //! commands drop into Nagios-style checks and shell scripts.
 
-use crate::config::{Scope, Settings};
+use crate::config::{DiscordEnv, Scope, Settings};
 use crate::core::diagnosis::Outcome;
 use crate::core::runbook::{Problem, Runbook};
 use crate::diagnose::run_step;
-use crate::{render, runbooks};
+use crate::{chat, render, runbooks};
 use clap::{Arg, ArgAction, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +47,8 @@ enum Command {
         #[command(subcommand)]
         command: RunbookCommand,
     },
+    /// Run the Discord bot (needs DISCORD_TOKEN and discord.* settings).
+    Serve,
     /// A runbook step, e.g. `mem status` (built from commands/*.toml).
     #[command(external_subcommand)]
     Step(Vec<String>),
@@ -67,7 +69,13 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
     };
-    init_tracing();
+    // A service logs what it does; a terminal command stays quiet unless
+    // something is wrong. RUST_LOG overrides both.
+    init_tracing(if matches!(cli.command, Command::Serve) {
+        "info"
+    } else {
+        "warn"
+    });
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string(), Outcome::Unknown.exit_code()),
@@ -76,7 +84,42 @@ pub fn main() -> ExitCode {
         Command::Runbook {
             command: RunbookCommand::Check { dir },
         } => runbook_check(&dir.unwrap_or_else(|| settings.runbooks.dir.clone())),
+        Command::Serve => serve(settings),
         Command::Step(args) => step(&settings, args),
+    }
+}
+
+/// `incident-bot serve`: fails at once, with one sentence, when anything it
+/// needs is missing; otherwise runs until stopped.
+fn serve(settings: Settings) -> ExitCode {
+    let env = match DiscordEnv::from_env(|k| std::env::var(k).ok()) {
+        Ok(env) => env,
+        Err(e) => return fail(&e.to_string(), 1),
+    };
+    if let Err(e) = settings.check_discord() {
+        return fail(&e.to_string(), 1);
+    }
+    let loaded = match runbooks::load_configured(&settings) {
+        Ok(r) => r,
+        Err(problems) => {
+            print_problems(&problems);
+            return fail(
+                "the runbooks are invalid; fix them (see `incident-bot runbook check`)",
+                1,
+            );
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    let docker_host = std::env::var("DOCKER_HOST").ok();
+    match runtime.block_on(chat::serve(settings, loaded, env, docker_host)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %crate::cause_chain(&e), "serve stopped");
+            fail(&e.to_string(), 1)
+        }
     }
 }
 
@@ -173,7 +216,7 @@ fn step(settings: &Settings, args: Vec<String>) -> ExitCode {
             ExitCode::from(d.outcome().exit_code())
         }
         Err(e) => {
-            log_chain(&e);
+            tracing::debug!(error = %crate::cause_chain(&e), "command failed");
             if json {
                 println!("{}", render::json_error(&e.to_string(), Outcome::Unknown));
             }
@@ -238,23 +281,14 @@ fn fail(message: &str, code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// The whole cause chain, for the log; people get the first line.
-fn log_chain(e: &(dyn std::error::Error + 'static)) {
-    let mut chain = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
-        cur = s.source();
-    }
-    tracing::debug!(error = %chain, "command failed");
-}
-
-fn init_tracing() {
+fn init_tracing(default_filter: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for people at a terminal, not in log files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

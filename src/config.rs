@@ -22,6 +22,7 @@ pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 pub struct Settings {
     pub docker: DockerSettings,
     pub watch: WatchSettings,
+    pub discord: DiscordSettings,
     pub runbooks: RunbookSettings,
     /// runbook id → step id → keys of that step's check.
     #[serde(default)]
@@ -42,6 +43,84 @@ pub struct DockerSettings {
 pub struct WatchSettings {
     pub project: String,
     pub all: bool,
+}
+
+/// Where the bot lives in Discord and who may do what. IDs are Discord
+/// snowflakes; 0 means "not set".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordSettings {
+    pub guild_id: u64,
+    pub incident_channel_id: u64,
+    pub responder_role_ids: Vec<u64>,
+    pub approver_role_ids: Vec<u64>,
+    pub oncall_role_ids: Vec<u64>,
+}
+
+/// A value that must never reach a log: `Debug` prints a placeholder.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    /// The value itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// What `serve` takes from the environment rather than from files.
+#[derive(Debug, Clone)]
+pub struct DiscordEnv {
+    pub token: Secret,
+    /// Base URL of a Discord-compatible API (a proxy or an emulator).
+    pub api_base: Option<String>,
+}
+
+impl DiscordEnv {
+    /// Reads DISCORD_TOKEN (or the file named by DISCORD_TOKEN_FILE) and
+    /// DISCORD_API_BASE through `var`, so tests need not touch the process
+    /// environment.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<DiscordEnv, ConfigError> {
+        let token = match (var("DISCORD_TOKEN"), var("DISCORD_TOKEN_FILE")) {
+            (Some(t), _) if !t.trim().is_empty() => t.trim().to_string(),
+            (_, Some(path)) if !path.trim().is_empty() => std::fs::read_to_string(path.trim())
+                .map_err(|e| {
+                    ConfigError::Invalid(format!("cannot read DISCORD_TOKEN_FILE {path}: {e}"))
+                })?
+                .trim()
+                .to_string(),
+            _ => String::new(),
+        };
+        if token.is_empty() {
+            return Err(ConfigError::Invalid(
+                "DISCORD_TOKEN is missing or empty: set it to the bot token from the Discord developer portal (or DISCORD_TOKEN_FILE to a file holding it)".into(),
+            ));
+        }
+        let api_base = var("DISCORD_API_BASE")
+            .map(|b| b.trim().trim_end_matches('/').to_string())
+            .filter(|b| !b.is_empty());
+        if let Some(base) = &api_base {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "DISCORD_API_BASE must be an http:// or https:// URL, not {base}"
+                )));
+            }
+        }
+        Ok(DiscordEnv {
+            token: Secret(token),
+            api_base,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +183,23 @@ impl Settings {
         Ok(self)
     }
 
+    /// What `serve` needs beyond the defaults; one sentence when missing.
+    pub fn check_discord(&self) -> Result<(), ConfigError> {
+        let missing = |key: &str| {
+            Err(ConfigError::Invalid(format!(
+                "discord.{key} is not set: give it in the config file or as INCIDENT_BOT_DISCORD__{}",
+                key.to_uppercase()
+            )))
+        };
+        if self.discord.guild_id == 0 {
+            return missing("guild_id");
+        }
+        if self.discord.incident_channel_id == 0 {
+            return missing("incident_channel_id");
+        }
+        Ok(())
+    }
+
     /// The engine endpoint: the config's `docker.host`, else `DOCKER_HOST`
     /// (passed in by the caller), else the default socket.
     pub fn docker_endpoint(&self, docker_host_env: Option<String>) -> String {
@@ -134,6 +230,54 @@ mod tests {
         assert_eq!(s.scope(), Scope::Project("rota-cc".into()));
         assert_eq!(s.runbooks.dir, PathBuf::from("commands"));
         assert!(s.thresholds.is_empty());
+    }
+
+    #[test]
+    fn the_token_comes_from_the_environment_and_never_prints() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let e = DiscordEnv::from_env(env(&[("DISCORD_TOKEN", " abc.def ")])).unwrap();
+        assert_eq!(e.token.expose(), "abc.def");
+        assert_eq!(e.api_base, None);
+        assert!(!format!("{e:?}").contains("abc"), "{e:?}");
+        for empty in [&[][..], &[("DISCORD_TOKEN", "  ")][..]] {
+            let err = DiscordEnv::from_env(env(empty)).unwrap_err().to_string();
+            assert!(err.contains("DISCORD_TOKEN is missing or empty"), "{err}");
+        }
+        let e = DiscordEnv::from_env(env(&[
+            ("DISCORD_TOKEN", "t"),
+            ("DISCORD_API_BASE", "http://127.0.0.1:9/"),
+        ]))
+        .unwrap();
+        assert_eq!(e.api_base.as_deref(), Some("http://127.0.0.1:9"));
+        let err = DiscordEnv::from_env(env(&[
+            ("DISCORD_TOKEN", "t"),
+            ("DISCORD_API_BASE", "localhost"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("must be an http"), "{err}");
+    }
+
+    #[test]
+    fn serve_needs_guild_and_incident_channel() {
+        let mut s = Settings::load(None).unwrap();
+        let err = s.check_discord().unwrap_err().to_string();
+        assert!(err.contains("discord.guild_id is not set"), "{err}");
+        s.discord.guild_id = 1;
+        assert!(s
+            .check_discord()
+            .unwrap_err()
+            .to_string()
+            .contains("INCIDENT_BOT_DISCORD__INCIDENT_CHANNEL_ID"));
+        s.discord.incident_channel_id = 2;
+        s.check_discord().unwrap();
     }
 
     #[test]

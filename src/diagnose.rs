@@ -117,10 +117,10 @@ pub async fn run_step(
     };
 
     let endpoint = settings.docker_endpoint(docker_host_env);
-    let engine = Engine::connect(
+    let engine = connect(
+        settings,
         &endpoint,
         Duration::from_secs(settings.docker.timeout_secs),
-        settings.docker.max_concurrent_stats,
     )
     .await?;
     let snapshot = engine.memory_snapshot(scope).await?;
@@ -145,4 +145,33 @@ pub async fn run_step(
         endpoint,
         finding: Finding::ContainerMemory(judge_memory(step, check, &snapshot)),
     })
+}
+
+/// The Compose services running in `scope`, sorted and distinct, within
+/// `timeout` (autocomplete must answer quickly).
+pub async fn running_services(
+    settings: &Settings,
+    scope: &Scope,
+    docker_host_env: Option<String>,
+    timeout: Duration,
+) -> Result<Vec<String>, DiagnoseError> {
+    let endpoint = settings.docker_endpoint(docker_host_env);
+    let engine = connect(settings, &endpoint, timeout).await?;
+    let mut services: Vec<String> = engine
+        .list(scope)
+        .await?
+        .into_iter()
+        .filter_map(|c| c.service)
+        .collect();
+    services.sort();
+    services.dedup();
+    Ok(services)
+}
+
+async fn connect(
+    settings: &Settings,
+    endpoint: &str,
+    timeout: Duration,
+) -> Result<Engine, DockerError> {
+    Engine::connect(endpoint, timeout, settings.docker.max_concurrent_stats).await
 }

@@ -3,11 +3,13 @@
 //!
 //! Layers, top to bottom (arrows point down only; see ARCHITECTURE.md):
 //! - orchestration: [`cli`], [`diagnose`]
-//! - adapters: [`docker`] (the only bollard user), [`runbooks`] (reads
-//!   runbook files), [`render`] (verdicts to text and JSON), [`config`]
+//! - adapters: [`chat`] (the only serenity user), [`docker`] (the only
+//!   bollard user), [`runbooks`] (reads runbook files), [`render`] and
+//!   [`chart`] (verdicts to text, JSON and PNG), [`config`]
 //! - the pure [`core`].
 
 pub mod chart;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod core;
@@ -15,3 +17,16 @@ pub mod diagnose;
 pub mod docker;
 pub mod render;
 pub mod runbooks;
+
+/// An error and all its sources, for the log ("a: b: c"). People get the
+/// first part only.
+pub fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}

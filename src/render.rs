@@ -1,6 +1,8 @@
-//! Presents diagnoses to people (an aligned text table) and to scripts
-//! (JSON). Pure formatting: no probing, no judging, no I/O.
+//! Presents diagnoses to people (an aligned text table, also used inside chat
+//! embeds, and the chart's data) and to scripts (JSON). Pure formatting: no
+//! probing, no judging, no I/O, no chat types.
 
+use crate::chart;
 use crate::core::diagnosis::{MemoryReport, Outcome};
 use crate::core::memory::{human_bytes, Reading};
 use crate::diagnose::{Diagnosis, Finding, ScopeView};
@@ -41,6 +43,30 @@ fn memory_text(d: &Diagnosis, r: &MemoryReport) -> String {
         human_bytes(r.host_memory_bytes)
     );
 
+    out.push_str(&memory_table(r, usize::MAX));
+    let _ = writeln!(out, "\nExpected: {}", v.expected);
+    let _ = writeln!(out, "Observed: {}", v.observed);
+    match &v.conclusion {
+        Some(c) => {
+            let _ = writeln!(out, "Verdict:  {}: {c}", v.outcome.label());
+        }
+        None => {
+            let _ = writeln!(out, "Verdict:  {}", v.outcome.label());
+        }
+    }
+    for o in &v.offenders {
+        let _ = writeln!(out, "  - {} ({}): {}", o.name, o.outcome.label(), o.reason);
+    }
+    for n in &v.notes {
+        let _ = writeln!(out, "Note: {n}");
+    }
+    out
+}
+
+/// The aligned per-container table with its TOTAL line (monospace), at most
+/// `max_rows` containers (chat messages have a size limit).
+pub fn memory_table(r: &MemoryReport, max_rows: usize) -> String {
+    let mut out = String::new();
     let mut rows: Vec<[String; 6]> = vec![[
         "CONTAINER".into(),
         "SERVICE".into(),
@@ -49,7 +75,7 @@ fn memory_text(d: &Diagnosis, r: &MemoryReport) -> String {
         "% LIMIT".into(),
         String::new(),
     ]];
-    for row in &r.rows {
+    for row in r.rows.iter().take(max_rows) {
         let s = &row.sample;
         let (usage, limit) = match &s.reading {
             Reading::Sampled {
@@ -106,22 +132,59 @@ fn memory_text(d: &Diagnosis, r: &MemoryReport) -> String {
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
-
-    let _ = writeln!(out, "\nExpected: {}", v.expected);
-    let _ = writeln!(out, "Observed: {}", v.observed);
-    match &v.conclusion {
-        Some(c) => {
-            let _ = writeln!(out, "Verdict:  {}: {c}", v.outcome.label());
-        }
-        None => {
-            let _ = writeln!(out, "Verdict:  {}", v.outcome.label());
-        }
-    }
-    for o in &v.offenders {
-        let _ = writeln!(out, "  - {} ({}): {}", o.name, o.outcome.label(), o.reason);
-    }
-    for n in &v.notes {
-        let _ = writeln!(out, "Note: {n}");
+    if r.rows.len() > max_rows {
+        let _ = writeln!(out, "… and {} more containers", r.rows.len() - max_rows);
     }
     out
+}
+
+/// Embed colour by outcome: green, amber, red, grey.
+pub fn outcome_colour(o: Outcome) -> u32 {
+    match o {
+        Outcome::Pass => 0x2E_CC_71,
+        Outcome::Warn => 0xF1_C4_0F,
+        Outcome::Fail => 0xE7_4C_3C,
+        Outcome::Unknown => 0x95_A5_A6,
+    }
+}
+
+/// The chart of a memory report: a bar per container, the per-container
+/// bar of the check and each limit.
+pub fn memory_chart(d: &Diagnosis, r: &MemoryReport, bar_mib: Option<f64>) -> chart::MemoryChart {
+    let title = match &d.scope {
+        ScopeView::Project(p) => format!("Memory by container - {p}"),
+        ScopeView::All(_) => "Memory by container - all".to_string(),
+    };
+    chart::MemoryChart {
+        title,
+        threshold_mib: bar_mib,
+        bars: r
+            .rows
+            .iter()
+            .map(|row| {
+                let (usage, limit) = match row.sample.reading {
+                    Reading::Sampled {
+                        usage_bytes,
+                        limit_bytes,
+                    } => (Some(usage_bytes), limit_bytes),
+                    _ => (None, None),
+                };
+                chart::Bar {
+                    label: row
+                        .sample
+                        .service
+                        .clone()
+                        .unwrap_or_else(|| row.sample.name.clone()),
+                    usage_bytes: usage,
+                    limit_bytes: limit,
+                    state: match row.outcome {
+                        Outcome::Pass => chart::BarState::Ok,
+                        Outcome::Warn => chart::BarState::Warn,
+                        Outcome::Fail => chart::BarState::Over,
+                        Outcome::Unknown => chart::BarState::Unknown,
+                    },
+                }
+            })
+            .collect(),
+    }
 }

@@ -139,6 +139,10 @@ pub fn spec(rb: &Runbook) -> CommandSpec {
             options: vec![reason("Why escalate now")],
         });
     }
+    for sub in &mut subcommands {
+        // Discord requires required options before optional ones.
+        sub.options.sort_by_key(|o| !o.required);
+    }
     CommandSpec {
         name: rb.id().to_string(),
         description: clip(&rb.runbook.title),

@@ -5,6 +5,7 @@
 //! observations and `now` in and act on what comes back. That keeps every
 //! rule table-testable.
 
+pub mod access;
 pub mod commands;
 pub mod diagnosis;
 pub mod memory;

@@ -2,8 +2,7 @@
 //! errors and bad configuration each give one clear sentence and exit
 //! UNKNOWN (3), within seconds.
 
-use crate::support::{bot, stderr, stdout};
-use std::os::unix::net::UnixListener;
+use crate::support::{bot, stderr, stdout, HungDocker};
 
 fn unknown_with(args: &[&str], env: &[(&str, &str)], needle: &str) {
     let out = bot(args, env);
@@ -36,11 +35,8 @@ fn a_refused_tcp_endpoint_says_so() {
 
 #[test]
 fn a_hung_engine_times_out_with_a_sentence() {
-    // Accepts connections (the kernel's backlog) and never answers.
-    let path = std::env::temp_dir().join(format!("ib-hung-{}.sock", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    let _listener = UnixListener::bind(&path).unwrap();
-    let endpoint = format!("unix://{}", path.display());
+    let docker = HungDocker::start();
+    let endpoint = docker.endpoint();
     unknown_with(
         &["mem", "status"],
         &[
@@ -49,7 +45,6 @@ fn a_hung_engine_times_out_with_a_sentence() {
         ],
         &format!("the Docker engine at {endpoint} did not answer within 1s"),
     );
-    let _ = std::fs::remove_file(&path);
 }
 
 #[test]

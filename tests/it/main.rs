@@ -1,8 +1,13 @@
 //! The integration suite: one binary, real parts. Docker tests talk to the
 //! engine on this machine (containers of the FROM-scratch `memhog` image);
 //! nothing about Docker is mocked. A missing engine fails the suite, it never
-//! skips it.
+//! skips it. Discord cannot be reached, so `discord` emulates its REST API
+//! and gateway; the bot under test is the real binary with the real serenity
+//! client.
 
+mod discord;
+mod discord_bot;
+mod discord_emulator;
 mod faults;
 mod mem_status;
 mod runbooks;

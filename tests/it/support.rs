@@ -187,3 +187,54 @@ pub fn parse_size(s: &str) -> f64 {
     };
     num.parse::<f64>().expect("a number") * factor
 }
+
+/// A fake engine socket that accepts connections and never answers: a hung
+/// dockerd. It records when each connection arrived.
+pub struct HungDocker {
+    path: std::path::PathBuf,
+    accepted: std::sync::Arc<std::sync::Mutex<Vec<Instant>>>,
+}
+
+impl HungDocker {
+    pub fn start() -> HungDocker {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "ib-hung-{}-{}.sock",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = accepted.clone();
+        std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for stream in listener.incoming().flatten() {
+                log.lock().unwrap().push(Instant::now());
+                // Keep it open and silent.
+                open.push(stream);
+            }
+        });
+        HungDocker { path, accepted }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("unix://{}", self.path.display())
+    }
+
+    /// Connections that arrived before `t`.
+    pub fn connections_before(&self, t: Instant) -> usize {
+        self.accepted
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| **a < t)
+            .count()
+    }
+}
+
+impl Drop for HungDocker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

@@ -52,13 +52,27 @@ fn the_memory_runbook_becomes_the_mem_group() {
         }
     );
     assert!(restart.options[1].required && restart.options[1].name == "reason");
-    // Worker parameters are typed integers with the runbook's bounds.
+    // Worker parameters are typed integers with the runbook's bounds, after
+    // the required reason (Discord wants required options first).
     let workers = sub(&spec, "restart-workers");
-    assert_eq!(workers.options[0].name, "concurrency");
+    let names: Vec<&str> = workers.options.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["reason", "concurrency", "max_tasks_per_child"]);
     assert_eq!(
-        workers.options[0].kind,
+        workers.options[1].kind,
         OptionKind::Integer { min: 1, max: 16 }
     );
+    for s in &spec.subcommands {
+        let first_optional = s
+            .options
+            .iter()
+            .position(|o| !o.required)
+            .unwrap_or(s.options.len());
+        assert!(
+            s.options[first_optional..].iter().all(|o| !o.required),
+            "/mem {}: required options first",
+            s.name
+        );
+    }
 }
 
 /// Parses `/mem <sub>` with options; expects Ok(target) or an error containing a fragment.

@@ -1,0 +1,38 @@
+# incident-bot: multi-stage build, small non-root runtime.
+#
+#   docker build -t incident-bot .
+#   docker run --rm -e DISCORD_TOKEN ... -v /var/run/docker.sock:/var/run/docker.sock \
+#     --group-add "$(stat -c %g /var/run/docker.sock)" incident-bot
+#
+# The runbooks (commands/) and configuration (config/) are baked in at
+# /app/commands and /app/config; mount over either (e.g. your own
+# /app/config/site.toml) to change them without a rebuild. Read the README's "Docker socket" section before deploying.
+
+FROM rust:1-bookworm AS build
+WORKDIR /src
+# Dependencies first, so source edits do not rebuild them.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && mkdir config && touch config/default.toml \
+    && cargo build --release --locked \
+    && rm -rf src config
+COPY src src
+COPY config config
+COPY commands commands
+# Make sure the real sources are newer than the placeholder build.
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin incident-bot
+WORKDIR /app
+COPY --from=build /src/target/release/incident-bot /usr/local/bin/incident-bot
+COPY commands /app/commands
+COPY config /app/config
+# The site layer of the configuration; mount your own file over it.
+ENV INCIDENT_BOT_CONFIG=/app/config/site.toml
+USER 10001:10001
+ENTRYPOINT ["incident-bot"]
+CMD ["serve"]

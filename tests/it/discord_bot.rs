@@ -1,0 +1,520 @@
+//! `incident-bot serve`, the real binary with the real serenity client,
+//! against the Discord emulator (Discord itself cannot be reached here) and
+//! the real Docker engine.
+
+use crate::discord::{
+    Emulator, GatewayDrop, Member, Recorded, Slash, GUILD_ID, INCIDENT_CHANNEL_ID,
+    OTHER_CHANNEL_ID, THREAD_ID,
+};
+use crate::support::{HungDocker, Project};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RESPONDER_ROLE: u64 = 7001;
+const OTHER_ROLE: u64 = 7002;
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The bot process, killed when dropped; its log is printed if the test
+/// fails, to explain what it did.
+struct Bot {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Bot {
+    async fn start(emu: &Emulator, project: &str, env: &[(&str, &str)]) -> Bot {
+        let log = std::env::temp_dir().join(format!(
+            "ib-serve-{}-{}.log",
+            std::process::id(),
+            emu.api_base().rsplit(':').next().unwrap()
+        ));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_incident-bot"));
+        cmd.arg("serve")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DISCORD_TOKEN", "emulated.bot.token")
+            .env("DISCORD_API_BASE", emu.api_base())
+            .env("INCIDENT_BOT_DISCORD__GUILD_ID", GUILD_ID.to_string())
+            .env(
+                "INCIDENT_BOT_DISCORD__INCIDENT_CHANNEL_ID",
+                INCIDENT_CHANNEL_ID.to_string(),
+            )
+            .env(
+                "INCIDENT_BOT_DISCORD__RESPONDER_ROLE_IDS",
+                format!("[{RESPONDER_ROLE}]"),
+            )
+            .env("INCIDENT_BOT_WATCH__PROJECT", project)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let bot = Bot {
+            child: cmd.spawn().expect("incident-bot serve starts"),
+            log,
+        };
+        emu.wait_ready(WAIT).await;
+        emu.wait_for(WAIT, |r| r.method == "PUT" && r.path.ends_with("/commands"))
+            .await;
+        bot
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- bot log ---\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn responder() -> Member {
+    Member {
+        user_id: 9001,
+        name: "alice".into(),
+        roles: vec![RESPONDER_ROLE],
+    }
+}
+
+fn status_in(channel_id: u64, member: Member) -> Slash {
+    Slash {
+        command: "mem".into(),
+        subcommand: Some("status".into()),
+        options: vec![],
+        member,
+        channel_id,
+    }
+}
+
+fn is_callback(r: &Recorded, id: u64) -> bool {
+    r.method == "POST"
+        && r.path.contains(&format!("/interactions/{id}/"))
+        && r.path.ends_with("/callback")
+}
+
+fn is_original_edit(r: &Recorded, token: &str) -> bool {
+    r.method == "PATCH" && r.path.contains(token) && r.path.ends_with("/messages/@original")
+}
+
+fn flags(r: &Recorded) -> u64 {
+    r.json.as_ref().unwrap()["data"]["flags"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+const EPHEMERAL: u64 = 1 << 6;
+
+/// The PNG attached to a request decodes to a real image.
+fn assert_png(r: &Recorded) -> (u32, u32) {
+    let (name, bytes) = r.files.first().expect("a file is attached");
+    assert!(name.ends_with(".png"), "{name}");
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let reader = decoder.read_info().expect("the chart decodes as PNG");
+    let info = reader.info();
+    assert!(
+        info.width >= 320 && info.height >= 200,
+        "{}x{}",
+        info.width,
+        info.height
+    );
+    (info.width, info.height)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registered_commands_match_the_runbooks() {
+    let emu = Emulator::start().await;
+    let _bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let registered = emu.registered_commands(Some(GUILD_ID));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("commands");
+    let runbooks = incident_bot::runbooks::load_dir(&dir).unwrap();
+    assert_eq!(registered.len(), runbooks.len());
+    for (_, rb) in &runbooks {
+        let spec = incident_bot::core::commands::spec(rb);
+        let cmd = registered
+            .iter()
+            .find(|c| c["name"] == spec.name.as_str())
+            .unwrap_or_else(|| panic!("/{} registered: {registered:#?}", spec.name));
+        let subs = cmd["options"].as_array().unwrap();
+        let names: Vec<&str> = subs.iter().map(|s| s["name"].as_str().unwrap()).collect();
+        let expected: Vec<&str> = spec.subcommands.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, expected);
+        for (sub, want) in subs.iter().zip(&spec.subcommands) {
+            assert_eq!(sub["type"], 1, "a subcommand");
+            let opts: Vec<(&str, bool)> = sub["options"]
+                .as_array()
+                .map(|o| {
+                    o.iter()
+                        .map(|o| (o["name"].as_str().unwrap(), o["required"] == true))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let want_opts: Vec<(&str, bool)> = want
+                .options
+                .iter()
+                .map(|o| (o.name.as_str(), o.required))
+                .collect();
+            assert_eq!(opts, want_opts, "options of /{} {}", spec.name, want.name);
+        }
+    }
+    let leaks = &registered[0]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "leaks")
+        .unwrap()["options"][0];
+    assert_eq!(leaks["name"], "service");
+    assert_eq!(leaks["autocomplete"], true, "services autocomplete");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_in_the_incident_channel_is_deferred_then_edited_with_embed_and_chart() {
+    let mut p = Project::new("chat-status");
+    let web = p.start("web", 520, None);
+    p.start("celery_worker", 24, Some(256));
+    let emu = Emulator::start().await;
+    let _bot = Bot::start(&emu, &p.name, &[]).await;
+
+    let sent = emu.slash(status_in(INCIDENT_CHANNEL_ID, responder())).await;
+    let ack = emu
+        .wait_for(WAIT, |r| is_callback(r, sent.interaction_id))
+        .await;
+    assert!(
+        ack.at.duration_since(sent.at) < Duration::from_secs(3),
+        "acknowledged within Discord's deadline"
+    );
+    assert_eq!(ack.json.as_ref().unwrap()["type"], 5, "deferred");
+    assert_eq!(flags(&ack) & EPHEMERAL, 0, "public in the incident channel");
+
+    let edit = emu
+        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+        .await;
+    let body = edit.json.as_ref().expect("payload_json");
+    let embed = &body["embeds"][0];
+    assert!(
+        embed["title"]
+            .as_str()
+            .unwrap()
+            .contains("Check current memory usage"),
+        "{embed:#}"
+    );
+    assert_eq!(embed["color"], 0xE7_4C_3C, "red: the verdict is FAIL");
+    assert!(
+        embed["description"].as_str().unwrap().contains(&web),
+        "{embed:#}"
+    );
+    let fields = embed["fields"].as_array().unwrap();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("field {name} in {embed:#}"))["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        field("Expected"),
+        "Total memory < 80%, individual processes < 500MB"
+    );
+    assert!(field("Verdict").contains("Memory leak or excessive memory usage"));
+    assert!(field("Offenders").contains(&web));
+    assert_eq!(embed["image"]["url"], "attachment://memory.png");
+    assert_png(&edit);
+    // Nothing was posted anywhere else.
+    assert!(emu.messages_in(INCIDENT_CHANNEL_ID).is_empty());
+    assert!(emu.messages_in(OTHER_CHANNEL_ID).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_elsewhere_posts_to_the_incident_channel_and_says_where() {
+    let mut p = Project::new("chat-elsewhere");
+    p.start("web", 16, None);
+    let emu = Emulator::start().await;
+    let _bot = Bot::start(&emu, &p.name, &[]).await;
+
+    let sent = emu.slash(status_in(OTHER_CHANNEL_ID, responder())).await;
+    let ack = emu
+        .wait_for(WAIT, |r| is_callback(r, sent.interaction_id))
+        .await;
+    assert_eq!(ack.json.as_ref().unwrap()["type"], 5);
+    assert_eq!(flags(&ack) & EPHEMERAL, EPHEMERAL, "the pointer is private");
+
+    let post = emu
+        .wait_for(WAIT, |r| {
+            r.method == "POST"
+                && r.path
+                    .ends_with(&format!("/channels/{INCIDENT_CHANNEL_ID}/messages"))
+        })
+        .await;
+    let body = post.json.as_ref().unwrap();
+    assert_eq!(body["embeds"][0]["color"], 0x2E_CC_71, "green: PASS");
+    assert!(body["content"].as_str().unwrap().contains("<@9001>"));
+    assert_eq!(
+        body["allowed_mentions"]["parse"],
+        json!([]),
+        "names the requester without pinging"
+    );
+    assert_png(&post);
+    let edit = emu
+        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+        .await;
+    let content = edit.json.as_ref().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content.contains(&format!("<#{INCIDENT_CHANNEL_ID}>")),
+        "{content}"
+    );
+    assert_eq!(emu.messages_in(INCIDENT_CHANNEL_ID).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_in_a_thread_of_the_incident_channel_replies_in_place() {
+    let mut p = Project::new("chat-thread");
+    p.start("web", 16, None);
+    let emu = Emulator::start().await;
+    let _bot = Bot::start(&emu, &p.name, &[]).await;
+    let sent = emu.slash(status_in(THREAD_ID, responder())).await;
+    let ack = emu
+        .wait_for(WAIT, |r| is_callback(r, sent.interaction_id))
+        .await;
+    assert_eq!(flags(&ack) & EPHEMERAL, 0);
+    let edit = emu
+        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+        .await;
+    assert!(edit.json.as_ref().unwrap()["embeds"][0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("Check current memory usage"));
+    assert_png(&edit);
+    assert!(emu.messages_in(INCIDENT_CHANNEL_ID).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_without_a_responder_role_is_refused_and_nothing_runs() {
+    let docker = HungDocker::start();
+    let emu = Emulator::start().await;
+    let endpoint = docker.endpoint();
+    let _bot = Bot::start(&emu, "ibt-none", &[("DOCKER_HOST", endpoint.as_str())]).await;
+    let outsider = Member {
+        user_id: 9002,
+        name: "mallory".into(),
+        roles: vec![OTHER_ROLE],
+    };
+    let sent = emu.slash(status_in(INCIDENT_CHANNEL_ID, outsider)).await;
+    let reply = emu
+        .wait_for(WAIT, |r| is_callback(r, sent.interaction_id))
+        .await;
+    let body = reply.json.as_ref().unwrap();
+    assert_eq!(body["type"], 4, "an immediate message, not a deferral");
+    assert_eq!(flags(&reply) & EPHEMERAL, EPHEMERAL);
+    assert!(
+        body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("You need a responder role to run /mem status"),
+        "{body:#}"
+    );
+    // A responder's command afterwards is handled, so by the time its
+    // acknowledgement arrives the refused one has long finished.
+    let sent2 = emu.slash(status_in(INCIDENT_CHANNEL_ID, responder())).await;
+    emu.wait_for(WAIT, |r| is_callback(r, sent2.interaction_id))
+        .await;
+    assert!(
+        !emu.requests()
+            .iter()
+            .any(|r| is_original_edit(r, &sent.token)),
+        "nothing followed the refusal"
+    );
+    assert_eq!(
+        docker.connections_before(sent2.at),
+        0,
+        "the engine was not touched for the refused command"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_docker_hung_the_reply_still_comes_in_time_and_says_why() {
+    let docker = HungDocker::start();
+    let endpoint = docker.endpoint();
+    let emu = Emulator::start().await;
+    let _bot = Bot::start(
+        &emu,
+        "ibt-none",
+        &[
+            ("DOCKER_HOST", endpoint.as_str()),
+            ("INCIDENT_BOT_DOCKER__TIMEOUT_SECS", "1"),
+        ],
+    )
+    .await;
+    let sent = emu.slash(status_in(INCIDENT_CHANNEL_ID, responder())).await;
+    let ack = emu
+        .wait_for(WAIT, |r| is_callback(r, sent.interaction_id))
+        .await;
+    assert!(ack.at.duration_since(sent.at) < Duration::from_secs(3));
+    let edit = emu
+        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+        .await;
+    let content = edit.json.as_ref().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content.contains(&format!(
+            "the Docker engine at {endpoint} did not answer within 1s"
+        )),
+        "{content}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_the_gateway_drops_the_bot_reconnects_and_answers() {
+    let mut p = Project::new("chat-reconnect");
+    p.start("web", 16, None);
+    let emu = Emulator::start().await;
+    let _bot = Bot::start(&emu, &p.name, &[]).await;
+    for (i, how) in [GatewayDrop::Close4000, GatewayDrop::Tcp]
+        .into_iter()
+        .enumerate()
+    {
+        emu.drop_gateway(how).await;
+        let deadline = Instant::now() + WAIT;
+        while emu.resume_count() + emu.identify_count() < i + 2 {
+            assert!(Instant::now() < deadline, "the bot never came back");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let sent = emu.slash(status_in(INCIDENT_CHANNEL_ID, responder())).await;
+        let edit = emu
+            .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+            .await;
+        assert!(edit.json.as_ref().unwrap()["embeds"][0].is_object());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_options_autocomplete_from_running_containers() {
+    let mut p = Project::new("chat-autocomplete");
+    p.start("web", 8, None);
+    p.start("celery_worker", 8, None);
+    p.start("postgres", 8, None);
+    let emu = Emulator::start().await;
+    let _bot = Bot::start(&emu, &p.name, &[]).await;
+    let choices = |r: &Recorded| -> Vec<String> {
+        r.json.as_ref().unwrap()["data"]["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["value"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let leaks = Slash {
+        command: "mem".into(),
+        subcommand: Some("leaks".into()),
+        options: vec![("service".into(), json!(""))],
+        member: responder(),
+        channel_id: INCIDENT_CHANNEL_ID,
+    };
+    let sent = emu.autocomplete(leaks, "service").await;
+    let r = emu
+        .wait_for(WAIT, |r| is_callback(r, sent.interaction_id))
+        .await;
+    assert_eq!(r.json.as_ref().unwrap()["type"], 8);
+    assert_eq!(choices(&r), ["celery_worker", "postgres", "web"]);
+    // Restart offers only what the runbook allows, filtered by what was typed.
+    let restart = Slash {
+        command: "mem".into(),
+        subcommand: Some("restart".into()),
+        options: vec![("service".into(), json!("w"))],
+        member: responder(),
+        channel_id: INCIDENT_CHANNEL_ID,
+    };
+    let sent = emu.autocomplete(restart, "service").await;
+    let r = emu
+        .wait_for(WAIT, |r| is_callback(r, sent.interaction_id))
+        .await;
+    assert_eq!(choices(&r), ["celery_worker", "web"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_and_unbuilt_steps_get_one_private_sentence() {
+    let emu = Emulator::start().await;
+    let _bot = Bot::start(&emu, "ibt-none", &[]).await;
+    for (sub, options, expected) in [
+        (
+            "restart",
+            vec![
+                ("service".to_string(), json!("web; rm -rf /")),
+                ("reason".to_string(), json!("leak")),
+            ],
+            "That input was not accepted: 'web; rm -rf /' is not a service name.",
+        ),
+        (
+            "leaks",
+            vec![("service".to_string(), json!("web"))],
+            "/mem leaks is not available yet",
+        ),
+    ] {
+        let sent = emu
+            .slash(Slash {
+                command: "mem".into(),
+                subcommand: Some(sub.into()),
+                options,
+                member: responder(),
+                channel_id: INCIDENT_CHANNEL_ID,
+            })
+            .await;
+        let reply = emu
+            .wait_for(WAIT, |r| is_callback(r, sent.interaction_id))
+            .await;
+        assert_eq!(flags(&reply) & EPHEMERAL, EPHEMERAL);
+        let content = reply.json.as_ref().unwrap()["data"]["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(content.contains(expected), "{content}");
+    }
+    assert!(emu.messages_in(INCIDENT_CHANNEL_ID).is_empty());
+}
+
+#[test]
+fn serve_without_a_token_fails_at_once() {
+    let out = Command::new(env!("CARGO_BIN_EXE_incident-bot"))
+        .arg("serve")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DISCORD_TOKEN")
+        .env_remove("DISCORD_TOKEN_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DISCORD_TOKEN is missing or empty"), "{err}");
+}
+
+/// The token never reaches the log, even at the most verbose level.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_is_never_logged() {
+    let emu = Emulator::start().await;
+    let bot = Bot::start(&emu, "ibt-none", &[("RUST_LOG", "trace")]).await;
+    let sent = emu.slash(status_in(INCIDENT_CHANNEL_ID, responder())).await;
+    emu.wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+        .await;
+    let log = std::fs::read_to_string(&bot.log).unwrap();
+    assert!(
+        log.contains("slash commands registered"),
+        "the log is written"
+    );
+    assert!(
+        !log.contains("emulated.bot.token"),
+        "token leaked into the log"
+    );
+}

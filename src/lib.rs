@@ -17,6 +17,7 @@ pub mod diagnose;
 pub mod docker;
 pub mod render;
 pub mod runbooks;
+pub mod store;
 
 /// An error and all its sources, for the log ("a: b: c"). People get the
 /// first part only.

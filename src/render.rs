@@ -188,3 +188,36 @@ pub fn memory_chart(d: &Diagnosis, r: &MemoryReport, bar_mib: Option<f64>) -> ch
             .collect(),
     }
 }
+
+/// The runbook as a checklist for an incident's first post: each diagnosis
+/// step with the command that runs it, the verification items and the
+/// escalation rules.
+pub fn runbook_checklist(rb: &crate::core::runbook::Runbook) -> String {
+    let mut out = String::from("**Diagnosis**\n");
+    for (i, s) in rb.steps.iter().map(|s| s.get_ref()).enumerate() {
+        let _ = writeln!(
+            out,
+            "{}. {}: `/{} {}` (expected: {})",
+            i + 1,
+            s.title,
+            rb.id(),
+            s.id,
+            s.expected
+        );
+    }
+    if !rb.verification.is_empty() {
+        out.push_str("\n**Verification** (`/");
+        out.push_str(rb.id());
+        out.push_str(" verify`)\n");
+        for v in &rb.verification {
+            let _ = writeln!(out, "- [ ] {}", v.get_ref().text);
+        }
+    }
+    if !rb.escalations.is_empty() {
+        out.push_str("\n**Escalation**\n");
+        for e in &rb.escalations {
+            let _ = writeln!(out, "- {}", e.get_ref().text);
+        }
+    }
+    out
+}

@@ -6,22 +6,23 @@
 //! drops interactions not answered within 3 seconds, and a probe can take
 //! longer); then run the step and edit the result in.
 
-use super::{embed, register, Shared};
+use super::{incidents, register, steps, Shared};
 use crate::core::access::{may_invoke, Roles};
 use crate::core::commands::{self, CommandSpec, Invocation, OptionKind, Target, Value};
 use crate::core::runbook::{Check, Runbook};
-use crate::diagnose::{run_step, running_services};
+use crate::diagnose::running_services;
+use crate::store::AuditEntry;
 use serenity::all::{
-    async_trait, AutocompleteChoice, ChannelId, CommandInteraction, Context, CreateAllowedMentions,
-    CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage,
-    CreateMessage, EditInteractionResponse, EventHandler, GuildId, Interaction, Ready,
-    ResolvedOption, ResolvedValue,
+    async_trait, AutocompleteChoice, CommandInteraction, Context, CreateAutocompleteResponse,
+    CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse,
+    EventHandler, GuildId, Interaction, Ready, ResolvedOption, ResolvedValue,
 };
 use std::sync::Arc;
 use std::time::Duration;
+use time::OffsetDateTime;
 
 pub struct Handler {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     /// Derived once from the runbooks; the same specs are registered and
     /// used to check every invocation.
     specs: Vec<CommandSpec>,
@@ -29,11 +30,13 @@ pub struct Handler {
 
 impl Handler {
     pub fn new(shared: Arc<Shared>) -> Handler {
-        let specs = shared.runbooks.iter().map(commands::spec).collect();
+        let mut specs: Vec<CommandSpec> = shared.runbooks.iter().map(commands::spec).collect();
+        let ids: Vec<&str> = shared.runbooks.iter().map(|rb| rb.id()).collect();
+        specs.push(commands::incident_spec(&ids));
         Handler { shared, specs }
     }
 
-    fn runbook(&self, id: &str) -> Option<&Runbook> {
+    pub(super) fn runbook(&self, id: &str) -> Option<&Runbook> {
         self.shared.runbooks.iter().find(|rb| rb.id() == id)
     }
 
@@ -73,101 +76,81 @@ impl Handler {
     }
 
     async fn command(&self, ctx: &Context, c: CommandInteraction) {
+        let label = raw_label(&c);
         let inv = match self.admit(&c) {
             Ok(inv) => inv,
             Err(sentence) => {
-                tracing::info!(user = %c.user.id, command = %c.data.name, refusal = %sentence, "refused");
-                return reply_ephemeral(ctx, &c, &sentence).await;
+                tracing::info!(user = %c.user.id, command = %label, refusal = %sentence, "refused");
+                reply_ephemeral(ctx, &c, &sentence).await;
+                return self
+                    .audit(&c, &label, None, format!("refused: {sentence}"))
+                    .await;
             }
         };
-        let label = format!("/{} {}", inv.runbook, inv.subcommand);
         tracing::info!(user = %c.user.id, command = %label, "command");
-        let Some(runbook) = self.runbook(&inv.runbook) else {
-            return reply_ephemeral(ctx, &c, "That runbook is no longer loaded.").await;
-        };
-        let runnable = match &inv.target {
-            Target::Step(id) => matches!(
-                runbook.step(id).map(|s| &s.check),
-                Some(Check::ContainerMemory(_))
-            ),
-            _ => false,
-        };
-        if !runnable {
+        if inv.target.must_be_recorded() && !self.shared.db_ready() {
+            // Acting unrecorded is worse than not acting: say so instead.
             let sentence = format!(
-                "{label} is not available yet: this version runs /{} status; the rest of the runbook follows in later releases.",
-                inv.runbook
+                "{label} was not run: it must be recorded, and the database at {} is not reachable yet. Diagnosis commands still work.",
+                self.shared.store.location()
             );
             return reply_ephemeral(ctx, &c, &sentence).await;
         }
-
-        let incident = self.shared.settings.discord.incident_channel_id;
-        let in_incident = c.channel_id.get() == incident
-            || c.channel
-                .as_ref()
-                .and_then(|ch| ch.parent_id)
-                .map(ChannelId::get)
-                == Some(incident);
-        // Acknowledge first. Outside the incident channel the report goes
-        // there and the requester gets a private pointer to it.
-        let defer = CreateInteractionResponse::Defer(
-            CreateInteractionResponseMessage::new().ephemeral(!in_incident),
-        );
-        if let Err(e) = c.create_response(&ctx.http, defer).await {
-            tracing::error!(command = %label, error = %e, "could not acknowledge the interaction");
-            return;
-        }
-
-        let settings = &self.shared.settings;
-        let Target::Step(step) = &inv.target else {
-            unreachable!("only steps are runnable")
-        };
-        let outcome = run_step(
-            settings,
-            &settings.scope(),
-            self.shared.docker_host_env.clone(),
-            runbook,
-            step,
-        )
-        .await;
-        let edit = match outcome {
-            Err(e) => {
-                tracing::warn!(command = %label, error = %crate::cause_chain(&e), "step failed");
-                EditInteractionResponse::new().content(format!("Could not run {label}: {e}."))
-            }
-            Ok(d) => {
-                tracing::info!(command = %label, outcome = d.outcome().label(), "step done");
-                let (embed, chart) = embed::report(&d, runbook);
-                if in_incident {
-                    EditInteractionResponse::new()
-                        .embed(embed)
-                        .new_attachment(chart)
-                } else {
-                    let post = CreateMessage::new()
-                        .content(format!(
-                            "{label} requested by <@{}> in <#{}>",
-                            c.user.id, c.channel_id
-                        ))
-                        // Say who asked without pinging them.
-                        .allowed_mentions(CreateAllowedMentions::new())
-                        .embed(embed)
-                        .add_file(chart);
-                    match ChannelId::new(incident).send_message(&ctx.http, post).await {
-                        Ok(msg) => EditInteractionResponse::new().content(format!(
-                            "Posted the report in <#{incident}>: {}",
-                            msg.link()
-                        )),
-                        Err(e) => {
-                            tracing::error!(error = %e, channel = incident, "posting to the incident channel failed");
-                            EditInteractionResponse::new().content(format!(
-                                "The report could not be posted in <#{incident}>; check that the bot may send messages and attach files there."
-                            ))
-                        }
-                    }
+        let (target, result) = match &inv.target {
+            Target::Incident(op) => {
+                if !defer(ctx, &c, false, &label).await {
+                    return;
                 }
+                let done = incidents::run(self, ctx, &c, &inv, *op).await;
+                edit(ctx, &c, done.reply, &label).await;
+                (done.target, done.result)
+            }
+            Target::Step(step) if self.runnable(&inv.runbook, step) => {
+                steps::run(self, ctx, &c, &inv, step, &label).await
+            }
+            _ => {
+                let sentence = format!(
+                    "{label} is not available yet: this version runs /{} status and /incident; the rest of the runbook follows in later releases.",
+                    inv.runbook
+                );
+                reply_ephemeral(ctx, &c, &sentence).await;
+                (None, format!("refused: {sentence}"))
             }
         };
-        if let Err(e) = c.edit_response(&ctx.http, edit).await {
-            tracing::error!(command = %label, error = %e, "could not edit the response");
+        self.audit(&c, &label, target, result).await;
+    }
+
+    fn runnable(&self, runbook: &str, step: &str) -> bool {
+        matches!(
+            self.runbook(runbook)
+                .and_then(|rb| rb.step(step))
+                .map(|s| &s.check),
+            Some(Check::ContainerMemory(_))
+        )
+    }
+
+    /// Appends a row to the audit log. A failure is logged, never shown:
+    /// the user's command already ran (or was refused) either way.
+    pub(super) async fn audit(
+        &self,
+        c: &CommandInteraction,
+        action: &str,
+        target: Option<String>,
+        result: String,
+    ) {
+        let entry = AuditEntry {
+            at: OffsetDateTime::now_utc(),
+            actor: actor(c),
+            action: action.to_string(),
+            target,
+            result,
+            detail: Some(serde_json::json!({
+                "channel_id": c.channel_id.get().to_string(),
+                "interaction_id": c.id.get().to_string(),
+            })),
+        };
+        if let Err(e) = self.shared.store.audit(&entry).await {
+            tracing::warn!(action, error = %crate::cause_chain(&e), "audit row not recorded");
         }
     }
 
@@ -282,6 +265,54 @@ fn subcommand_options(
         given.push((o.name.to_string(), value));
     }
     Ok((name.to_string(), given))
+}
+
+/// Who did it, readable in Discord and in files: `alice (<@9001>)`.
+pub(super) fn actor(c: &CommandInteraction) -> String {
+    format!("{} (<@{}>)", c.user.name, c.user.id)
+}
+
+/// `/mem status` as the user typed it, even when it did not parse.
+fn raw_label(c: &CommandInteraction) -> String {
+    match c.data.options.first() {
+        Some(sub) => format!("/{} {}", c.data.name, sub.name),
+        None => format!("/{}", c.data.name),
+    }
+}
+
+/// Acknowledges within Discord's deadline; false if even that failed.
+pub(super) async fn defer(
+    ctx: &Context,
+    c: &CommandInteraction,
+    ephemeral: bool,
+    label: &str,
+) -> bool {
+    let defer = CreateInteractionResponse::Defer(
+        CreateInteractionResponseMessage::new().ephemeral(ephemeral),
+    );
+    match c.create_response(&ctx.http, defer).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(command = %label, error = %e, "could not acknowledge the interaction");
+            false
+        }
+    }
+}
+
+/// Edits the deferred reply; returns the message when it worked.
+pub(super) async fn edit(
+    ctx: &Context,
+    c: &CommandInteraction,
+    reply: EditInteractionResponse,
+    label: &str,
+) -> Option<serenity::all::Message> {
+    match c.edit_response(&ctx.http, reply).await {
+        Ok(msg) => Some(msg),
+        Err(e) => {
+            tracing::error!(command = %label, error = %e, "could not edit the response");
+            None
+        }
+    }
 }
 
 async fn reply_ephemeral(ctx: &Context, c: &CommandInteraction, sentence: &str) {

@@ -9,11 +9,15 @@
 
 mod embed;
 mod handler;
+mod incidents;
 mod register;
+mod steps;
 
 use crate::config::{DiscordEnv, Settings};
 use crate::core::runbook::Runbook;
+use crate::store::Store;
 use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +32,16 @@ pub(crate) struct Shared {
     pub runbooks: Vec<Runbook>,
     /// DOCKER_HOST as the process saw it at start-up.
     pub docker_host_env: Option<String>,
+    pub store: Store,
+    /// Set once the migrations have been applied; until then, commands that
+    /// must be recorded are refused.
+    db_ready: AtomicBool,
+}
+
+impl Shared {
+    pub fn db_ready(&self) -> bool {
+        self.db_ready.load(Ordering::Acquire)
+    }
 }
 
 /// Runs the bot until the gateway connection ends for good or the process
@@ -36,6 +50,7 @@ pub async fn serve(
     settings: Settings,
     runbooks: Vec<Runbook>,
     env: DiscordEnv,
+    store: Store,
     docker_host_env: Option<String>,
 ) -> Result<(), ServeError> {
     let mut http = HttpBuilder::new(env.token.expose());
@@ -49,7 +64,12 @@ pub async fn serve(
         settings,
         runbooks,
         docker_host_env,
+        store,
+        db_ready: AtomicBool::new(false),
     });
+    // Discord first, database in the background: diagnosis must work even
+    // while PostgreSQL is down, and the bot keeps trying to reach it.
+    tokio::spawn(prepare_database(shared.clone()));
     // Slash commands need no privileged intent; GUILDS is the minimum the
     // gateway accepts usefully.
     let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::GUILDS)
@@ -63,6 +83,29 @@ pub async fn serve(
     });
     client.start().await?;
     Ok(())
+}
+
+/// Applies migrations, retrying until the database answers.
+async fn prepare_database(shared: Arc<Shared>) {
+    let mut delay = std::time::Duration::from_secs(1);
+    loop {
+        match shared.store.migrate().await {
+            Ok(applied) => {
+                shared.db_ready.store(true, Ordering::Release);
+                tracing::info!(database = %shared.store.location(), ?applied, "database ready");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    retry_in_secs = delay.as_secs(),
+                    "cannot prepare the database; incidents and approvals are refused until it answers"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(30));
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

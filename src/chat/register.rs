@@ -27,6 +27,7 @@ fn option(o: &OptionSpec) -> CreateCommandOption {
         OptionKind::Service { .. } => (CommandOptionType::String, None),
         OptionKind::Text { max_len } => (CommandOptionType::String, Some(*max_len)),
         OptionKind::Integer { .. } => (CommandOptionType::Integer, None),
+        OptionKind::Choice { .. } => (CommandOptionType::String, None),
     };
     let mut opt =
         CreateCommandOption::new(kind, o.name.clone(), o.description.clone()).required(o.required);
@@ -37,6 +38,11 @@ fn option(o: &OptionSpec) -> CreateCommandOption {
         OptionKind::Text { .. } => {
             if let Some(max) = base {
                 opt = opt.min_length(1).max_length(max);
+            }
+        }
+        OptionKind::Choice { values } => {
+            for v in values {
+                opt = opt.add_string_choice(v.clone(), v.clone());
             }
         }
         OptionKind::Integer { min, max } => {

@@ -23,13 +23,15 @@ pub fn may_invoke(
     command: &str,
 ) -> Result<(), String> {
     // Requests and escalations change nothing by themselves (approval and
-    // the roster decide what happens next), so responders may make them.
+    // the roster decide what happens next), and incidents are the
+    // responders' own record, so responders may do all of these.
     let needed = match target {
         Target::Step(_)
         | Target::Causes
         | Target::Verify
         | Target::Action(_)
-        | Target::Escalate => roles.responders,
+        | Target::Escalate
+        | Target::Incident(_) => roles.responders,
     };
     if needed.is_empty() {
         return Err(format!(

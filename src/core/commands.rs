@@ -14,6 +14,13 @@ use std::collections::BTreeMap;
 /// Subcommand names the bot derives itself; runbook ids may not use them.
 pub const RESERVED: [&str; 3] = ["causes", "verify", "escalate"];
 
+/// The built-in command group for incidents; no runbook may take its name.
+pub const INCIDENT_GROUP: &str = "incident";
+
+/// Longest incident title (it also names the incident's thread, and Discord
+/// caps thread names at 100 characters).
+pub const MAX_TITLE: u16 = 80;
+
 /// Discord's limits, which the spec keeps so registration never fails.
 pub const MAX_SUBCOMMANDS: usize = 25;
 pub const MAX_DESCRIPTION: usize = 100;
@@ -50,12 +57,35 @@ pub enum Target {
     Verify,
     /// Escalate by hand.
     Escalate,
+    /// An `/incident` subcommand.
+    Incident(IncidentOp),
+}
+
+/// The `/incident` subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentOp {
+    Open,
+    Ack,
+    Resolve,
+    Status,
+    List,
+    Postmortem,
 }
 
 impl Target {
     /// Read-only targets a responder may run without approval.
     pub fn is_diagnosis(&self) -> bool {
         matches!(self, Target::Step(_) | Target::Causes | Target::Verify)
+    }
+
+    /// Targets that change recorded state: refused, not run unrecorded,
+    /// while the database is unreachable.
+    pub fn must_be_recorded(&self) -> bool {
+        match self {
+            Target::Step(_) | Target::Causes | Target::Verify => false,
+            Target::Action(_) | Target::Escalate => true,
+            Target::Incident(op) => !matches!(op, IncidentOp::Status | IncidentOp::List),
+        }
     }
 }
 
@@ -76,6 +106,8 @@ pub enum OptionKind {
     Text { max_len: u16 },
     /// A whole number within bounds.
     Integer { min: i64, max: i64 },
+    /// One of a fixed set of words.
+    Choice { values: Vec<String> },
 }
 
 /// A typed option value as received.
@@ -147,6 +179,81 @@ pub fn spec(rb: &Runbook) -> CommandSpec {
         name: rb.id().to_string(),
         description: clip(&rb.runbook.title),
         subcommands,
+    }
+}
+
+/// The built-in `/incident` group; `runbooks` are the ids an incident can
+/// follow (the first is the default).
+pub fn incident_spec(runbooks: &[&str]) -> CommandSpec {
+    let sub = |name: &str, description: &str, op, options| SubcommandSpec {
+        name: name.into(),
+        description: description.into(),
+        target: Target::Incident(op),
+        options,
+    };
+    let title = OptionSpec {
+        name: "title".into(),
+        description: "What is happening, in a few words".into(),
+        required: true,
+        kind: OptionKind::Text { max_len: MAX_TITLE },
+    };
+    let runbook = OptionSpec {
+        name: "runbook".into(),
+        description: "The runbook to follow (default: the first)".into(),
+        required: false,
+        kind: OptionKind::Choice {
+            values: runbooks.iter().map(|r| r.to_string()).collect(),
+        },
+    };
+    let summary = OptionSpec {
+        name: "summary".into(),
+        description: "What fixed it".into(),
+        required: true,
+        kind: OptionKind::Text {
+            max_len: MAX_REASON,
+        },
+    };
+    CommandSpec {
+        name: INCIDENT_GROUP.into(),
+        description: "Open, acknowledge and resolve incidents".into(),
+        subcommands: vec![
+            sub(
+                "open",
+                "Open an incident with its own thread",
+                IncidentOp::Open,
+                vec![title, runbook],
+            ),
+            sub(
+                "ack",
+                "Acknowledge the incident of this thread",
+                IncidentOp::Ack,
+                vec![],
+            ),
+            sub(
+                "resolve",
+                "Resolve the incident of this thread",
+                IncidentOp::Resolve,
+                vec![summary],
+            ),
+            sub(
+                "status",
+                "Show the incident of this thread",
+                IncidentOp::Status,
+                vec![],
+            ),
+            sub(
+                "list",
+                "List open and recent incidents",
+                IncidentOp::List,
+                vec![],
+            ),
+            sub(
+                "postmortem",
+                "Post the incident's postmortem as Markdown",
+                IncidentOp::Postmortem,
+                vec![],
+            ),
+        ],
     }
 }
 
@@ -282,6 +389,12 @@ pub fn parse(
                     return Err(format!("{name} is longer than {max_len} characters"));
                 }
                 Value::Text(s.to_string())
+            }
+            (OptionKind::Choice { values }, Value::Text(s)) => {
+                if !values.iter().any(|v| v == s) {
+                    return Err(format!("{name} must be one of: {}", values.join(", ")));
+                }
+                Value::Text(s.clone())
             }
             (OptionKind::Integer { min, max }, Value::Integer(n)) => {
                 if n < min || n > max {

@@ -8,5 +8,6 @@
 pub mod access;
 pub mod commands;
 pub mod diagnosis;
+pub mod incident;
 pub mod memory;
 pub mod runbook;

@@ -2,132 +2,18 @@
 //! against the Discord emulator (Discord itself cannot be reached here) and
 //! the real Docker engine.
 
+use crate::bot::{
+    assert_png, flags, is_callback, is_original_edit, responder, status_in, Bot, EPHEMERAL,
+    OTHER_ROLE, WAIT,
+};
 use crate::discord::{
     Emulator, GatewayDrop, Member, Recorded, Slash, GUILD_ID, INCIDENT_CHANNEL_ID,
     OTHER_CHANNEL_ID, THREAD_ID,
 };
 use crate::support::{HungDocker, Project};
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const RESPONDER_ROLE: u64 = 7001;
-const OTHER_ROLE: u64 = 7002;
-const WAIT: Duration = Duration::from_secs(20);
-
-/// The bot process, killed when dropped; its log is printed if the test
-/// fails, to explain what it did.
-struct Bot {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Bot {
-    async fn start(emu: &Emulator, project: &str, env: &[(&str, &str)]) -> Bot {
-        let log = std::env::temp_dir().join(format!(
-            "ib-serve-{}-{}.log",
-            std::process::id(),
-            emu.api_base().rsplit(':').next().unwrap()
-        ));
-        let file = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_incident-bot"));
-        cmd.arg("serve")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("DISCORD_TOKEN", "emulated.bot.token")
-            .env("DISCORD_API_BASE", emu.api_base())
-            .env("INCIDENT_BOT_DISCORD__GUILD_ID", GUILD_ID.to_string())
-            .env(
-                "INCIDENT_BOT_DISCORD__INCIDENT_CHANNEL_ID",
-                INCIDENT_CHANNEL_ID.to_string(),
-            )
-            .env(
-                "INCIDENT_BOT_DISCORD__RESPONDER_ROLE_IDS",
-                format!("[{RESPONDER_ROLE}]"),
-            )
-            .env("INCIDENT_BOT_WATCH__PROJECT", project)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let bot = Bot {
-            child: cmd.spawn().expect("incident-bot serve starts"),
-            log,
-        };
-        emu.wait_ready(WAIT).await;
-        emu.wait_for(WAIT, |r| r.method == "PUT" && r.path.ends_with("/commands"))
-            .await;
-        bot
-    }
-}
-
-impl Drop for Bot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- bot log ---\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
-fn responder() -> Member {
-    Member {
-        user_id: 9001,
-        name: "alice".into(),
-        roles: vec![RESPONDER_ROLE],
-    }
-}
-
-fn status_in(channel_id: u64, member: Member) -> Slash {
-    Slash {
-        command: "mem".into(),
-        subcommand: Some("status".into()),
-        options: vec![],
-        member,
-        channel_id,
-    }
-}
-
-fn is_callback(r: &Recorded, id: u64) -> bool {
-    r.method == "POST"
-        && r.path.contains(&format!("/interactions/{id}/"))
-        && r.path.ends_with("/callback")
-}
-
-fn is_original_edit(r: &Recorded, token: &str) -> bool {
-    r.method == "PATCH" && r.path.contains(token) && r.path.ends_with("/messages/@original")
-}
-
-fn flags(r: &Recorded) -> u64 {
-    r.json.as_ref().unwrap()["data"]["flags"]
-        .as_u64()
-        .unwrap_or(0)
-}
-
-const EPHEMERAL: u64 = 1 << 6;
-
-/// The PNG attached to a request decodes to a real image.
-fn assert_png(r: &Recorded) -> (u32, u32) {
-    let (name, bytes) = r.files.first().expect("a file is attached");
-    assert!(name.ends_with(".png"), "{name}");
-    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-    let reader = decoder.read_info().expect("the chart decodes as PNG");
-    let info = reader.info();
-    assert!(
-        info.width >= 320 && info.height >= 200,
-        "{}x{}",
-        info.width,
-        info.height
-    );
-    (info.width, info.height)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn registered_commands_match_the_runbooks() {
@@ -136,7 +22,22 @@ async fn registered_commands_match_the_runbooks() {
     let registered = emu.registered_commands(Some(GUILD_ID));
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("commands");
     let runbooks = incident_bot::runbooks::load_dir(&dir).unwrap();
-    assert_eq!(registered.len(), runbooks.len());
+    assert_eq!(
+        registered.len(),
+        runbooks.len() + 1,
+        "the runbooks and /incident"
+    );
+    let incident = registered.iter().find(|c| c["name"] == "incident").unwrap();
+    let subs: Vec<&str> = incident["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        subs,
+        ["open", "ack", "resolve", "status", "list", "postmortem"]
+    );
     for (_, rb) in &runbooks {
         let spec = incident_bot::core::commands::spec(rb);
         let cmd = registered

@@ -5,10 +5,13 @@
 //! and gateway; the bot under test is the real binary with the real serenity
 //! client.
 
+mod bot;
 mod discord;
 mod discord_bot;
 mod discord_emulator;
 mod faults;
+mod incidents_chat;
 mod mem_status;
 mod runbooks;
+mod store;
 mod support;

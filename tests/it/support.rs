@@ -157,7 +157,16 @@ pub fn docker_stats(names: &[&str]) -> HashMap<String, f64> {
         "{{.Name}}\t{{.MemUsage}}",
     ];
     args.extend(names);
-    let out = docker(&args);
+    // `docker stats` itself sometimes fails with "EOF" while other tests
+    // create and remove containers; it is the oracle, so ask it again.
+    let mut out = docker(&args);
+    for _ in 0..3 {
+        if out.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        out = docker(&args);
+    }
     assert!(
         out.status.success(),
         "{}",
@@ -236,5 +245,82 @@ impl HungDocker {
 impl Drop for HungDocker {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A fresh database of its own for one test, on the PostgreSQL that
+/// `tests/run` started (TEST_DATABASE_URL, an admin URL); dropped afterwards.
+pub struct TestDb {
+    pub url: String,
+    name: String,
+    admin: String,
+}
+
+impl TestDb {
+    pub async fn create() -> TestDb {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let admin = std::env::var("TEST_DATABASE_URL").expect(
+            "TEST_DATABASE_URL is not set: run the tests with tests/run, which starts a throwaway PostgreSQL",
+        );
+        let name = format!(
+            "ib_test_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .expect("the test PostgreSQL answers");
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let (base, _) = admin
+            .rsplit_once('/')
+            .expect("an admin URL with a database");
+        TestDb {
+            url: format!("{base}/{name}"),
+            name,
+            admin,
+        }
+    }
+
+    /// A store on this database, migrated.
+    pub async fn store(&self) -> incident_bot::store::Store {
+        let store =
+            incident_bot::store::Store::new(&incident_bot::config::Secret::new(self.url.clone()))
+                .unwrap();
+        store.migrate().await.expect("migrations apply");
+        store
+    }
+
+    /// A plain SQL client, for assertions the store does not offer.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Drop runs inside the test's runtime, which cannot be blocked on:
+        // use a runtime of our own on another thread.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&admin, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(conn);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            })
+        })
+        .join();
     }
 }

@@ -4,7 +4,7 @@
 //! runbook author fixes them all in one pass.
 
 use super::{ResolutionItem, Runbook};
-use crate::core::commands::{MAX_SUBCOMMANDS, RESERVED};
+use crate::core::commands::{INCIDENT_GROUP, MAX_SUBCOMMANDS, RESERVED};
 use std::collections::HashSet;
 
 /// Every problem of a parsed runbook, as (byte offset, message).
@@ -13,6 +13,12 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
 
     if let Err(e) = check_name(&rb.runbook.id) {
         out.push((0, format!("runbook id '{}' {e}", rb.runbook.id)));
+    }
+    if rb.runbook.id == INCIDENT_GROUP {
+        out.push((
+            0,
+            format!("runbook id '{INCIDENT_GROUP}' is the built-in incident command group"),
+        ));
     }
     if rb.runbook.estimated_ttr_minutes == 0 {
         out.push((0, "estimated_ttr_minutes must be at least 1".into()));

@@ -1,0 +1,161 @@
+//! A diagnosis step from Discord: acknowledge, run, post the report, and
+//! when it was run in an incident's thread, add it to that timeline.
+
+use super::embed;
+use super::handler::{actor, defer, edit, Handler};
+use crate::core::commands::Invocation;
+use crate::core::incident::TimelineEntry;
+use crate::diagnose::run_step;
+use serenity::all::{
+    ChannelId, CommandInteraction, Context, CreateAllowedMentions, CreateMessage,
+    EditInteractionResponse,
+};
+use time::OffsetDateTime;
+
+/// Runs `step`; returns the audit target and result.
+pub(super) async fn run(
+    h: &Handler,
+    ctx: &Context,
+    c: &CommandInteraction,
+    inv: &Invocation,
+    step: &str,
+    label: &str,
+) -> (Option<String>, String) {
+    let settings = &h.shared.settings;
+    let incident_channel = settings.discord.incident_channel_id;
+    let parent = c
+        .channel
+        .as_ref()
+        .and_then(|ch| ch.parent_id)
+        .map(ChannelId::get);
+    let in_incident = c.channel_id.get() == incident_channel || parent == Some(incident_channel);
+    // Acknowledge first. Outside the incident channel the report goes there
+    // and the requester gets a private pointer to it.
+    if !defer(ctx, c, !in_incident, label).await {
+        return (None, "failed: could not acknowledge".into());
+    }
+    let Some(runbook) = h.runbook(&inv.runbook) else {
+        return (None, "failed: runbook not loaded".into());
+    };
+    let scope = settings.scope();
+    let target = Some(match &scope {
+        crate::config::Scope::Project(p) => format!("project {p}"),
+        crate::config::Scope::All => "all containers".into(),
+    });
+    let d = match run_step(
+        settings,
+        &scope,
+        h.shared.docker_host_env.clone(),
+        runbook,
+        step,
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(command = %label, error = %crate::cause_chain(&e), "step failed");
+            let reply =
+                EditInteractionResponse::new().content(format!("Could not run {label}: {e}."));
+            edit(ctx, c, reply, label).await;
+            return (target, format!("failed: {e}"));
+        }
+    };
+    let outcome = d.outcome();
+    tracing::info!(command = %label, outcome = outcome.label(), "step done");
+    let (report, chart) = embed::report(&d, runbook);
+    let posted = if in_incident {
+        edit(
+            ctx,
+            c,
+            EditInteractionResponse::new()
+                .embed(report)
+                .new_attachment(chart),
+            label,
+        )
+        .await
+    } else {
+        let post = CreateMessage::new()
+            .content(format!(
+                "{label} requested by <@{}> in <#{}>",
+                c.user.id, c.channel_id
+            ))
+            // Say who asked without pinging them.
+            .allowed_mentions(CreateAllowedMentions::new())
+            .embed(report)
+            .add_file(chart);
+        match ChannelId::new(incident_channel)
+            .send_message(&ctx.http, post)
+            .await
+        {
+            Ok(msg) => {
+                let pointer = format!("Posted the report in <#{incident_channel}>: {}", msg.link());
+                edit(
+                    ctx,
+                    c,
+                    EditInteractionResponse::new().content(pointer),
+                    label,
+                )
+                .await;
+                Some(msg)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, channel = incident_channel, "posting to the incident channel failed");
+                let sentence = format!(
+                    "The report could not be posted in <#{incident_channel}>; check that the bot may send messages and attach files there."
+                );
+                edit(
+                    ctx,
+                    c,
+                    EditInteractionResponse::new().content(sentence),
+                    label,
+                )
+                .await;
+                None
+            }
+        }
+    };
+    let verdict = match &d.finding {
+        crate::diagnose::Finding::ContainerMemory(r) => &r.verdict,
+    };
+    if parent == Some(incident_channel) {
+        timeline(h, c, label, &verdict.observed, outcome.label(), posted).await;
+    }
+    (target, outcome.label().to_lowercase())
+}
+
+/// Adds a diagnosis run in a thread to that thread's incident, if it has one.
+async fn timeline(
+    h: &Handler,
+    c: &CommandInteraction,
+    label: &str,
+    observed: &str,
+    outcome: &str,
+    posted: Option<serenity::all::Message>,
+) {
+    let store = &h.shared.store;
+    let found = store.incident_by_thread(c.channel_id.get() as i64).await;
+    let entry = |id| {
+        (
+            id,
+            TimelineEntry {
+                at: OffsetDateTime::now_utc(),
+                actor: actor(c),
+                kind: "diagnosis".into(),
+                summary: format!("{label}: {observed}"),
+                outcome: Some(outcome.to_lowercase()),
+                link: posted.as_ref().map(|m| m.link()),
+            },
+        )
+    };
+    let result = match found {
+        Ok(Some(inc)) => {
+            let (id, e) = entry(inc.id);
+            store.append_timeline(id, &e).await
+        }
+        Ok(None) => return,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::warn!(command = %label, error = %crate::cause_chain(&e), "timeline entry not recorded");
+    }
+}

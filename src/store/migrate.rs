@@ -1,0 +1,49 @@
+//! Embedded schema migrations, applied in order, each once, under an
+//! advisory lock so two bots starting together do not race.
+
+/// (version, name, SQL). Append only: never edit an applied migration.
+const MIGRATIONS: &[(i32, &str, &str)] = &[(
+    1,
+    "incidents_and_audit",
+    include_str!("../../migrations/0001_incidents_and_audit.sql"),
+)];
+
+/// Any constant works; it only has to be the same for every bot.
+const LOCK_KEY: i64 = 0x1bc1_de57;
+
+pub(super) async fn apply(
+    client: &mut tokio_postgres::Client,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    integer PRIMARY KEY,
+             name       text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+    .await?;
+    let done: Vec<i32> = tx
+        .query("SELECT version FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut applied = Vec::new();
+    for (version, name, sql) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .await?;
+        applied.push(format!("{version:04}_{name}"));
+    }
+    tx.commit().await?;
+    Ok(applied)
+}

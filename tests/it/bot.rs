@@ -1,0 +1,175 @@
+//! The bot under test: the real `incident-bot serve` process, pointed at the
+//! Discord emulator and a database of its own, plus helpers to read what it
+//! sent.
+
+use crate::discord::{Emulator, Member, Recorded, Slash, GUILD_ID, INCIDENT_CHANNEL_ID};
+use crate::support::TestDb;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const RESPONDER_ROLE: u64 = 7001;
+pub const OTHER_ROLE: u64 = 7002;
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The bot process, killed when dropped; its log is printed if the test
+/// fails, to explain what it did.
+pub struct Bot {
+    child: Child,
+    pub log: std::path::PathBuf,
+    /// The bot's own database, when it was given one.
+    pub db: Option<TestDb>,
+}
+
+impl Bot {
+    /// A bot with a fresh database, started and ready (commands registered,
+    /// migrations applied).
+    pub async fn start(emu: &Emulator, project: &str, env: &[(&str, &str)]) -> Bot {
+        let db = TestDb::create().await;
+        let url = db.url.clone();
+        let mut bot = Bot::start_on(emu, project, env, &url).await;
+        bot.wait_log("database ready").await;
+        bot.db = Some(db);
+        bot
+    }
+
+    /// A bot on the database at `url` (which may be unreachable); returns
+    /// once its commands are registered.
+    pub async fn start_on(
+        emu: &Emulator,
+        project: &str,
+        env: &[(&str, &str)],
+        database_url: &str,
+    ) -> Bot {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let log = std::env::temp_dir().join(format!(
+            "ib-serve-{}-{}.log",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_incident-bot"));
+        // The developer's own settings must not leak into the bot under test.
+        for (k, _) in std::env::vars() {
+            if k.starts_with("INCIDENT_BOT_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.arg("serve")
+            .env("DATABASE_URL", database_url)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DISCORD_TOKEN", "emulated.bot.token")
+            .env("DISCORD_API_BASE", emu.api_base())
+            .env("INCIDENT_BOT_DISCORD__GUILD_ID", GUILD_ID.to_string())
+            .env(
+                "INCIDENT_BOT_DISCORD__INCIDENT_CHANNEL_ID",
+                INCIDENT_CHANNEL_ID.to_string(),
+            )
+            .env(
+                "INCIDENT_BOT_DISCORD__RESPONDER_ROLE_IDS",
+                format!("[{RESPONDER_ROLE}]"),
+            )
+            .env("INCIDENT_BOT_WATCH__PROJECT", project)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let bot = Bot {
+            child: cmd.spawn().expect("incident-bot serve starts"),
+            log,
+            db: None,
+        };
+        emu.wait_ready(WAIT).await;
+        emu.wait_for(WAIT, |r| r.method == "PUT" && r.path.ends_with("/commands"))
+            .await;
+        bot
+    }
+}
+
+impl Bot {
+    /// Waits until the bot's log contains `needle`.
+    pub async fn wait_log(&self, needle: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .contains(needle)
+        {
+            assert!(Instant::now() < deadline, "the bot never logged {needle:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the bot (as a crash would: no goodbye).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- bot log ---\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+pub fn responder() -> Member {
+    Member {
+        user_id: 9001,
+        name: "alice".into(),
+        roles: vec![RESPONDER_ROLE],
+    }
+}
+
+pub fn status_in(channel_id: u64, member: Member) -> Slash {
+    Slash {
+        command: "mem".into(),
+        subcommand: Some("status".into()),
+        options: vec![],
+        member,
+        channel_id,
+    }
+}
+
+pub fn is_callback(r: &Recorded, id: u64) -> bool {
+    r.method == "POST"
+        && r.path.contains(&format!("/interactions/{id}/"))
+        && r.path.ends_with("/callback")
+}
+
+pub fn is_original_edit(r: &Recorded, token: &str) -> bool {
+    r.method == "PATCH" && r.path.contains(token) && r.path.ends_with("/messages/@original")
+}
+
+pub fn flags(r: &Recorded) -> u64 {
+    r.json.as_ref().unwrap()["data"]["flags"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+pub const EPHEMERAL: u64 = 1 << 6;
+
+/// The PNG attached to a request decodes to a real image.
+pub fn assert_png(r: &Recorded) -> (u32, u32) {
+    let (name, bytes) = r.files.first().expect("a file is attached");
+    assert!(name.ends_with(".png"), "{name}");
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let reader = decoder.read_info().expect("the chart decodes as PNG");
+    let info = reader.info();
+    assert!(
+        info.width >= 320 && info.height >= 200,
+        "{}x{}",
+        info.width,
+        info.height
+    );
+    (info.width, info.height)
+}

@@ -6,7 +6,8 @@
 #
 # The runbooks (commands/) and configuration (config/) are baked in at
 # /app/commands and /app/config; mount over either (e.g. your own
-# /app/config/site.toml) to change them without a rebuild. Read the README's "Docker socket" section before deploying.
+# /app/config/site.toml) to change them without a rebuild. Read the
+# README's paragraph on the Docker socket's risk before deploying.
 
 FROM rust:1-bookworm AS build
 WORKDIR /src

@@ -15,6 +15,7 @@ use crate::{chat, render, runbooks};
 use clap::{Arg, ArgAction, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const EXIT_CODES: &str = "\
 Runbook steps:
@@ -77,7 +78,12 @@ enum RunbookCommand {
 }
 
 /// Entry point of the binary.
+/// Set when the command line asks for JSON: then every error is also a JSON
+/// object on stdout, so scripts never have to parse prose.
+static JSON_ERRORS: AtomicBool = AtomicBool::new(false);
+
 pub fn main() -> ExitCode {
+    JSON_ERRORS.store(std::env::args().any(|a| a == "--json"), Ordering::Relaxed);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
@@ -91,7 +97,14 @@ pub fn main() -> ExitCode {
     });
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
-        Err(e) => return fail(&e.to_string(), Outcome::Unknown.exit_code()),
+        Err(e) => {
+            // Runbook steps speak the monitoring convention; the rest don't.
+            let code = match cli.command {
+                Command::Step(_) => Outcome::Unknown.exit_code(),
+                _ => 1,
+            };
+            return fail(&e.to_string(), code);
+        }
     };
     match cli.command {
         Command::Runbook {
@@ -310,13 +323,26 @@ fn step(settings: &Settings, args: Vec<String>) -> ExitCode {
     };
     let (step_id, m) = matches.subcommand().expect("a step is required");
     let json = m.get_flag("json");
-    let mut settings = settings.clone();
+    let mut settings = match m.get_one::<String>("config") {
+        // `--config` may also follow the step; then it replaces the layer.
+        Some(path) => match Settings::load(Some(std::path::Path::new(path))) {
+            Ok(s) => s,
+            Err(e) => return fail(&e.to_string(), unknown),
+        },
+        None => settings.clone(),
+    };
     if let Some(p) = m.get_one::<String>("project") {
         settings.watch.project = p.clone();
         settings.watch.all = false;
     }
     if m.get_flag("all") {
         settings.watch.all = true;
+    }
+    if !settings.watch.all && settings.watch.project.trim().is_empty() {
+        return fail(
+            "--project needs a Compose project name (or use --all)",
+            unknown,
+        );
     }
     let scope: Scope = settings.scope();
 
@@ -335,9 +361,6 @@ fn step(settings: &Settings, args: Vec<String>) -> ExitCode {
         }
         Err(e) => {
             tracing::debug!(error = %crate::cause_chain(&e), "command failed");
-            if json {
-                println!("{}", render::json_error(&e.to_string(), Outcome::Unknown));
-            }
             // Whatever went wrong, nothing was judged: UNKNOWN.
             fail(&e.to_string(), unknown)
         }
@@ -356,6 +379,12 @@ fn step_command(rb: &Runbook) -> clap::Command {
                 s.title, s.expected, s.if_different
             ))
             .after_help(EXIT_CODES)
+            .arg(
+                Arg::new("config")
+                    .long("config")
+                    .value_name("FILE")
+                    .help("Configuration file layered over the defaults"),
+            )
             .arg(
                 Arg::new("json")
                     .long("json")
@@ -387,6 +416,15 @@ fn step_command(rb: &Runbook) -> clap::Command {
 /// Usage errors exit UNKNOWN (3), not clap's 2, which means CRITICAL here.
 fn clap_exit(e: clap::Error) -> ExitCode {
     let _ = e.print();
+    if e.use_stderr() && JSON_ERRORS.load(Ordering::Relaxed) {
+        let first = e.to_string();
+        let first = first
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ");
+        println!("{}", render::json_error(first, Outcome::Unknown));
+    }
     if e.use_stderr() {
         ExitCode::from(Outcome::Unknown.exit_code())
     } else {
@@ -395,6 +433,9 @@ fn clap_exit(e: clap::Error) -> ExitCode {
 }
 
 fn fail(message: &str, code: u8) -> ExitCode {
+    if JSON_ERRORS.load(Ordering::Relaxed) {
+        println!("{}", render::json_error(message, Outcome::Unknown));
+    }
     eprintln!("error: {message}");
     ExitCode::from(code)
 }

@@ -41,8 +41,27 @@ pub struct DockerSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WatchSettings {
+    /// A name like `2024` arrives from the environment as a number.
+    #[serde(deserialize_with = "string_or_number")]
     pub project: String,
     pub all: bool,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        S(String),
+        I(i64),
+        U(u64),
+        F(f64),
+    }
+    Ok(match Text::deserialize(d)? {
+        Text::S(s) => s,
+        Text::I(n) => n.to_string(),
+        Text::U(n) => n.to_string(),
+        Text::F(n) => n.to_string(),
+    })
 }
 
 /// Where the bot lives in Discord and who may do what. IDs are Discord
@@ -110,9 +129,14 @@ impl DiscordEnv {
             .map(|b| b.trim().trim_end_matches('/').to_string())
             .filter(|b| !b.is_empty());
         if let Some(base) = &api_base {
-            if !(base.starts_with("http://") || base.starts_with("https://")) {
+            // The token travels with every request: plain http only where
+            // it cannot leave the machine.
+            let loopback = ["http://127.", "http://localhost", "http://[::1]"]
+                .iter()
+                .any(|p| base.starts_with(p));
+            if !(base.starts_with("https://") || loopback) {
                 return Err(ConfigError::Invalid(format!(
-                    "DISCORD_API_BASE must be an http:// or https:// URL, not {base}"
+                    "DISCORD_API_BASE must be an https:// URL (plain http only on loopback), not {base}"
                 )));
             }
         }
@@ -262,7 +286,14 @@ mod tests {
         ]))
         .unwrap_err()
         .to_string();
-        assert!(err.contains("must be an http"), "{err}");
+        assert!(err.contains("must be an https:// URL"), "{err}");
+        let err = DiscordEnv::from_env(env(&[
+            ("DISCORD_TOKEN", "t"),
+            ("DISCORD_API_BASE", "http://proxy.internal:8080"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("plain http only on loopback"), "{err}");
     }
 
     #[test]

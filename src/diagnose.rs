@@ -2,49 +2,15 @@
 //! the observation, and has the core judge it.
 //!
 //! This is orchestration only: probing belongs to the adapters, judging to
-//! `core::diagnosis`, presenting to `render`. The terminal (`cli`) calls it
-//! today; the chat front end will call the same function.
+//! `core::diagnosis`, presenting to `render`. Both front ends (the terminal
+//! `cli` and `chat`) call the same functions.
 
 use crate::config::{Scope, Settings};
-use crate::core::diagnosis::{judge_memory, MemoryReport, Outcome};
+use crate::core::diagnosis::{can_run, judge_memory, Diagnosis, Finding, ScopeView};
 use crate::core::runbook::{Check, Runbook};
 use crate::docker::{DockerError, Engine};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// A judged step, with what it looked at.
-#[derive(Debug, Clone, Serialize)]
-pub struct Diagnosis {
-    pub runbook: String,
-    pub runbook_title: String,
-    pub scope: ScopeView,
-    pub endpoint: String,
-    #[serde(flatten)]
-    pub finding: Finding,
-}
-
-/// The scope, as it reads in JSON: `{"project": "rota-cc"}` or `{"all": true}`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ScopeView {
-    Project(String),
-    All(bool),
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "check", rename_all = "snake_case")]
-pub enum Finding {
-    ContainerMemory(MemoryReport),
-}
-
-impl Diagnosis {
-    pub fn outcome(&self) -> Outcome {
-        match &self.finding {
-            Finding::ContainerMemory(r) => r.verdict.outcome,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiagnoseError {
@@ -65,6 +31,28 @@ pub enum DiagnoseError {
         /// Running Compose projects and their container counts.
         running: BTreeMap<String, usize>,
     },
+}
+
+impl DiagnoseError {
+    /// The sentence for a chat channel: like `Display`, but without the
+    /// names of other Compose projects on the host or the engine endpoint,
+    /// which the channel has no business seeing.
+    pub fn for_chat(&self) -> String {
+        match self {
+            DiagnoseError::NoContainers {
+                scope: Scope::Project(p),
+                ..
+            } => format!("no running containers in Compose project '{p}'"),
+            DiagnoseError::NoContainers { .. } => "no containers are running".into(),
+            DiagnoseError::Docker(DockerError::Timeout { secs, .. }) => {
+                format!("the Docker engine did not answer within {secs}s")
+            }
+            DiagnoseError::Docker(_) => {
+                "the Docker engine cannot be reached; the bot's log has the details".into()
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 fn no_containers_message(
@@ -109,20 +97,44 @@ pub async fn run_step(
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
-    let Check::ContainerMemory(check) = &step.check else {
+    let (true, Check::ContainerMemory(check)) = (can_run(&step.check), &step.check) else {
         return Err(DiagnoseError::NotAvailable {
             step: step.id.clone(),
             kind: step.check.kind(),
         });
     };
-
+    let limit = Duration::from_secs(settings.docker.timeout_secs);
     let endpoint = settings.docker_endpoint(docker_host_env);
-    let engine = connect(
+    // Each request is bounded by `limit`; the whole report by twice that,
+    // because the person waiting cares about the total.
+    let report = memory(
         settings,
-        &endpoint,
-        Duration::from_secs(settings.docker.timeout_secs),
-    )
-    .await?;
+        scope,
+        endpoint.clone(),
+        limit,
+        runbook,
+        step,
+        check,
+    );
+    match tokio::time::timeout(limit * 2, report).await {
+        Ok(result) => result,
+        Err(_) => Err(DiagnoseError::Docker(DockerError::Timeout {
+            endpoint,
+            secs: limit.as_secs() * 2,
+        })),
+    }
+}
+
+async fn memory(
+    settings: &Settings,
+    scope: &Scope,
+    endpoint: String,
+    limit: Duration,
+    runbook: &Runbook,
+    step: &crate::core::runbook::Step,
+    check: &crate::core::runbook::ContainerMemoryCheck,
+) -> Result<Diagnosis, DiagnoseError> {
+    let engine = connect(settings, &endpoint, limit).await?;
     let snapshot = engine.memory_snapshot(scope).await?;
     if snapshot.containers.is_empty() {
         let running = match scope {
@@ -156,13 +168,18 @@ pub async fn running_services(
     timeout: Duration,
 ) -> Result<Vec<String>, DiagnoseError> {
     let endpoint = settings.docker_endpoint(docker_host_env);
-    let engine = connect(settings, &endpoint, timeout).await?;
-    let mut services: Vec<String> = engine
-        .list(scope)
-        .await?
-        .into_iter()
-        .filter_map(|c| c.service)
-        .collect();
+    let listing = async {
+        let engine = connect(settings, &endpoint, timeout).await?;
+        engine.list(scope).await
+    };
+    let listed =
+        tokio::time::timeout(timeout, listing)
+            .await
+            .unwrap_or(Err(DockerError::Timeout {
+                endpoint: endpoint.clone(),
+                secs: timeout.as_secs(),
+            }))?;
+    let mut services: Vec<String> = listed.into_iter().filter_map(|c| c.service).collect();
     services.sort();
     services.dedup();
     Ok(services)

@@ -96,10 +96,6 @@ impl Engine {
         Ok(engine)
     }
 
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
     /// Host memory in bytes, as `docker info` reports it.
     pub async fn host_memory(&self) -> Result<u64, DockerError> {
         let info = self.bounded(self.client.info()).await?;
@@ -199,8 +195,15 @@ impl Engine {
                 }
             }
             Ok(Some(Ok(s))) => match s.memory_stats.and_then(|m| Some((m.usage?, m))) {
-                // A stopped container answers with empty memory stats.
-                None => Reading::Gone,
+                // A stopped container answers with empty stats read at the
+                // zero time; a running one without them lives on a host
+                // without the memory cgroup, which must not read as gone.
+                None if s.read.as_ref().is_none_or(|r| r.to_string().starts_with("0001-01-01")) => {
+                    Reading::Gone
+                }
+                None => Reading::Failed {
+                    reason: "the engine reports no memory statistics for it (is the memory cgroup enabled?)".into(),
+                },
                 Some((usage, m)) => Reading::Sampled {
                     usage_bytes: usage_without_cache(usage, &m.stats.unwrap_or_default()),
                     limit_bytes: own_limit(m.limit.unwrap_or(0), host_memory_bytes),

@@ -3,9 +3,8 @@
 //! probing, no judging, no I/O, no chat types.
 
 use crate::chart;
-use crate::core::diagnosis::{MemoryReport, Outcome};
+use crate::core::diagnosis::{Diagnosis, Finding, MemoryReport, Outcome, ScopeView};
 use crate::core::memory::{human_bytes, Reading};
-use crate::diagnose::{Diagnosis, Finding, ScopeView};
 use std::fmt::Write;
 
 /// The diagnosis as a text report for a terminal.
@@ -28,10 +27,7 @@ pub fn json_error(message: &str, outcome: Outcome) -> String {
 fn memory_text(d: &Diagnosis, r: &MemoryReport) -> String {
     let v = &r.verdict;
     let mut out = String::new();
-    let scope = match &d.scope {
-        ScopeView::Project(p) => format!("Compose project {p}"),
-        ScopeView::All(_) => "all containers".to_string(),
-    };
+    let scope = scope_label(&d.scope);
     let _ = writeln!(
         out,
         "{} · {} ({} {})\n{scope} · engine {} · host memory {}\n",
@@ -138,6 +134,14 @@ pub fn memory_table(r: &MemoryReport, max_rows: usize) -> String {
     out
 }
 
+/// "Compose project rota-cc" or "all containers".
+pub fn scope_label(scope: &ScopeView) -> String {
+    match scope {
+        ScopeView::Project(p) => format!("Compose project {p}"),
+        ScopeView::All(_) => "all containers".to_string(),
+    }
+}
+
 /// Embed colour by outcome: green, amber, red, grey.
 pub fn outcome_colour(o: Outcome) -> u32 {
     match o {
@@ -155,6 +159,17 @@ pub fn memory_chart(d: &Diagnosis, r: &MemoryReport, bar_mib: Option<f64>) -> ch
         ScopeView::Project(p) => format!("Memory by container - {p}"),
         ScopeView::All(_) => "Memory by container - all".to_string(),
     };
+    // Service names are short and familiar; replicas share one, so then the
+    // container names tell the bars apart.
+    let mut services: Vec<&str> = r
+        .rows
+        .iter()
+        .filter_map(|row| row.sample.service.as_deref())
+        .collect();
+    let total = services.len();
+    services.sort_unstable();
+    services.dedup();
+    let by_service = total == r.rows.len() && services.len() == total;
     chart::MemoryChart {
         title,
         threshold_mib: bar_mib,
@@ -170,11 +185,10 @@ pub fn memory_chart(d: &Diagnosis, r: &MemoryReport, bar_mib: Option<f64>) -> ch
                     _ => (None, None),
                 };
                 chart::Bar {
-                    label: row
-                        .sample
-                        .service
-                        .clone()
-                        .unwrap_or_else(|| row.sample.name.clone()),
+                    label: match (&row.sample.service, by_service) {
+                        (Some(service), true) => service.clone(),
+                        _ => row.sample.name.clone(),
+                    },
                     usage_bytes: usage,
                     limit_bytes: limit,
                     state: match row.outcome {

@@ -1,17 +1,23 @@
-//! A diagnosis as a Discord embed with its PNG chart attached.
+//! A diagnosis as a Discord embed with its PNG chart attached, kept within
+//! Discord's size limits (an embed over them is rejected whole, and the
+//! person would see nothing).
 
 use crate::chart;
+use crate::core::diagnosis::{Diagnosis, Finding};
 use crate::core::runbook::{Check, Runbook};
-use crate::diagnose::{Diagnosis, Finding, ScopeView};
+use crate::core::text::clip;
 use crate::render;
 use serenity::all::{CreateAttachment, CreateEmbed, CreateEmbedFooter};
 
 /// The chart's file name; the embed shows it via `attachment://`.
 pub const CHART_FILE: &str = "memory.png";
 
-/// Discord caps an embed description at 4096 characters; a row of the table
-/// is well under 100, so 30 rows leave room for the code fence.
-const MAX_ROWS: usize = 30;
+/// Discord's limits for an embed (characters).
+const TITLE_MAX: usize = 256;
+const DESCRIPTION_MAX: usize = 4096;
+const FIELD_MAX: usize = 1024;
+const FOOTER_MAX: usize = 2048;
+const EMBED_MAX: usize = 6000;
 
 pub fn report(d: &Diagnosis, runbook: &Runbook) -> (CreateEmbed, CreateAttachment) {
     let Finding::ContainerMemory(r) = &d.finding;
@@ -21,26 +27,16 @@ pub fn report(d: &Diagnosis, runbook: &Runbook) -> (CreateEmbed, CreateAttachmen
         _ => None,
     };
     let png = chart::render_png(&render::memory_chart(d, r, bar));
-    let scope = match &d.scope {
-        ScopeView::Project(p) => format!("Compose project {p}"),
-        ScopeView::All(_) => "all containers".into(),
-    };
+    let title = clip(&format!("{} · {}", d.runbook_title, v.title), TITLE_MAX);
     let verdict = match &v.conclusion {
         Some(c) => format!("**{}**: {c}", v.outcome.label()),
         None => format!("**{}**", v.outcome.label()),
     };
-    let mut embed = CreateEmbed::new()
-        .title(format!("{} · {}", d.runbook_title, v.title))
-        .colour(render::outcome_colour(v.outcome))
-        .description(format!("```\n{}```", render::memory_table(r, MAX_ROWS)))
-        .field("Expected", v.expected.clone(), false)
-        .field("Observed", v.observed.clone(), false)
-        .field("Verdict", verdict, false)
-        .image(format!("attachment://{CHART_FILE}"))
-        .footer(CreateEmbedFooter::new(format!(
-            "/{} {} · {scope} · engine {}",
-            d.runbook, v.step, d.endpoint
-        )));
+    let mut fields = vec![
+        ("Expected", clip(&v.expected, FIELD_MAX)),
+        ("Observed", clip(&v.observed, FIELD_MAX)),
+        ("Verdict", clip(&verdict, FIELD_MAX)),
+    ];
     if !v.offenders.is_empty() {
         let lines: Vec<String> = v
             .offenders
@@ -48,21 +44,112 @@ pub fn report(d: &Diagnosis, runbook: &Runbook) -> (CreateEmbed, CreateAttachmen
             .take(10)
             .map(|o| format!("• {} ({}): {}", o.name, o.outcome.label(), o.reason))
             .collect();
-        embed = embed.field("Offenders", clip(&lines.join("\n"), 1024), false);
+        fields.push(("Offenders", clip(&lines.join("\n"), FIELD_MAX)));
     }
     if !v.notes.is_empty() {
-        embed = embed.field("Notes", clip(&v.notes.join("\n"), 1024), false);
+        fields.push(("Notes", clip(&v.notes.join("\n"), FIELD_MAX)));
     }
+    let footer = clip(
+        &format!(
+            "/{} {} · {}",
+            d.runbook,
+            v.step,
+            render::scope_label(&d.scope)
+        ),
+        FOOTER_MAX,
+    );
+
+    // The table takes what the rest leaves: as many containers as fit.
+    let used = title.chars().count()
+        + footer.chars().count()
+        + fields
+            .iter()
+            .map(|(n, v)| n.len() + v.chars().count())
+            .sum::<usize>();
+    let budget = DESCRIPTION_MAX.min(EMBED_MAX.saturating_sub(used + 16));
+    let mut rows = r.rows.len();
+    let description = loop {
+        let text = format!("```\n{}```", render::memory_table(r, rows));
+        if text.chars().count() <= budget || rows == 0 {
+            break clip(&text, budget);
+        }
+        rows -= 1;
+    };
+
+    let embed = fields.into_iter().fold(
+        CreateEmbed::new()
+            .title(title)
+            .colour(render::outcome_colour(v.outcome))
+            .description(description)
+            .image(format!("attachment://{CHART_FILE}"))
+            .footer(CreateEmbedFooter::new(footer)),
+        |e, (name, value)| e.field(name, value, false),
+    );
     (embed, CreateAttachment::bytes(png, CHART_FILE))
 }
 
-/// Discord rejects field values over 1024 characters.
-fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max - 1).collect();
-        out.push('…');
-        out
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::diagnosis::{judge_memory, ScopeView};
+    use crate::core::memory::{ContainerSample, MemorySnapshot, Reading};
+
+    /// However many containers and however long their names, the embed
+    /// stays within Discord's limits, which reject an embed whole.
+    #[test]
+    fn big_projects_fit_discords_embed_limits() {
+        let rb = Runbook::parse(include_str!("../../commands/mem.toml"), "mem.toml").unwrap();
+        let step = rb.step("status").unwrap();
+        let Check::ContainerMemory(check) = &step.check else {
+            unreachable!()
+        };
+        for n in [1, 30, 80] {
+            let containers = (0..n)
+                .map(|i| ContainerSample {
+                    name: format!("a-rather-long-compose-project-name-service-number-{i:03}-1"),
+                    id: format!("{i:064}"),
+                    service: Some(format!("service-number-{i:03}-with-a-long-name")),
+                    project: Some("a-rather-long-compose-project-name".into()),
+                    reading: Reading::Sampled {
+                        usage_bytes: 600 << 20,
+                        limit_bytes: Some(640 << 20),
+                    },
+                })
+                .collect();
+            let snapshot = MemorySnapshot {
+                host_memory_bytes: 64 << 30,
+                containers,
+            };
+            let d = Diagnosis {
+                runbook: "mem".into(),
+                runbook_title: rb.runbook.title.clone(),
+                scope: ScopeView::Project("a-rather-long-compose-project-name".into()),
+                endpoint: "unix:///var/run/docker.sock".into(),
+                finding: Finding::ContainerMemory(judge_memory(step, check, &snapshot)),
+            };
+            let (embed, _) = report(&d, &rb);
+            let json = serde_json::to_value(&embed).unwrap();
+            let len = |v: &serde_json::Value| v.as_str().map_or(0, |s| s.chars().count());
+            let description = len(&json["description"]);
+            let fields: usize = json["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    assert!(len(&f["value"]) <= FIELD_MAX);
+                    len(&f["name"]) + len(&f["value"])
+                })
+                .sum();
+            let total = len(&json["title"]) + description + fields + len(&json["footer"]["text"]);
+            assert!(
+                description <= DESCRIPTION_MAX,
+                "{n}: description {description}"
+            );
+            assert!(total <= EMBED_MAX, "{n} containers: {total} characters");
+            assert!(
+                json["description"].as_str().unwrap().contains("TOTAL"),
+                "{n}"
+            );
+        }
     }
 }

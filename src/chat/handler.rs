@@ -9,7 +9,8 @@
 use super::{incidents, register, steps, Shared};
 use crate::core::access::{may_invoke, Roles};
 use crate::core::commands::{self, CommandSpec, Invocation, OptionKind, Target, Value};
-use crate::core::runbook::{Check, Runbook};
+use crate::core::diagnosis::can_run;
+use crate::core::runbook::Runbook;
 use crate::diagnose::running_services;
 use crate::store::AuditEntry;
 use serenity::all::{
@@ -49,6 +50,8 @@ impl Handler {
     }
 
     /// Checks everything that needs no I/O. `Err` is the sentence to show.
+    /// Roles come before input: someone who may not run a command learns
+    /// nothing from its options (such as which services exist).
     fn admit(&self, c: &CommandInteraction) -> Result<Invocation, String> {
         let spec = self
             .specs
@@ -59,20 +62,20 @@ impl Handler {
             return Err("Use this command in the incident team's server.".into());
         }
         let (sub, given) = subcommand_options(&c.data.options())?;
-        let inv = commands::parse(spec, &sub, &given)
-            .map_err(|e| format!("That input was not accepted: {e}."))?;
-        let member_roles: Vec<u64> = c
-            .member
-            .as_ref()
-            .map(|m| m.roles.iter().map(|r| r.get()).collect())
-            .unwrap_or_default();
+        let target = spec
+            .subcommands
+            .iter()
+            .find(|s| s.name == sub)
+            .map(|s| s.target.clone())
+            .ok_or_else(|| format!("/{} has no subcommand '{sub}'.", spec.name))?;
         may_invoke(
             self.roles(),
-            &member_roles,
-            &inv.target,
-            &format!("/{} {}", inv.runbook, inv.subcommand),
+            &member_roles(c),
+            &target,
+            &format!("/{} {sub}", spec.name),
         )?;
-        Ok(inv)
+        commands::parse(spec, &sub, &given)
+            .map_err(|e| format!("That input was not accepted: {e}."))
     }
 
     async fn command(&self, ctx: &Context, c: CommandInteraction) {
@@ -121,12 +124,9 @@ impl Handler {
     }
 
     fn runnable(&self, runbook: &str, step: &str) -> bool {
-        matches!(
-            self.runbook(runbook)
-                .and_then(|rb| rb.step(step))
-                .map(|s| &s.check),
-            Some(Check::ContainerMemory(_))
-        )
+        self.runbook(runbook)
+            .and_then(|rb| rb.step(step))
+            .is_some_and(|s| can_run(&s.check))
     }
 
     /// Appends a row to the audit log. A failure is logged, never shown:
@@ -160,7 +160,7 @@ impl Handler {
             CreateAutocompleteResponse::new().set_choices(choices),
         );
         if let Err(e) = c.create_response(&ctx.http, response).await {
-            tracing::warn!(error = %e, "autocomplete response failed");
+            tracing::warn!(error = %redacted(&e, &c), "autocomplete response failed");
         }
     }
 
@@ -180,12 +180,7 @@ impl Handler {
         let OptionKind::Service { allowed } = &option.kind else {
             return None;
         };
-        let member_roles: Vec<u64> = c
-            .member
-            .as_ref()
-            .map(|m| m.roles.iter().map(|r| r.get()).collect())
-            .unwrap_or_default();
-        may_invoke(self.roles(), &member_roles, &Target::Causes, "").ok()?;
+        may_invoke(self.roles(), &member_roles(c), &Target::Causes, "").ok()?;
         let settings = &self.shared.settings;
         // Autocomplete must answer within 3 seconds too.
         let services = running_services(
@@ -267,6 +262,20 @@ fn subcommand_options(
     Ok((name.to_string(), given))
 }
 
+/// The member's role IDs (none outside a server).
+fn member_roles(c: &CommandInteraction) -> Vec<u64> {
+    c.member
+        .as_ref()
+        .map(|m| m.roles.iter().map(|r| r.get()).collect())
+        .unwrap_or_default()
+}
+
+/// A Discord API error for the log, without the interaction token that
+/// request URLs carry.
+pub(super) fn redacted(e: &serenity::Error, c: &CommandInteraction) -> String {
+    e.to_string().replace(&c.token, "[token]")
+}
+
 /// Who did it, readable in Discord and in files: `alice (<@9001>)`.
 pub(super) fn actor(c: &CommandInteraction) -> String {
     format!("{} (<@{}>)", c.user.name, c.user.id)
@@ -293,7 +302,7 @@ pub(super) async fn defer(
     match c.create_response(&ctx.http, defer).await {
         Ok(()) => true,
         Err(e) => {
-            tracing::error!(command = %label, error = %e, "could not acknowledge the interaction");
+            tracing::error!(command = %label, error = %redacted(&e, c), "could not acknowledge the interaction");
             false
         }
     }
@@ -309,7 +318,7 @@ pub(super) async fn edit(
     match c.edit_response(&ctx.http, reply).await {
         Ok(msg) => Some(msg),
         Err(e) => {
-            tracing::error!(command = %label, error = %e, "could not edit the response");
+            tracing::error!(command = %label, error = %redacted(&e, c), "could not edit the response");
             None
         }
     }
@@ -323,6 +332,6 @@ async fn reply_ephemeral(ctx: &Context, c: &CommandInteraction, sentence: &str) 
         .create_response(&ctx.http, CreateInteractionResponse::Message(msg))
         .await
     {
-        tracing::error!(error = %e, "could not send an ephemeral reply");
+        tracing::error!(error = %redacted(&e, c), "could not send an ephemeral reply");
     }
 }

@@ -377,11 +377,5 @@ async fn postmortem(h: &Handler, c: &CommandInteraction) -> Result<Done, StoreEr
 
 /// Discord caps message content at 2000 characters and fields at 1024.
 fn clip(s: &str) -> String {
-    if s.chars().count() <= 1000 {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(999).collect();
-        out.push('…');
-        out
-    }
+    crate::core::text::clip(s, 1000)
 }

@@ -60,6 +60,11 @@ pub async fn serve(
         http = http.proxy(base.clone()).ratelimiter_disabled(true);
         tracing::info!(api_base = %base, "using a Discord-compatible API base");
     }
+    if settings.discord.responder_role_ids.is_empty() {
+        tracing::warn!(
+            "discord.responder_role_ids is empty: every command will be refused until responder roles are configured"
+        );
+    }
     let shared = Arc::new(Shared {
         settings,
         runbooks,

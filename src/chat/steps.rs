@@ -54,8 +54,8 @@ pub(super) async fn run(
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(command = %label, error = %crate::cause_chain(&e), "step failed");
-            let reply =
-                EditInteractionResponse::new().content(format!("Could not run {label}: {e}."));
+            let reply = EditInteractionResponse::new()
+                .content(format!("Could not run {label}: {}.", e.for_chat()));
             edit(ctx, c, reply, label).await;
             return (target, format!("failed: {e}"));
         }
@@ -63,16 +63,28 @@ pub(super) async fn run(
     let outcome = d.outcome();
     tracing::info!(command = %label, outcome = outcome.label(), "step done");
     let (report, chart) = embed::report(&d, runbook);
+    let verdict = match &d.finding {
+        crate::core::diagnosis::Finding::ContainerMemory(r) => &r.verdict,
+    };
     let posted = if in_incident {
-        edit(
-            ctx,
-            c,
-            EditInteractionResponse::new()
-                .embed(report)
-                .new_attachment(chart),
-            label,
-        )
-        .await
+        let full = EditInteractionResponse::new()
+            .embed(report)
+            .new_attachment(chart);
+        match edit(ctx, c, full, label).await {
+            Some(msg) => Some(msg),
+            // Never leave the person with "thinking…": say the verdict plainly.
+            None => {
+                let text = crate::core::text::clip(
+                    &format!(
+                        "{label}: {}. {} (the full report could not be posted; the bot's log says why)",
+                        verdict.outcome.label(),
+                        verdict.observed
+                    ),
+                    1900,
+                );
+                edit(ctx, c, EditInteractionResponse::new().content(text), label).await
+            }
+        }
     } else {
         let post = CreateMessage::new()
             .content(format!(
@@ -113,9 +125,6 @@ pub(super) async fn run(
                 None
             }
         }
-    };
-    let verdict = match &d.finding {
-        crate::diagnose::Finding::ContainerMemory(r) => &r.verdict,
     };
     if parent == Some(incident_channel) {
         timeline(h, c, label, &verdict.observed, outcome.label(), posted).await;

@@ -24,7 +24,8 @@ pub fn may_invoke(
 ) -> Result<(), String> {
     // Requests and escalations change nothing by themselves (approval and
     // the roster decide what happens next), and incidents are the
-    // responders' own record, so responders may do all of these.
+    // responders' own record, so responders may do all of these. The match
+    // is exhaustive on purpose: a new kind of target must choose its role.
     let needed = match target {
         Target::Step(_)
         | Target::Causes

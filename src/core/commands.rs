@@ -73,11 +73,6 @@ pub enum IncidentOp {
 }
 
 impl Target {
-    /// Read-only targets a responder may run without approval.
-    pub fn is_diagnosis(&self) -> bool {
-        matches!(self, Target::Step(_) | Target::Causes | Target::Verify)
-    }
-
     /// Targets that change recorded state: refused, not run unrecorded,
     /// while the database is unreachable.
     pub fn must_be_recorded(&self) -> bool {
@@ -338,13 +333,7 @@ fn reason(description: &str) -> OptionSpec {
 
 /// Discord rejects descriptions over 100 characters.
 fn clip(s: &str) -> String {
-    if s.chars().count() <= MAX_DESCRIPTION {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(MAX_DESCRIPTION - 1).collect();
-        out.push('…');
-        out
-    }
+    super::text::clip(s, MAX_DESCRIPTION)
 }
 
 /// Checks an invocation of `/<spec.name> <subcommand>` with the given

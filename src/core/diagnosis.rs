@@ -5,7 +5,7 @@
 //! terminal command is the verdict's [`Outcome`].
 
 use super::memory::{ContainerSample, MemorySnapshot, Reading, MIB};
-use super::runbook::{ContainerMemoryCheck, Step};
+use super::runbook::{Check, ContainerMemoryCheck, Step};
 use serde::Serialize;
 
 /// How a check came out, ordered from best to worst for combining.
@@ -105,6 +105,45 @@ pub struct MemoryReport {
     pub verdict: Verdict,
 }
 
+/// A judged step, with what it looked at.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub runbook: String,
+    pub runbook_title: String,
+    pub scope: ScopeView,
+    pub endpoint: String,
+    #[serde(flatten)]
+    pub finding: Finding,
+}
+
+/// The scope, as it reads in JSON: `{"project": "rota-cc"}` or `{"all": true}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeView {
+    Project(String),
+    All(bool),
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "check", rename_all = "snake_case")]
+pub enum Finding {
+    ContainerMemory(MemoryReport),
+}
+
+impl Diagnosis {
+    pub fn outcome(&self) -> Outcome {
+        match &self.finding {
+            Finding::ContainerMemory(r) => r.verdict.outcome,
+        }
+    }
+}
+
+/// Whether this version can run a check (the others are declared in the
+/// runbook and answered with "not available yet").
+pub fn can_run(check: &Check) -> bool {
+    matches!(check, Check::ContainerMemory(_))
+}
+
 /// Judges a snapshot against the thresholds of a `container_memory` check.
 pub fn judge_memory(
     step: &Step,
@@ -123,7 +162,8 @@ pub fn judge_memory(
                 usage_bytes,
                 limit_bytes,
             } => {
-                total += usage_bytes;
+                // Engine numbers are not trusted to be sane.
+                total = total.saturating_add(*usage_bytes);
                 let pct = limit_bytes.map(|l| *usage_bytes as f64 / l as f64 * 100.0);
                 let (o, reasons) = judge_container(check, *usage_bytes, pct);
                 if o != Outcome::Pass {
@@ -160,7 +200,11 @@ pub fn judge_memory(
     } else {
         0.0
     };
-    if let Some(bar) = check.total_max_percent {
+    if check.total_max_percent.is_some() && snap.host_memory_bytes == 0 {
+        // Without host memory the total cannot be judged; do not pass it.
+        notes.push("the engine did not report host memory, so the total is not judged".into());
+        outcome = outcome.worst(Outcome::Unknown);
+    } else if let Some(bar) = check.total_max_percent {
         let o = grade(total_pct, bar, check.warn_ratio);
         if o != Outcome::Pass {
             offenders.push(Offender {

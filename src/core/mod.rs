@@ -11,3 +11,4 @@ pub mod diagnosis;
 pub mod incident;
 pub mod memory;
 pub mod runbook;
+pub mod text;

@@ -271,10 +271,12 @@ async fn with_docker_hung_the_reply_still_comes_in_time_and_says_why() {
         .unwrap()
         .to_string();
     assert!(
-        content.contains(&format!(
-            "the Docker engine at {endpoint} did not answer within 1s"
-        )),
+        content.contains("Could not run /mem status: the Docker engine did not answer within 1s."),
         "{content}"
+    );
+    assert!(
+        !content.contains(&endpoint),
+        "the channel is not told the engine's address"
     );
 }
 
@@ -418,4 +420,27 @@ async fn the_token_is_never_logged() {
         !log.contains("emulated.bot.token"),
         "token leaked into the log"
     );
+}
+
+/// The channel learns that the watched project has no containers, not what
+/// else runs on the host.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_project_is_reported_without_naming_other_projects() {
+    let mut other = Project::new("chat-neighbour");
+    other.start("web", 8, None);
+    let emu = Emulator::start().await;
+    let _bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let sent = emu.slash(status_in(INCIDENT_CHANNEL_ID, responder())).await;
+    let edit = emu
+        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+        .await;
+    let content = edit.json.as_ref().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content.contains("no running containers in Compose project 'ibt-none'"),
+        "{content}"
+    );
+    assert!(!content.contains(&other.name), "{content}");
 }

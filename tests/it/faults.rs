@@ -37,6 +37,7 @@ fn a_refused_tcp_endpoint_says_so() {
 fn a_hung_engine_times_out_with_a_sentence() {
     let docker = HungDocker::start();
     let endpoint = docker.endpoint();
+    let started = std::time::Instant::now();
     unknown_with(
         &["mem", "status"],
         &[
@@ -44,6 +45,12 @@ fn a_hung_engine_times_out_with_a_sentence() {
             ("INCIDENT_BOT_DOCKER__TIMEOUT_SECS", "1"),
         ],
         &format!("the Docker engine at {endpoint} did not answer within 1s"),
+    );
+    // Bounded by the timeout, not by the engine: a second plus start-up.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
     );
 }
 
@@ -111,4 +118,44 @@ fn help_documents_exit_codes_and_runbook_steps() {
         help.contains("status") && help.contains("Check current memory usage"),
         "{help}"
     );
+}
+
+#[test]
+fn a_numeric_project_name_from_the_environment_is_a_name() {
+    unknown_with(
+        &["mem", "status"],
+        &[("INCIDENT_BOT_WATCH__PROJECT", "2024")],
+        "no running containers in Compose project '2024'",
+    );
+    unknown_with(
+        &["mem", "status", "--project", " "],
+        &[],
+        "--project needs a Compose project name",
+    );
+}
+
+#[test]
+fn with_json_every_error_is_json_on_stdout() {
+    for (args, env) in [
+        (
+            &["mem", "status", "--json"][..],
+            &[("DOCKER_HOST", "ssh://x")][..],
+        ),
+        (
+            &["mem", "status", "--json", "--config", "/nonexistent.toml"][..],
+            &[][..],
+        ),
+        (&["mem", "nosuch", "--json"][..], &[][..]),
+        (
+            &["mem", "status", "--json"][..],
+            &[("INCIDENT_BOT_RUNBOOKS__DIR", "/nonexistent")][..],
+        ),
+    ] {
+        let out = bot(args, env);
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let json: serde_json::Value = serde_json::from_str(stdout(&out).trim())
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {:?}", stdout(&out)));
+        assert_eq!(json["outcome"], "unknown");
+        assert!(!json["error"].as_str().unwrap().is_empty());
+    }
 }

@@ -130,13 +130,38 @@ fn wait_for_log(name: &str, needle: &str) {
 }
 
 /// Runs the real binary from the crate root (where commands/ is).
+/// The developer's own INCIDENT_BOT_* settings never reach the bot under
+/// test, and a hung run fails the test after a minute instead of stalling
+/// the suite.
 pub fn bot(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_incident-bot"));
     cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("INCIDENT_BOT_") {
+            cmd.env_remove(k);
+        }
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("incident-bot runs")
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("incident-bot runs");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(out) => out.expect("incident-bot runs"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("incident-bot {args:?} did not finish within 60 s");
+        }
+    }
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -158,6 +158,15 @@ fn memory_verdicts() {
 }
 
 #[test]
+fn without_host_memory_the_total_is_unknown_not_passed() {
+    let mut snap = snapshot(&[C::Mib("rota-cc-web-1", 100, None)]);
+    snap.host_memory_bytes = 0;
+    let report = judge_memory(&step(), &runbook_bars(), &snap);
+    assert_eq!(report.verdict.outcome, Outcome::Unknown);
+    assert!(report.verdict.notes[0].contains("did not report host memory"));
+}
+
+#[test]
 fn the_report_carries_numbers_and_the_runbook_words() {
     let report = judge_memory(
         &step(),

@@ -230,6 +230,13 @@ impl Check {
         }
         let mut value = toml::Table::try_from(self).map_err(|e| e.to_string())?;
         for (key, v) in table {
+            // Configuration tunes thresholds; it cannot swap commands or
+            // patterns in behind the runbook's back.
+            if !matches!(v, toml::Value::Integer(_) | toml::Value::Float(_)) {
+                return Err(format!(
+                    "only numeric thresholds can be overridden; '{key}' is not a number"
+                ));
+            }
             value.insert(key.clone(), v.clone());
         }
         // Deserializing again reuses the schema: an unknown key or a value of
@@ -272,7 +279,31 @@ impl ActionEffect {
                 if service.trim().is_empty() || command.is_empty() {
                     out.push("recreate_with_command needs a service and a command".into());
                 }
+                if params.len() > 20 {
+                    out.push("at most 20 parameters (Discord allows 25 options)".into());
+                }
                 for p in params {
+                    // Parameters become slash-command options: Discord's
+                    // name rule, no clash with the options the bot adds,
+                    // and non-negative bounds (what the registration takes).
+                    if !super::validate::is_command_name(&p.name) {
+                        out.push(format!(
+                            "parameter '{}' must be 1-32 characters of lowercase letters, digits, '-' or '_'",
+                            p.name
+                        ));
+                    }
+                    if ["reason", "service"].contains(&p.name.as_str()) {
+                        out.push(format!(
+                            "parameter '{}' clashes with a built-in option",
+                            p.name
+                        ));
+                    }
+                    if params.iter().filter(|q| q.name == p.name).count() > 1 {
+                        out.push(format!("parameter '{}' is declared twice", p.name));
+                    }
+                    if p.min < 0 {
+                        out.push(format!("parameter '{}' must have min >= 0", p.name));
+                    }
                     if !(p.min <= p.default && p.default <= p.max) {
                         out.push(format!(
                             "parameter '{}' needs min <= default <= max ({} <= {} <= {})",

@@ -310,14 +310,6 @@ impl Runbook {
         self.steps.iter().map(|s| s.get_ref()).find(|s| s.id == id)
     }
 
-    /// The first step whose check is of the given kind, in file order.
-    pub fn step_of_kind(&self, kind: &str) -> Option<&Step> {
-        self.steps
-            .iter()
-            .map(|s| s.get_ref())
-            .find(|s| s.check.kind() == kind)
-    }
-
     /// Applies `[thresholds.<runbook>.<step>]` overrides from configuration
     /// to the steps' checks, then validates again. Problems carry `origin`.
     pub fn apply_overrides(

@@ -267,6 +267,50 @@ default = 32
 }
 
 #[test]
+fn parameters_and_ids_must_fit_the_commands_they_become() {
+    let recreate = |params: &str| {
+        format!(
+            r#"
+[[actions]]
+id = "restart-workers"
+title = "Restart workers"
+[actions.effect]
+kind = "recreate_with_command"
+service = "celery_worker"
+command = ["celery", "worker"]
+{params}
+"#
+        )
+    };
+    let param = |name: &str, min: i64| {
+        format!("[[actions.effect.params]]\nname = \"{name}\"\nmin = {min}\nmax = 8\ndefault = 2\n")
+    };
+    check(
+        &[],
+        &recreate(&param("reason", 1)),
+        &[(56, "clashes with a built-in option")],
+    );
+    check(
+        &[],
+        &recreate(&param("Con currency", 1)),
+        &[(56, "must be 1-32 characters")],
+    );
+    check(&[], &recreate(&param("n", -1)), &[(56, "min >= 0")]);
+    check(
+        &[],
+        &recreate(&format!("{}{}", param("n", 1), param("n", 1))),
+        &[(56, "declared twice"), (56, "declared twice")],
+    );
+    for taken in ["serve", "incident", "audit"] {
+        check(
+            &[("id = \"mem\"", &format!("id = \"{taken}\""))],
+            "",
+            &[(1, "is taken by a built-in command")],
+        );
+    }
+}
+
+#[test]
 fn overrides_change_thresholds_and_are_validated() {
     let mut rb = Runbook::parse(BASE, "t.toml").unwrap();
     let table = |src: &str| -> BTreeMap<String, toml::Table> {
@@ -289,6 +333,10 @@ fn overrides_change_thresholds_and_are_validated() {
         (
             "kind = \"oom_scan\"",
             "kind of a check cannot be overridden",
+        ),
+        (
+            "warn_ratio = \"0.5\"",
+            "only numeric thresholds can be overridden",
         ),
     ] {
         let mut rb = Runbook::parse(BASE, "t.toml").unwrap();

@@ -14,10 +14,13 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
     if let Err(e) = check_name(&rb.runbook.id) {
         out.push((0, format!("runbook id '{}' {e}", rb.runbook.id)));
     }
-    if rb.runbook.id == INCIDENT_GROUP {
+    if rb.runbook.id == INCIDENT_GROUP || CLI_COMMANDS.contains(&rb.runbook.id.as_str()) {
         out.push((
             0,
-            format!("runbook id '{INCIDENT_GROUP}' is the built-in incident command group"),
+            format!(
+                "runbook id '{}' is taken by a built-in command",
+                rb.runbook.id
+            ),
         ));
     }
     if rb.runbook.estimated_ttr_minutes == 0 {
@@ -231,6 +234,13 @@ fn unique<'a>(
         }
     }
     seen
+}
+
+/// The terminal's own commands, which a runbook group would shadow.
+const CLI_COMMANDS: [&str; 5] = ["serve", "runbook", "migrate", "audit", "help"];
+
+pub(super) fn is_command_name(name: &str) -> bool {
+    check_name(name).is_ok()
 }
 
 /// Discord's rule for command and option names, kept for terminal commands

@@ -6,12 +6,14 @@
 //! Rust change. Exit codes follow the monitoring-plugin convention so the
 //! commands drop into Nagios-style checks and shell scripts.
 
-use crate::config::{DiscordEnv, Scope, Secret, Settings};
+use crate::config::{DiscordEnv, Scope, Settings};
 use crate::core::diagnosis::Outcome;
 use crate::core::runbook::{Problem, Runbook};
 use crate::diagnose::run_step;
-use crate::store::Store;
 use crate::{chat, render, runbooks};
+use admin::runtime;
+
+mod admin;
 use clap::{Arg, ArgAction, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -111,117 +113,10 @@ pub fn main() -> ExitCode {
             command: RunbookCommand::Check { dir },
         } => runbook_check(&dir.unwrap_or_else(|| settings.runbooks.dir.clone())),
         Command::Serve => serve(settings),
-        Command::Migrate => migrate(),
-        Command::Audit { since, json } => audit(&since, json),
+        Command::Migrate => admin::migrate(),
+        Command::Audit { since, json } => admin::audit(&since, json),
         Command::Step(args) => step(&settings, args),
     }
-}
-
-/// The bot's database from DATABASE_URL (never logged: it may hold a
-/// password).
-fn database() -> Result<Store, String> {
-    let url = std::env::var("DATABASE_URL").unwrap_or_default();
-    if url.trim().is_empty() {
-        return Err("DATABASE_URL is missing: incidents, approvals and the audit log are kept in PostgreSQL (e.g. postgres://incident_bot@db/incident_bot)".into());
-    }
-    Store::new(&Secret::new(url.trim().to_string())).map_err(|e| e.to_string())
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("the tokio runtime starts")
-}
-
-/// `incident-bot migrate`.
-fn migrate() -> ExitCode {
-    let store = match database() {
-        Ok(store) => store,
-        Err(sentence) => return fail(&sentence, 1),
-    };
-    match runtime().block_on(store.migrate()) {
-        Ok(applied) if applied.is_empty() => {
-            println!("{}: up to date", store.location());
-            ExitCode::SUCCESS
-        }
-        Ok(applied) => {
-            for m in applied {
-                println!("{}: applied {m}", store.location());
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(&e.to_string(), 1),
-    }
-}
-
-/// `incident-bot audit --since <time>`.
-fn audit(since: &str, json: bool) -> ExitCode {
-    let now = time::OffsetDateTime::now_utc();
-    let since = match parse_since(since, now) {
-        Ok(t) => t,
-        Err(sentence) => return fail(&sentence, 1),
-    };
-    let store = match database() {
-        Ok(store) => store,
-        Err(sentence) => return fail(&sentence, 1),
-    };
-    let rows = match runtime().block_on(store.audit_since(since)) {
-        Ok(rows) => rows,
-        Err(e) => return fail(&e.to_string(), 1),
-    };
-    for r in &rows {
-        if json {
-            println!(
-                "{}",
-                serde_json::to_string(r).expect("an audit row serializes")
-            );
-        } else {
-            println!(
-                "{}  {}  {}  {}  {}",
-                r.at.format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
-                r.actor,
-                r.action,
-                r.target.as_deref().unwrap_or("-"),
-                r.result
-            );
-        }
-    }
-    if !json {
-        eprintln!(
-            "{} entries since {}",
-            rows.len(),
-            crate::core::incident::stamp(since)
-        );
-    }
-    ExitCode::SUCCESS
-}
-
-/// An RFC 3339 time, or an age before `now` (`30m`, `12h`, `7d`, `90s`).
-fn parse_since(text: &str, now: time::OffsetDateTime) -> Result<time::OffsetDateTime, String> {
-    let text = text.trim();
-    if let Ok(t) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-    {
-        return Ok(t);
-    }
-    let split = text.len().saturating_sub(1);
-    let (n, unit) = text.split_at(split);
-    let n: i64 = n.parse().map_err(|_| {
-        format!("--since takes an RFC 3339 time or an age like 30m, 12h, 7d; not '{text}'")
-    })?;
-    let age = match unit {
-        "s" => time::Duration::seconds(n),
-        "m" => time::Duration::minutes(n),
-        "h" => time::Duration::hours(n),
-        "d" => time::Duration::days(n),
-        _ => {
-            return Err(format!(
-                "--since takes an RFC 3339 time or an age like 30m, 12h, 7d; not '{text}'"
-            ))
-        }
-    };
-    Ok(now - age)
 }
 
 /// `incident-bot serve`: fails at once, with one sentence, when anything it
@@ -234,7 +129,7 @@ fn serve(settings: Settings) -> ExitCode {
     if let Err(e) = settings.check_discord() {
         return fail(&e.to_string(), 1);
     }
-    let store = match database() {
+    let store = match admin::database() {
         Ok(store) => store,
         Err(sentence) => return fail(&sentence, 1),
     };
@@ -432,7 +327,7 @@ fn clap_exit(e: clap::Error) -> ExitCode {
     }
 }
 
-fn fail(message: &str, code: u8) -> ExitCode {
+pub(crate) fn fail(message: &str, code: u8) -> ExitCode {
     if JSON_ERRORS.load(Ordering::Relaxed) {
         println!("{}", render::json_error(message, Outcome::Unknown));
     }
@@ -450,33 +345,4 @@ fn init_tracing(default_filter: &str) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_since;
-    use time::macros::datetime;
-
-    #[test]
-    fn since_takes_times_and_ages() {
-        let now = datetime!(2026-02-21 14:00:00 UTC);
-        for (text, expected) in [
-            (
-                "2026-02-20T09:30:00Z",
-                Ok(datetime!(2026-02-20 09:30:00 UTC)),
-            ),
-            ("30m", Ok(datetime!(2026-02-21 13:30:00 UTC))),
-            ("12h", Ok(datetime!(2026-02-21 02:00:00 UTC))),
-            ("7d", Ok(datetime!(2026-02-14 14:00:00 UTC))),
-            ("yesterday", Err("--since takes")),
-            ("5w", Err("not '5w'")),
-            ("", Err("--since takes")),
-        ] {
-            match (parse_since(text, now), expected) {
-                (Ok(t), Ok(want)) => assert_eq!(t, want, "{text}"),
-                (Err(e), Err(fragment)) => assert!(e.contains(fragment), "{e}"),
-                (got, want) => panic!("{text}: {got:?} vs {want:?}"),
-            }
-        }
-    }
 }

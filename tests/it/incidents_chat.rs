@@ -302,3 +302,27 @@ async fn without_the_database_diagnosis_answers_and_recording_refuses() {
         "the database password leaked into the log"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_database_goes_away_diagnosis_answers_and_recording_refuses() {
+    let mut p = Project::new("db-gone");
+    p.start("web", 16, None);
+    let emu = Emulator::start().await;
+    let mut bot = Bot::start(&emu, &p.name, &[]).await;
+    let thread = open(&emu, "before the outage").await;
+    // The database disappears under the running bot.
+    drop(bot.db.take());
+
+    let report = run(&emu, status_in(thread, responder())).await;
+    assert!(
+        report.json.as_ref().unwrap()["embeds"][0].is_object(),
+        "diagnosis still works"
+    );
+    let ack = run(&emu, incident("ack", thread, &[])).await;
+    let text = content(&ack);
+    assert!(
+        text.starts_with("Nothing was recorded: the database at"),
+        "{text}"
+    );
+    assert!(text.contains("Diagnosis commands still work"), "{text}");
+}

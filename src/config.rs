@@ -23,6 +23,7 @@ pub struct Settings {
     pub docker: DockerSettings,
     pub watch: WatchSettings,
     pub discord: DiscordSettings,
+    pub approvals: ApprovalSettings,
     pub runbooks: RunbookSettings,
     /// runbook id → step id → keys of that step's check.
     #[serde(default)]
@@ -74,6 +75,14 @@ pub struct DiscordSettings {
     pub responder_role_ids: Vec<u64>,
     pub approver_role_ids: Vec<u64>,
     pub oncall_role_ids: Vec<u64>,
+}
+
+/// Timing of the approval machinery (the rules are in the runbook).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSettings {
+    pub settle_secs: u64,
+    pub expiry_check_secs: u64,
 }
 
 /// A value that must never reach a log: `Debug` prints a placeholder.

@@ -4,19 +4,22 @@
 //! ([`MemorySnapshot`], [`ContainerSample`]) and engine failures into
 //! [`DockerError`]s whose message is one sentence a person can act on. Every
 //! request is bounded by the configured timeout, so a hung engine yields an
-//! answer, never silence. It reads; it changes nothing on the engine.
+//! answer, never silence. The one change it can make, `restart`, is called
+//! only for approved requests, after the caller has checked that the
+//! container belongs to the watched project.
 
 use crate::config::Scope;
 use crate::core::memory::{
     own_limit, usage_without_cache, ContainerSample, MemorySnapshot, Reading,
 };
 use bollard::errors::Error as BollardError;
-use bollard::query_parameters::{ListContainersOptions, StatsOptions};
+use bollard::query_parameters::{ListContainersOptions, RestartContainerOptions, StatsOptions};
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::{stream, StreamExt};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::Duration;
+use time::OffsetDateTime;
 
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 pub const SERVICE_LABEL: &str = "com.docker.compose.service";
@@ -52,6 +55,18 @@ pub enum DockerError {
         #[source]
         source: BollardError,
     },
+}
+
+/// What an action request shows and checks about its container.
+#[derive(Debug, Clone)]
+pub struct ContainerDetails {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub project: Option<String>,
+    pub service: Option<String>,
+    pub running: bool,
+    pub started_at: Option<OffsetDateTime>,
 }
 
 /// A running container, as listed: what to sample, and how to name it.
@@ -216,6 +231,65 @@ impl Engine {
             service: c.service,
             project: c.project,
             reading,
+        }
+    }
+
+    /// A container's identity and state; `None` when it does not exist.
+    pub async fn inspect(&self, id: &str) -> Result<Option<ContainerDetails>, DockerError> {
+        let found =
+            match tokio::time::timeout(self.timeout, self.client.inspect_container(id, None)).await
+            {
+                Err(_) => {
+                    return Err(DockerError::Timeout {
+                        endpoint: self.endpoint.clone(),
+                        secs: self.timeout.as_secs(),
+                    })
+                }
+                Ok(Err(BollardError::DockerResponseServerError {
+                    status_code: 404, ..
+                })) => return Ok(None),
+                Ok(Err(e)) => return Err(classify(&self.endpoint, self.timeout, e)),
+                Ok(Ok(found)) => found,
+            };
+        let labels = found
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        let state = found.state.unwrap_or_default();
+        Ok(Some(ContainerDetails {
+            id: found.id.unwrap_or_default(),
+            name: found
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            image: found.config.and_then(|c| c.image).unwrap_or_default(),
+            project: labels.get(PROJECT_LABEL).cloned(),
+            service: labels.get(SERVICE_LABEL).cloned(),
+            running: state.running.unwrap_or(false),
+            started_at: state.started_at.and_then(|t| {
+                OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
+            }),
+        }))
+    }
+
+    /// Restarts a container: SIGTERM, then SIGKILL after `stop_timeout`.
+    /// The request may take that long, so it gets that long plus the usual
+    /// bound. Callers check first that the container is theirs to restart.
+    pub async fn restart(&self, id: &str, stop_timeout: Duration) -> Result<(), DockerError> {
+        let bound = stop_timeout + self.timeout;
+        let client = self.client.clone().with_timeout(bound);
+        let options = RestartContainerOptions {
+            t: Some(stop_timeout.as_secs().min(i32::MAX as u64) as i32),
+            signal: None,
+        };
+        match tokio::time::timeout(bound, client.restart_container(id, Some(options))).await {
+            Ok(result) => result.map_err(|e| classify(&self.endpoint, bound, e)),
+            Err(_) => Err(DockerError::Timeout {
+                endpoint: self.endpoint.clone(),
+                secs: bound.as_secs(),
+            }),
         }
     }
 

@@ -2,12 +2,14 @@
 //! Compose hosts, driven by runbooks kept as data in `commands/`.
 //!
 //! Layers, top to bottom (arrows point down only; see ARCHITECTURE.md):
-//! - orchestration: [`cli`], [`diagnose`]
-//! - adapters: [`chat`] (the only serenity user), [`docker`] (the only
-//!   bollard user), [`runbooks`] (reads runbook files), [`render`] and
-//!   [`chart`] (verdicts to text, JSON and PNG), [`config`]
+//! - front ends: [`cli`], [`chat`] (the only serenity user)
+//! - orchestration: [`diagnose`], [`actions`]
+//! - adapters: [`docker`] (the only bollard user), [`store`] (the only SQL),
+//!   [`runbooks`] (reads runbook files), [`render`] and [`chart`] (verdicts
+//!   to text, JSON and PNG), [`config`]
 //! - the pure [`core`].
 
+pub mod actions;
 pub mod chart;
 pub mod chat;
 pub mod cli;

@@ -6,7 +6,7 @@
 //! drops interactions not answered within 3 seconds, and a probe can take
 //! longer); then run the step and edit the result in.
 
-use super::{incidents, register, steps, Shared};
+use super::{approvals, incidents, register, steps, Shared};
 use crate::core::access::{may_invoke, Roles};
 use crate::core::commands::{self, CommandSpec, Invocation, OptionKind, Target, Value};
 use crate::core::diagnosis::can_run;
@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
+#[derive(Clone)]
 pub struct Handler {
     pub(super) shared: Arc<Shared>,
     /// Derived once from the runbooks; the same specs are registered and
@@ -108,13 +109,14 @@ impl Handler {
                 edit(ctx, &c, done.reply, &label).await;
                 (done.target, done.result)
             }
+            Target::Action(action) => approvals::request(self, ctx, &c, &inv, action, &label).await,
             Target::Step(step) if self.runnable(&inv.runbook, step) => {
                 steps::run(self, ctx, &c, &inv, step, &label).await
             }
             _ => {
                 let sentence = format!(
-                    "{label} is not available yet: this version runs /{} status and /incident; the rest of the runbook follows in later releases.",
-                    inv.runbook
+                    "{label} is not available yet: this version runs /{} status, /{} restart and /incident; the rest of the runbook follows in later releases.",
+                    inv.runbook, inv.runbook
                 );
                 reply_ephemeral(ctx, &c, &sentence).await;
                 (None, format!("refused: {sentence}"))
@@ -208,6 +210,21 @@ impl Handler {
 #[async_trait]
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
+        // Expiry runs for as long as the bot does: start it on the first
+        // READY only (later READYs are reconnections).
+        if !self
+            .shared
+            .expiry_started
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            let every =
+                Duration::from_secs(self.shared.settings.approvals.expiry_check_secs.max(1));
+            tokio::spawn(approvals::expiry_loop(
+                Arc::new(self.clone()),
+                ctx.http.clone(),
+                every,
+            ));
+        }
         let guild = GuildId::new(self.shared.settings.discord.guild_id);
         let commands = self.specs.iter().map(register::command).collect();
         match guild.set_commands(&ctx.http, commands).await {
@@ -227,6 +244,7 @@ impl EventHandler for Handler {
         match interaction {
             Interaction::Command(c) => self.command(&ctx, c).await,
             Interaction::Autocomplete(c) => self.autocomplete(&ctx, c).await,
+            Interaction::Component(b) => approvals::click(self, &ctx, b).await,
             _ => {}
         }
     }

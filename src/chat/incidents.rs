@@ -179,7 +179,10 @@ async fn open(
 
 /// The incident a command is about: the one whose thread it was run in;
 /// elsewhere, the only unresolved one.
-async fn find(h: &Handler, c: &CommandInteraction) -> Result<Result<Incident, String>, StoreError> {
+pub(super) async fn find(
+    h: &Handler,
+    c: &CommandInteraction,
+) -> Result<Result<Incident, String>, StoreError> {
     if let Some(inc) = h
         .shared
         .store

@@ -7,6 +7,7 @@
 //! through `diagnose`, and posts the report into the incident channel.
 //! It never runs anything a user typed; options are typed and checked.
 
+mod approvals;
 mod embed;
 mod handler;
 mod incidents;
@@ -36,6 +37,8 @@ pub(crate) struct Shared {
     /// Set once the migrations have been applied; until then, commands that
     /// must be recorded are refused.
     db_ready: AtomicBool,
+    /// Whether the approval expiry loop runs already.
+    pub expiry_started: AtomicBool,
 }
 
 impl Shared {
@@ -71,6 +74,7 @@ pub async fn serve(
         docker_host_env,
         store,
         db_ready: AtomicBool::new(false),
+        expiry_started: AtomicBool::new(false),
     });
     // Discord first, database in the background: diagnosis must work even
     // while PostgreSQL is down, and the bot keeps trying to reach it.

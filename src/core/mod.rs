@@ -6,6 +6,7 @@
 //! rule table-testable.
 
 pub mod access;
+pub mod approval;
 pub mod commands;
 pub mod diagnosis;
 pub mod incident;

@@ -2,11 +2,18 @@
 //! advisory lock so two bots starting together do not race.
 
 /// (version, name, SQL). Append only: never edit an applied migration.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "incidents_and_audit",
-    include_str!("../../migrations/0001_incidents_and_audit.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "incidents_and_audit",
+        include_str!("../../migrations/0001_incidents_and_audit.sql"),
+    ),
+    (
+        2,
+        "action_requests",
+        include_str!("../../migrations/0002_action_requests.sql"),
+    ),
+];
 
 /// Any constant works; it only has to be the same for every bot.
 const LOCK_KEY: i64 = 0x1bc1_de57;

@@ -7,10 +7,12 @@
 //! rather than a hung command. The connection URL (with its password) is a
 //! `Secret` and is never logged; messages name only host, port and database.
 
+mod approvals;
 mod audit;
 mod incidents;
 mod migrate;
 
+pub use approvals::{NewRequest, StoredRequest};
 pub use audit::{AuditEntry, AuditRow};
 pub use incidents::NewIncident;
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 pub const RESPONDER_ROLE: u64 = 7001;
 pub const OTHER_ROLE: u64 = 7002;
+pub const APPROVER_ROLE: u64 = 7003;
 pub const WAIT: Duration = Duration::from_secs(20);
 
 /// The bot process, killed when dropped; its log is printed if the test
@@ -69,6 +70,14 @@ impl Bot {
                 format!("[{RESPONDER_ROLE}]"),
             )
             .env("INCIDENT_BOT_WATCH__PROJECT", project)
+            .env(
+                "INCIDENT_BOT_DISCORD__APPROVER_ROLE_IDS",
+                format!("[{APPROVER_ROLE}]"),
+            )
+            // Restarts of the test workload settle at once; expiry is checked
+            // often so tests need not wait.
+            .env("INCIDENT_BOT_APPROVALS__SETTLE_SECS", "1")
+            .env("INCIDENT_BOT_APPROVALS__EXPIRY_CHECK_SECS", "1")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())

@@ -5,6 +5,7 @@
 //! and gateway; the bot under test is the real binary with the real serenity
 //! client.
 
+mod approvals_chat;
 mod bot;
 mod discord;
 mod discord_bot;

@@ -34,7 +34,7 @@ async fn migrations_apply_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 1);
+    assert_eq!(n, 2);
 }
 
 #[tokio::test]

@@ -193,7 +193,10 @@ pub(super) fn slash(st: &mut State, s: &Slash, focused: Option<&str>) -> Result<
     Ok(send(st, kind, &channel, &s.member, data, None))
 }
 
-pub(super) fn click(st: &mut State, c: &Click) -> Result<Sent, Fail> {
+/// A button click. `strict` is what Discord's client does (only enabled
+/// components that exist); without it the click is sent as a stale client
+/// or a forger would: any custom id, disabled or not.
+pub(super) fn click(st: &mut State, c: &Click, strict: bool) -> Result<Sent, Fail> {
     if st.gateway.session.is_none() {
         return Err(Fail::NotYet(
             "no gateway session (has the bot identified?)".into(),
@@ -202,19 +205,23 @@ pub(super) fn click(st: &mut State, c: &Click) -> Result<Sent, Fail> {
     let Some(msg) = st.messages.get(&c.message_id).map(|m| m.json.clone()) else {
         return Err(Fail::Invalid(format!("no stored message {}", c.message_id)));
     };
-    let component = msg["components"]
+    let found = msg["components"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
-        .find(|comp| comp["custom_id"] == c.custom_id.as_str())
-        .ok_or_else(|| {
-            Fail::Invalid(format!(
+        .find(|comp| comp["custom_id"] == c.custom_id.as_str());
+    let component = match found {
+        Some(component) => component,
+        None if !strict => json!({"type": 2}),
+        None => {
+            return Err(Fail::Invalid(format!(
                 "message {} has no component {:?}: {}",
                 c.message_id, c.custom_id, msg["components"]
-            ))
-        })?;
-    if component["disabled"] == true {
+            )))
+        }
+    };
+    if strict && component["disabled"] == true {
         return Err(Fail::Invalid(format!(
             "component {:?} is disabled",
             c.custom_id

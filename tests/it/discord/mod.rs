@@ -143,7 +143,14 @@ impl Emulator {
     /// message (the full message is included). Panics if the message or the
     /// custom_id is unknown, or the component is disabled.
     pub async fn click(&self, c: Click) -> Sent {
-        self.inject(move |st| inject::click(st, &c)).await
+        self.inject(move |st| inject::click(st, &c, true)).await
+    }
+
+    /// A click Discord's client would not send: on a disabled button (a
+    /// stale message) or with a custom id the message does not have (a
+    /// forged request).
+    pub async fn click_raw(&self, c: Click) -> Sent {
+        self.inject(move |st| inject::click(st, &c, false)).await
     }
 
     async fn inject(

@@ -1,0 +1,187 @@
+//! State-changing actions, orchestrated: finding exactly which container a
+//! request is for, and executing an approved request with the checks that
+//! must still hold at that moment (same container, same project).
+//!
+//! Only typed values reach here: a service name checked against the
+//! runbook's list and a container id from the engine. Nothing is run from
+//! text; the one effect is the engine's restart of one container.
+
+use crate::config::{Scope, Settings};
+use crate::core::incident::span;
+use crate::core::memory::{human_bytes, Reading};
+use crate::docker::{ContainerDetails, DockerError, Engine};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// The container a restart request is for, as approvers are shown it.
+#[derive(Debug, Clone)]
+pub struct RestartTarget {
+    pub container: ContainerDetails,
+    /// "rota-cc-web-1 (3f2a1b9c0d4e, image rota/web:1.4): 523.7MiB, up 2 h 05 min"
+    pub summary: String,
+}
+
+/// What an executed restart left behind.
+#[derive(Debug, Clone)]
+pub struct Restarted {
+    pub container: ContainerDetails,
+    pub usage_after: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("service '{service}' has no running container in the watched project")]
+    NoContainer { service: String },
+    #[error("service '{service}' has {count} containers; restart them one request at a time is not supported yet")]
+    Ambiguous { service: String, count: usize },
+    #[error("the container of '{service}' was recreated since the request (it was {was}, now {now}); make a new request")]
+    Recreated {
+        service: String,
+        was: String,
+        now: String,
+    },
+    #[error("container {id} is not part of the watched project; refusing to touch it")]
+    NotInProject { id: String },
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+async fn engine(
+    settings: &Settings,
+    docker_host_env: Option<String>,
+) -> Result<Engine, DockerError> {
+    Engine::connect(
+        &settings.docker_endpoint(docker_host_env),
+        Duration::from_secs(settings.docker.timeout_secs),
+        settings.docker.max_concurrent_stats,
+    )
+    .await
+}
+
+/// The one running container of `service` in `scope`, with what approvers
+/// need to see.
+pub async fn restart_target(
+    settings: &Settings,
+    scope: &Scope,
+    docker_host_env: Option<String>,
+    service: &str,
+    now: OffsetDateTime,
+) -> Result<RestartTarget, ActionError> {
+    let engine = engine(settings, docker_host_env).await?;
+    let mut listed: Vec<_> = engine
+        .list(scope)
+        .await?
+        .into_iter()
+        .filter(|c| c.service.as_deref() == Some(service))
+        .collect();
+    let one = match listed.len() {
+        0 => {
+            return Err(ActionError::NoContainer {
+                service: service.into(),
+            })
+        }
+        1 => listed.remove(0),
+        count => {
+            return Err(ActionError::Ambiguous {
+                service: service.into(),
+                count,
+            })
+        }
+    };
+    let container = engine
+        .inspect(&one.id)
+        .await?
+        .ok_or_else(|| ActionError::NoContainer {
+            service: service.into(),
+        })?;
+    let host = engine.host_memory().await?;
+    let sample = engine.sample_all(vec![one], host).await;
+    let memory = match sample.containers.first().map(|c| &c.reading) {
+        Some(Reading::Sampled { usage_bytes, .. }) => human_bytes(*usage_bytes),
+        _ => "memory unknown".into(),
+    };
+    let uptime = container
+        .started_at
+        .map(|t| format!(", up {}", span(now - t)))
+        .unwrap_or_default();
+    let summary = format!(
+        "{} ({}, image {}): {memory}{uptime}",
+        container.name,
+        short(&container.id),
+        container.image
+    );
+    Ok(RestartTarget { container, summary })
+}
+
+/// Restarts the container a request was made for, if it is still the
+/// service's container in the watched project; then reads its memory after
+/// `settle`.
+pub async fn execute_restart(
+    settings: &Settings,
+    scope: &Scope,
+    docker_host_env: Option<String>,
+    service: &str,
+    container_id: &str,
+    stop_timeout: Duration,
+    settle: Duration,
+) -> Result<Restarted, ActionError> {
+    let engine = engine(settings, docker_host_env).await?;
+    let current: Vec<_> = engine
+        .list(scope)
+        .await?
+        .into_iter()
+        .filter(|c| c.service.as_deref() == Some(service))
+        .collect();
+    if !current.iter().any(|c| c.id == container_id) {
+        return Err(ActionError::Recreated {
+            service: service.into(),
+            was: short(container_id).into(),
+            now: current
+                .first()
+                .map_or("no container".into(), |c| short(&c.id).to_string()),
+        });
+    }
+    // Defence in depth: the listing was by project label, and so is this.
+    let details = engine.inspect(container_id).await?;
+    let in_scope = match (scope, details.as_ref().and_then(|d| d.project.as_deref())) {
+        (Scope::All, _) => details.is_some(),
+        (Scope::Project(p), Some(label)) => p == label,
+        (Scope::Project(_), None) => false,
+    };
+    if !in_scope {
+        return Err(ActionError::NotInProject {
+            id: short(container_id).into(),
+        });
+    }
+    engine.restart(container_id, stop_timeout).await?;
+    tokio::time::sleep(settle).await;
+    let container =
+        engine
+            .inspect(container_id)
+            .await?
+            .ok_or_else(|| ActionError::NoContainer {
+                service: service.into(),
+            })?;
+    let host = engine.host_memory().await?;
+    let listed = engine
+        .list(scope)
+        .await?
+        .into_iter()
+        .filter(|c| c.id == container_id)
+        .collect();
+    let usage_after = match engine.sample_all(listed, host).await.containers.first() {
+        Some(c) => match c.reading {
+            Reading::Sampled { usage_bytes, .. } => Some(usage_bytes),
+            _ => None,
+        },
+        None => None,
+    };
+    Ok(Restarted {
+        container,
+        usage_after,
+    })
+}

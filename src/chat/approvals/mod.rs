@@ -1,0 +1,361 @@
+//! Action requests in Discord: `/mem restart` posts a request with Approve
+//! and Deny buttons; clicks are decided by `core::approval::vote` and
+//! written conditionally (the pending → approved write is the execution
+//! claim); expiry runs in the background.
+//!
+//! A button's custom id only names the request (`approval:<id>:approve`);
+//! everything else comes from the database, so buttons keep working after a
+//! restart and a forged id finds nothing to act on.
+
+mod run;
+mod view;
+
+pub(super) use run::expiry_loop;
+
+use super::handler::{actor, defer, edit, Handler};
+use crate::actions::restart_target;
+use crate::core::approval::{self, RequestState, VoteResult, Voter};
+use crate::core::commands::{Invocation, Value};
+use crate::core::incident::stamp;
+use crate::core::runbook::ActionEffect;
+use crate::store::{AuditEntry, NewRequest, StoreError};
+use run::{execute, expire_now, log_audit, timeline};
+use serenity::all::{
+    ChannelId, CommandInteraction, ComponentInteraction, Context, CreateInteractionResponse,
+    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse,
+};
+use time::OffsetDateTime;
+use view::{buttons, parse_custom_id, request_embed};
+
+/// `/mem restart service:<…> reason:<…>`: records and posts a request.
+/// Returns the audit target and result.
+pub(super) async fn request(
+    h: &Handler,
+    ctx: &Context,
+    c: &CommandInteraction,
+    inv: &Invocation,
+    action_id: &str,
+    label: &str,
+) -> (Option<String>, String) {
+    let Some(action) = h.runbook(&inv.runbook).and_then(|rb| {
+        rb.actions
+            .iter()
+            .map(|a| a.get_ref())
+            .find(|a| a.id == action_id)
+    }) else {
+        return (None, "failed: action not loaded".into());
+    };
+    let ActionEffect::RestartService {
+        rate_limit_per_hour,
+        ..
+    } = &action.effect
+    else {
+        let sentence =
+            format!("{label} is not available yet: this version executes restarts only.");
+        reply(ctx, c, &sentence).await;
+        return (None, format!("refused: {sentence}"));
+    };
+    let text = |name: &str| match inv.args.get(name) {
+        Some(Value::Text(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let (service, reason) = (text("service"), text("reason"));
+    let store = &h.shared.store;
+    let now = OffsetDateTime::now_utc();
+    let target = Some(format!("service {service}"));
+
+    match store
+        .restarts_since(&service, now - time::Duration::hours(1))
+        .await
+    {
+        Ok(recent) => {
+            if let Err(sentence) =
+                approval::within_rate_limit(&service, &recent, *rate_limit_per_hour, now)
+            {
+                reply(ctx, c, &sentence).await;
+                return (target, format!("refused: {sentence}"));
+            }
+        }
+        Err(e) => return refuse_store(ctx, c, e, target).await,
+    }
+    if !defer(ctx, c, false, label).await {
+        return (target, "failed: could not acknowledge".into());
+    }
+    let settings = &h.shared.settings;
+    let found = restart_target(
+        settings,
+        &settings.scope(),
+        h.shared.docker_host_env.clone(),
+        &service,
+        now,
+    )
+    .await;
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(command = %label, error = %crate::cause_chain(&e), "restart target not found");
+            let sentence = format!("No request was made: {e}.");
+            edit(
+                ctx,
+                c,
+                EditInteractionResponse::new().content(sentence.clone()),
+                label,
+            )
+            .await;
+            return (target, format!("refused: {sentence}"));
+        }
+    };
+    let incident = super::incidents::find(h, c).await.ok().and_then(Result::ok);
+    let stored = store
+        .create_request(&NewRequest {
+            runbook: inv.runbook.clone(),
+            action: action.id.clone(),
+            service: service.clone(),
+            container_id: found.container.id.clone(),
+            container_name: found.container.name.clone(),
+            target_summary: found.summary.clone(),
+            reason: reason.clone(),
+            requested_by: c.user.id.get(),
+            requested_by_label: actor(c),
+            requested_at: now,
+            expires_at: now + time::Duration::minutes(i64::from(action.expires_minutes)),
+            approvals_needed: action.approvals,
+            incident_id: incident.as_ref().map(|i| i.id),
+        })
+        .await;
+    let req = match stored {
+        Ok(req) => req,
+        Err(e) => {
+            edit(
+                ctx,
+                c,
+                EditInteractionResponse::new().content(format!("No request was made: {e}.")),
+                label,
+            )
+            .await;
+            return (target, format!("failed: {e}"));
+        }
+    };
+    // In the incident's thread when there is one, else the incident channel.
+    let channel = incident
+        .as_ref()
+        .and_then(|i| i.thread_id)
+        .map_or(settings.discord.incident_channel_id, |t| t as u64);
+    let message = CreateMessage::new()
+        .content(format!(
+            "Approval needed: {} (request #{})",
+            action.title, req.rule.id
+        ))
+        .embed(request_embed(&req))
+        .components(buttons(&req));
+    let posted = ChannelId::new(channel)
+        .send_message(&ctx.http, message)
+        .await;
+    let sentence = match posted {
+        Ok(msg) => {
+            if let Err(e) = store
+                .set_request_message(req.rule.id, channel, msg.id.get())
+                .await
+            {
+                tracing::warn!(error = %e, "request message not recorded");
+            }
+            format!(
+                "Request #{} to restart {service} is waiting for {} approval(s) from someone else, until {}: {}",
+                req.rule.id,
+                req.rule.approvals_needed,
+                stamp(req.rule.expires_at),
+                msg.link()
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %super::handler::redacted(&e, c), "posting the request failed");
+            format!(
+                "Request #{} was recorded but could not be posted in <#{channel}>.",
+                req.rule.id
+            )
+        }
+    };
+    edit(
+        ctx,
+        c,
+        EditInteractionResponse::new().content(sentence),
+        label,
+    )
+    .await;
+    timeline(
+        h,
+        &req,
+        &actor(c),
+        "action",
+        format!("restart of {service} requested: {reason}"),
+    )
+    .await;
+    (
+        Some(format!("request #{}", req.rule.id)),
+        "requested".into(),
+    )
+}
+
+async fn refuse_store(
+    ctx: &Context,
+    c: &CommandInteraction,
+    e: StoreError,
+    target: Option<String>,
+) -> (Option<String>, String) {
+    let sentence = format!("Nothing was requested: {e}.");
+    reply(ctx, c, &sentence).await;
+    (target, format!("failed: {e}"))
+}
+
+async fn reply(ctx: &Context, c: &CommandInteraction, sentence: &str) {
+    let msg = CreateInteractionResponseMessage::new()
+        .content(sentence)
+        .ephemeral(true);
+    if let Err(e) = c
+        .create_response(&ctx.http, CreateInteractionResponse::Message(msg))
+        .await
+    {
+        tracing::error!(error = %super::handler::redacted(&e, c), "could not reply");
+    }
+}
+
+/// A click on Approve or Deny.
+pub(super) async fn click(h: &Handler, ctx: &Context, b: ComponentInteraction) {
+    let who = format!("{} (<@{}>)", b.user.name, b.user.id);
+    let store = &h.shared.store;
+    let audit = |action: String, target: Option<String>, result: String| AuditEntry {
+        at: OffsetDateTime::now_utc(),
+        actor: who.clone(),
+        action,
+        target,
+        result,
+        detail: Some(serde_json::json!({ "custom_id": b.data.custom_id })),
+    };
+    let found = match parse_custom_id(&b.data.custom_id) {
+        Some((id, approve)) => store.request(id).await.map(|r| r.map(|r| (r, approve))),
+        None => Ok(None),
+    };
+    let (mut req, approve) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            let sentence =
+                "That button does not belong to any request of this bot; nothing was done.";
+            ephemeral(ctx, &b, sentence).await;
+            log_audit(
+                h,
+                audit(
+                    "button".into(),
+                    None,
+                    format!("refused: unknown button id {:?}", b.data.custom_id),
+                ),
+            )
+            .await;
+            return;
+        }
+        Err(e) => {
+            ephemeral(ctx, &b, &format!("Nothing was recorded: {e}.")).await;
+            return;
+        }
+    };
+    let action = if approve { "approve" } else { "deny" };
+    let target = Some(format!("request #{}", req.rule.id));
+    let roles: Vec<u64> = b
+        .member
+        .as_ref()
+        .map(|m| m.roles.iter().map(|r| r.get()).collect())
+        .unwrap_or_default();
+    let voter = Voter {
+        user_id: b.user.id.get(),
+        label: who.clone(),
+        is_approver: roles
+            .iter()
+            .any(|r| h.shared.settings.discord.approver_role_ids.contains(r)),
+    };
+    // Decide on the stored state; write only if nobody changed it since.
+    for _ in 0..3 {
+        let now = OffsetDateTime::now_utc();
+        let (vote, to) = match approval::vote(&req.rule, &voter, approve, now) {
+            VoteResult::Refused(sentence) => {
+                ephemeral(ctx, &b, &sentence).await;
+                log_audit(
+                    h,
+                    audit(action.into(), target, format!("refused: {sentence}")),
+                )
+                .await;
+                return;
+            }
+            VoteResult::Expired => {
+                expire_now(h, &ctx.http, now).await;
+                let sentence = format!("Request #{} expired; make a new request.", req.rule.id);
+                ephemeral(ctx, &b, &sentence).await;
+                log_audit(
+                    h,
+                    audit(action.into(), target, format!("refused: {sentence}")),
+                )
+                .await;
+                return;
+            }
+            VoteResult::Counted(v) => (v, RequestState::Pending),
+            VoteResult::Approved(v) => (v, RequestState::Approved),
+            VoteResult::Denied(v) => (v, RequestState::Denied),
+        };
+        match store
+            .record_vote(req.rule.id, req.rule.version, &vote, to)
+            .await
+        {
+            Ok(Some(updated)) => {
+                let response = CreateInteractionResponse::UpdateMessage(
+                    CreateInteractionResponseMessage::new()
+                        .embed(request_embed(&updated))
+                        .components(buttons(&updated)),
+                );
+                if let Err(e) = b.create_response(&ctx.http, response).await {
+                    tracing::warn!(error = %e.to_string().replace(&b.token, "[token]"), "could not update the request message");
+                }
+                log_audit(
+                    h,
+                    audit(
+                        action.into(),
+                        target.clone(),
+                        updated.rule.state.as_str().into(),
+                    ),
+                )
+                .await;
+                let verb = if approve { "approved" } else { "denied" };
+                timeline(
+                    h,
+                    &updated,
+                    &who,
+                    "approval",
+                    format!("request #{} {verb}", updated.rule.id),
+                )
+                .await;
+                if updated.rule.state == RequestState::Approved {
+                    execute(h, &ctx.http, updated).await;
+                }
+                return;
+            }
+            Ok(None) => match store.request(req.rule.id).await {
+                Ok(Some(fresh)) => req = fresh,
+                _ => break,
+            },
+            Err(e) => {
+                ephemeral(ctx, &b, &format!("Nothing was recorded: {e}.")).await;
+                return;
+            }
+        }
+    }
+    ephemeral(ctx, &b, "The request is changing right now; try again.").await;
+}
+
+async fn ephemeral(ctx: &Context, b: &ComponentInteraction, sentence: &str) {
+    let msg = CreateInteractionResponseMessage::new()
+        .content(sentence)
+        .ephemeral(true);
+    if let Err(e) = b
+        .create_response(&ctx.http, CreateInteractionResponse::Message(msg))
+        .await
+    {
+        tracing::warn!(error = %e.to_string().replace(&b.token, "[token]"), "could not reply to a click");
+    }
+}

@@ -1,0 +1,232 @@
+//! Executing approved requests, expiring stale ones, and recording both
+//! (audit log, incident timeline, the request's message).
+
+use super::super::handler::Handler;
+use super::view::{buttons, request_embed};
+use crate::actions::execute_restart;
+use crate::core::approval::{self, RequestState};
+use crate::core::incident::{stamp, TimelineEntry};
+use crate::core::memory::human_bytes;
+use crate::core::runbook::ActionEffect;
+use crate::store::{AuditEntry, StoredRequest};
+use serenity::all::{ChannelId, CreateMessage, EditMessage, Http, MessageId};
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Runs an approved request (this bot won the claim), then records and
+/// posts the outcome with the next runbook step.
+pub(super) async fn execute(h: &Handler, http: &Arc<Http>, req: StoredRequest) {
+    let settings = &h.shared.settings;
+    let Some(ActionEffect::RestartService {
+        stop_timeout_secs,
+        rate_limit_per_hour,
+        ..
+    }) = h
+        .runbook(&req.runbook)
+        .and_then(|rb| {
+            rb.actions
+                .iter()
+                .map(|a| a.get_ref())
+                .find(|a| a.id == req.action)
+        })
+        .map(|a| &a.effect)
+    else {
+        return finish(
+            h,
+            http,
+            req,
+            RequestState::Failed,
+            "the runbook no longer declares this action".into(),
+        )
+        .await;
+    };
+    let now = OffsetDateTime::now_utc();
+    let recent = h
+        .shared
+        .store
+        .restarts_since(&req.service, now - time::Duration::hours(1))
+        .await
+        .unwrap_or_default();
+    if let Err(sentence) =
+        approval::within_rate_limit(&req.service, &recent, *rate_limit_per_hour, now)
+    {
+        return finish(h, http, req, RequestState::Failed, sentence).await;
+    }
+    let result = execute_restart(
+        settings,
+        &settings.scope(),
+        h.shared.docker_host_env.clone(),
+        &req.service,
+        &req.container_id,
+        Duration::from_secs(u64::from(*stop_timeout_secs)),
+        Duration::from_secs(settings.approvals.settle_secs),
+    )
+    .await;
+    match result {
+        Ok(done) => {
+            let started = done
+                .container
+                .started_at
+                .map(stamp)
+                .unwrap_or_else(|| "unknown".into());
+            let memory = done.usage_after.map_or("unknown".into(), human_bytes);
+            let outcome = format!(
+                "{} {} since {started}; memory {memory} {} s after. Next: /{} verify",
+                done.container.name,
+                if done.container.running {
+                    "running"
+                } else {
+                    "NOT running"
+                },
+                settings.approvals.settle_secs,
+                req.runbook
+            );
+            finish(h, http, req, RequestState::Executed, outcome).await
+        }
+        Err(e) => {
+            tracing::warn!(request = req.rule.id, error = %crate::cause_chain(&e), "restart failed");
+            finish(h, http, req, RequestState::Failed, e.to_string()).await
+        }
+    }
+}
+
+async fn finish(
+    h: &Handler,
+    http: &Arc<Http>,
+    mut req: StoredRequest,
+    state: RequestState,
+    outcome: String,
+) {
+    let now = OffsetDateTime::now_utc();
+    if let Err(e) = h
+        .shared
+        .store
+        .finish_request(req.rule.id, state, &outcome, now)
+        .await
+    {
+        tracing::error!(request = req.rule.id, error = %e, "the outcome of an executed request was not recorded");
+    }
+    req.rule.state = state;
+    req.outcome = Some(outcome.clone());
+    update_message(http, &req).await;
+    if let Some(channel) = req.channel_id {
+        let text = match state {
+            RequestState::Executed => format!("Request #{} executed: {outcome}", req.rule.id),
+            _ => format!("Request #{} failed: {outcome}", req.rule.id),
+        };
+        if let Err(e) = ChannelId::new(channel as u64)
+            .send_message(
+                http,
+                CreateMessage::new().content(crate::core::text::clip(&text, 1900)),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "could not post the outcome");
+        }
+    }
+    log_audit(
+        h,
+        AuditEntry {
+            at: now,
+            actor: "incident-bot".into(),
+            action: format!("execute {}", req.action),
+            target: Some(format!("request #{} ({})", req.rule.id, req.container_name)),
+            result: format!("{}: {outcome}", state.as_str()),
+            detail: None,
+        },
+    )
+    .await;
+    timeline(
+        h,
+        &req,
+        "incident-bot",
+        "action",
+        format!("request #{} {}: {outcome}", req.rule.id, state.as_str()),
+    )
+    .await;
+}
+
+/// Expires what is due and updates those requests' messages.
+pub(super) async fn expire_now(h: &Handler, http: &Arc<Http>, now: OffsetDateTime) {
+    let expired = match h.shared.store.expire_due(now).await {
+        Ok(expired) => expired,
+        Err(e) => return tracing::warn!(error = %e, "expiry check failed"),
+    };
+    for req in expired {
+        update_message(http, &req).await;
+        log_audit(
+            h,
+            AuditEntry {
+                at: now,
+                actor: "incident-bot".into(),
+                action: format!("expire {}", req.action),
+                target: Some(format!("request #{}", req.rule.id)),
+                result: "expired".into(),
+                detail: None,
+            },
+        )
+        .await;
+        timeline(
+            h,
+            &req,
+            "incident-bot",
+            "approval",
+            format!("request #{} expired", req.rule.id),
+        )
+        .await;
+    }
+}
+
+async fn update_message(http: &Arc<Http>, req: &StoredRequest) {
+    if let (Some(channel), Some(message)) = (req.channel_id, req.message_id) {
+        let edit = EditMessage::new()
+            .embed(request_embed(req))
+            .components(buttons(req));
+        if let Err(e) = ChannelId::new(channel as u64)
+            .edit_message(http, MessageId::new(message as u64), edit)
+            .await
+        {
+            tracing::warn!(request = req.rule.id, error = %e, "could not update the request message");
+        }
+    }
+}
+
+pub(super) async fn log_audit(h: &Handler, entry: AuditEntry) {
+    if let Err(e) = h.shared.store.audit(&entry).await {
+        tracing::warn!(action = %entry.action, error = %e, "audit row not recorded");
+    }
+}
+
+pub(super) async fn timeline(
+    h: &Handler,
+    req: &StoredRequest,
+    actor: &str,
+    kind: &str,
+    summary: String,
+) {
+    if let Some(id) = req.incident_id {
+        let entry = TimelineEntry {
+            at: OffsetDateTime::now_utc(),
+            actor: actor.to_string(),
+            kind: kind.to_string(),
+            summary,
+            outcome: None,
+            link: None,
+        };
+        if let Err(e) = h.shared.store.append_timeline(id, &entry).await {
+            tracing::warn!(error = %e, "timeline entry not recorded");
+        }
+    }
+}
+
+/// Checks for expired requests every `every`, for as long as the bot runs.
+pub(in crate::chat) async fn expiry_loop(h: Arc<Handler>, http: Arc<Http>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if h.shared.db_ready() {
+            expire_now(&h, &http, OffsetDateTime::now_utc()).await;
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Action requests and their votes.
+//!
+//! A vote is written together with the request's new state, conditionally
+//! on the version it was decided on (`core::approval::vote`). The write that
+//! moves a request from pending to approved is the claim to execute it: it
+//! can succeed for one click only, whatever the number of clicks or bots.
+
+use super::{Store, StoreError};
+use crate::core::approval::{ActionRequest, RequestState, Vote};
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+
+/// What a new request records.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub runbook: String,
+    pub action: String,
+    pub service: String,
+    pub container_id: String,
+    pub container_name: String,
+    pub target_summary: String,
+    pub reason: String,
+    pub requested_by: u64,
+    pub requested_by_label: String,
+    pub requested_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub approvals_needed: u32,
+    pub incident_id: Option<i64>,
+}
+
+/// A request as stored: the rules' view plus what it is about.
+#[derive(Debug, Clone)]
+pub struct StoredRequest {
+    pub rule: ActionRequest,
+    pub runbook: String,
+    pub action: String,
+    pub service: String,
+    pub container_id: String,
+    pub container_name: String,
+    pub target_summary: String,
+    pub reason: String,
+    pub requested_by_label: String,
+    pub channel_id: Option<i64>,
+    pub message_id: Option<i64>,
+    pub incident_id: Option<i64>,
+    pub outcome: Option<String>,
+    pub executed_at: Option<OffsetDateTime>,
+}
+
+const COLUMNS: &str =
+    "id, state, version, requested_by, requested_at, expires_at, approvals_needed, \
+     runbook, action, service, container_id, container_name, reason, requested_by_label, \
+     channel_id, message_id, incident_id, outcome, executed_at, target_summary";
+
+impl Store {
+    pub async fn create_request(&self, n: &NewRequest) -> Result<StoredRequest, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                &format!(
+                    "INSERT INTO action_requests (runbook, action, service, container_id,
+                         container_name, reason, requested_by, requested_by_label, requested_at,
+                         expires_at, approvals_needed, state, incident_id, target_summary)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13)
+                     RETURNING {COLUMNS}"
+                ),
+                &[
+                    &n.runbook,
+                    &n.action,
+                    &n.service,
+                    &n.container_id,
+                    &n.container_name,
+                    &n.reason,
+                    &(n.requested_by as i64),
+                    &n.requested_by_label,
+                    &n.requested_at,
+                    &n.expires_at,
+                    &(n.approvals_needed as i32),
+                    &n.incident_id,
+                    &n.target_summary,
+                ],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        request(&row, Vec::new())
+    }
+
+    pub async fn request(&self, id: i64) -> Result<Option<StoredRequest>, StoreError> {
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM action_requests WHERE id = $1"),
+                &[&id],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?
+        else {
+            return Ok(None);
+        };
+        let votes = self.votes(&client, id).await?;
+        request(&row, votes).map(Some)
+    }
+
+    pub async fn set_request_message(
+        &self,
+        id: i64,
+        channel_id: u64,
+        message_id: u64,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE action_requests SET channel_id = $2, message_id = $3 WHERE id = $1",
+                &[&id, &(channel_id as i64), &(message_id as i64)],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(())
+    }
+
+    /// Records `vote` and moves the request to `to`, if it is still pending
+    /// at `version`. `Ok(None)`: someone else changed it first.
+    pub async fn record_vote(
+        &self,
+        id: i64,
+        version: i32,
+        vote: &Vote,
+        to: RequestState,
+    ) -> Result<Option<StoredRequest>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| self.query_error(e))?;
+        let Some(row) = tx
+            .query_opt(
+                &format!(
+                    "UPDATE action_requests SET state = $3, version = version + 1
+                     WHERE id = $1 AND version = $2 AND state = 'pending' RETURNING {COLUMNS}"
+                ),
+                &[&id, &version, &to.as_str()],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?
+        else {
+            return Ok(None);
+        };
+        tx.execute(
+            "INSERT INTO action_votes (request_id, user_id, label, approve, at)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &id,
+                &(vote.user_id as i64),
+                &vote.label,
+                &vote.approve,
+                &vote.at,
+            ],
+        )
+        .await
+        .map_err(|e| self.query_error(e))?;
+        let votes = self.votes(&tx, id).await?;
+        tx.commit().await.map_err(|e| self.query_error(e))?;
+        request(&row, votes).map(Some)
+    }
+
+    /// Marks pending requests past their expiry as expired; returns them.
+    pub async fn expire_due(&self, now: OffsetDateTime) -> Result<Vec<StoredRequest>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "UPDATE action_requests SET state = 'expired', version = version + 1
+                     WHERE state = 'pending' AND expires_at <= $1 RETURNING {COLUMNS}"
+                ),
+                &[&now],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let votes = self.votes(&client, row.get(0)).await?;
+            out.push(request(row, votes)?);
+        }
+        Ok(out)
+    }
+
+    /// Records how an approved request ended (executed or failed).
+    pub async fn finish_request(
+        &self,
+        id: i64,
+        state: RequestState,
+        outcome: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE action_requests SET state = $2, outcome = $3, executed_at = $4,
+                     version = version + 1
+                 WHERE id = $1 AND state = 'approved'",
+                &[&id, &state.as_str(), &outcome, &at],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(())
+    }
+
+    /// When `service`'s executed restarts ran, since `since`.
+    pub async fn restarts_since(
+        &self,
+        service: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<OffsetDateTime>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT executed_at FROM action_requests
+                 WHERE state = 'executed' AND action = 'restart' AND service = $1
+                   AND executed_at >= $2",
+                &[&service, &since],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn votes(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        id: i64,
+    ) -> Result<Vec<Vote>, StoreError> {
+        let rows = client
+            .query(
+                "SELECT user_id, label, approve, at FROM action_votes
+                 WHERE request_id = $1 ORDER BY at, user_id",
+                &[&id],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| Vote {
+                user_id: r.get::<_, i64>(0) as u64,
+                label: r.get(1),
+                approve: r.get(2),
+                at: r.get(3),
+            })
+            .collect())
+    }
+}
+
+fn request(r: &Row, votes: Vec<Vote>) -> Result<StoredRequest, StoreError> {
+    let state: String = r.get(1);
+    Ok(StoredRequest {
+        rule: ActionRequest {
+            id: r.get(0),
+            state: RequestState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("request state '{state}'")))?,
+            version: r.get(2),
+            requested_by: r.get::<_, i64>(3) as u64,
+            requested_at: r.get(4),
+            expires_at: r.get(5),
+            approvals_needed: r.get::<_, i32>(6) as u32,
+            votes,
+        },
+        runbook: r.get(7),
+        action: r.get(8),
+        service: r.get(9),
+        container_id: r.get(10),
+        container_name: r.get(11),
+        reason: r.get(12),
+        requested_by_label: r.get(13),
+        channel_id: r.get(14),
+        message_id: r.get(15),
+        incident_id: r.get(16),
+        outcome: r.get(17),
+        executed_at: r.get(18),
+        target_summary: r.get(19),
+    })
+}

@@ -25,6 +25,8 @@ use std::sync::Arc;
 pub enum ServeError {
     #[error("the Discord client stopped: {0}")]
     Client(#[from] serenity::Error),
+    #[error("the HTTP client could not be built: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
 /// Everything a handler needs, shared by all interactions.
@@ -56,7 +58,14 @@ pub async fn serve(
     store: Store,
     docker_host_env: Option<String>,
 ) -> Result<(), ServeError> {
-    let mut http = HttpBuilder::new(env.token.expose());
+    // serenity's default client waits forever on a stalled connection, which
+    // would pin a handler; bound every Discord request instead.
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?;
+    let mut http = HttpBuilder::new(env.token.expose()).client(client);
     if let Some(base) = &env.api_base {
         // serenity's ratelimiter talks to discord.com directly and ignores
         // the proxy, so a proxy only takes effect with it off.

@@ -342,7 +342,7 @@ pub(super) async fn edit(
     }
 }
 
-async fn reply_ephemeral(ctx: &Context, c: &CommandInteraction, sentence: &str) {
+pub(super) async fn reply_ephemeral(ctx: &Context, c: &CommandInteraction, sentence: &str) {
     let msg = CreateInteractionResponseMessage::new()
         .content(sentence)
         .ephemeral(true);

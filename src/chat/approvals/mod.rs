@@ -12,7 +12,7 @@ mod view;
 
 pub(super) use run::expiry_loop;
 
-use super::handler::{actor, defer, edit, Handler};
+use super::handler::{actor, defer, edit, reply_ephemeral, Handler};
 use crate::actions::restart_target;
 use crate::core::approval::{self, RequestState, VoteResult, Voter};
 use crate::core::commands::{Invocation, Value};
@@ -52,7 +52,7 @@ pub(super) async fn request(
     else {
         let sentence =
             format!("{label} is not available yet: this version executes restarts only.");
-        reply(ctx, c, &sentence).await;
+        reply_ephemeral(ctx, c, &sentence).await;
         return (None, format!("refused: {sentence}"));
     };
     let text = |name: &str| match inv.args.get(name) {
@@ -72,7 +72,7 @@ pub(super) async fn request(
             if let Err(sentence) =
                 approval::within_rate_limit(&service, &recent, *rate_limit_per_hour, now)
             {
-                reply(ctx, c, &sentence).await;
+                reply_ephemeral(ctx, c, &sentence).await;
                 return (target, format!("refused: {sentence}"));
             }
         }
@@ -203,20 +203,8 @@ async fn refuse_store(
     target: Option<String>,
 ) -> (Option<String>, String) {
     let sentence = format!("Nothing was requested: {e}.");
-    reply(ctx, c, &sentence).await;
+    reply_ephemeral(ctx, c, &sentence).await;
     (target, format!("failed: {e}"))
-}
-
-async fn reply(ctx: &Context, c: &CommandInteraction, sentence: &str) {
-    let msg = CreateInteractionResponseMessage::new()
-        .content(sentence)
-        .ephemeral(true);
-    if let Err(e) = c
-        .create_response(&ctx.http, CreateInteractionResponse::Message(msg))
-        .await
-    {
-        tracing::error!(error = %super::handler::redacted(&e, c), "could not reply");
-    }
 }
 
 /// A click on Approve or Deny.

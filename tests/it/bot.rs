@@ -110,6 +110,39 @@ impl Bot {
         }
     }
 
+    /// The audit log as (action, result), once `done` holds for it: rows
+    /// are written after the replies a test waits for, so it waits for
+    /// them too.
+    pub async fn audit_until(
+        &self,
+        done: impl Fn(&[(String, String)]) -> bool,
+    ) -> Vec<(String, String)> {
+        let db = self
+            .db
+            .as_ref()
+            .expect("the bot's own database")
+            .client()
+            .await;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let rows: Vec<(String, String)> = db
+                .query("SELECT action, result FROM audit_log ORDER BY at, id", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            if done(&rows) {
+                return rows;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "audit log never got there: {rows:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops the bot (as a crash would: no goodbye).
     pub fn kill(&mut self) {
         let _ = self.child.kill();

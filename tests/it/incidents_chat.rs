@@ -125,14 +125,7 @@ async fn an_incident_from_open_to_postmortem() {
     }
 
     // Every command, the refusal included, is in the audit log.
-    let db = bot.db.as_ref().unwrap().client().await;
-    let rows: Vec<(String, String)> = db
-        .query("SELECT action, result FROM audit_log ORDER BY at, id", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let rows = bot.audit_until(|rows| rows.len() >= 6).await;
     let actions: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(
         actions,

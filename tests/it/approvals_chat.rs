@@ -180,12 +180,22 @@ async fn a_second_person_approves_and_the_container_restarts_once() {
     assert!(state.contains("Next: /mem verify"), "{state}");
     assert_ne!(started_at(&web), before, "the container really restarted");
     let restarted = started_at(&web);
+    // The outcome is posted right after the request message is updated.
     let outcome = emu
-        .messages_in(INCIDENT_CHANNEL_ID)
-        .into_iter()
-        .filter(|m| m["content"].as_str().unwrap_or("").contains("executed"))
-        .count();
-    assert_eq!(outcome, 1);
+        .wait_until(WAIT, "the outcome message", |emu| {
+            let posted: Vec<_> = emu
+                .messages_in(INCIDENT_CHANNEL_ID)
+                .into_iter()
+                .filter(|m| m["content"].as_str().unwrap_or("").contains("executed"))
+                .collect();
+            (!posted.is_empty()).then_some(posted)
+        })
+        .await;
+    assert_eq!(outcome.len(), 1);
+    assert!(outcome[0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Next: /mem verify"));
 
     // A double click and a late approval change nothing.
     for who in [bob(), carol()] {

@@ -42,6 +42,8 @@ pub enum ActionError {
     },
     #[error("container {id} is not part of the watched project; refusing to touch it")]
     NotInProject { id: String },
+    #[error("actions need a watched Compose project (watch.project); watching every container is read-only")]
+    NoProject,
     #[error(transparent)]
     Docker(#[from] DockerError),
 }
@@ -71,6 +73,9 @@ pub async fn restart_target(
     service: &str,
     now: OffsetDateTime,
 ) -> Result<RestartTarget, ActionError> {
+    if *scope == Scope::All {
+        return Err(ActionError::NoProject);
+    }
     let engine = engine(settings, docker_host_env).await?;
     let mut listed: Vec<_> = engine
         .list(scope)
@@ -129,6 +134,9 @@ pub async fn execute_restart(
     stop_timeout: Duration,
     settle: Duration,
 ) -> Result<Restarted, ActionError> {
+    let Scope::Project(project) = scope else {
+        return Err(ActionError::NoProject);
+    };
     let engine = engine(settings, docker_host_env).await?;
     let current: Vec<_> = engine
         .list(scope)
@@ -147,12 +155,7 @@ pub async fn execute_restart(
     }
     // Defence in depth: the listing was by project label, and so is this.
     let details = engine.inspect(container_id).await?;
-    let in_scope = match (scope, details.as_ref().and_then(|d| d.project.as_deref())) {
-        (Scope::All, _) => details.is_some(),
-        (Scope::Project(p), Some(label)) => p == label,
-        (Scope::Project(_), None) => false,
-    };
-    if !in_scope {
+    if details.and_then(|d| d.project).as_deref() != Some(project.as_str()) {
         return Err(ActionError::NotInProject {
             id: short(container_id).into(),
         });

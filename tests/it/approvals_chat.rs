@@ -392,3 +392,44 @@ async fn a_request_survives_a_bot_restart() {
     wait_state(&emu, msg, "Approved by bob (<@9003>) and executed").await;
     assert_ne!(started_at(&web), before);
 }
+
+/// Watching every container is for looking; actions need a project.
+#[tokio::test(flavor = "multi_thread")]
+async fn watching_everything_allows_no_restarts() {
+    let mut p = Project::new("all-scope");
+    let web = p.start("web", 16, None);
+    let before = started_at(&web);
+    let emu = Emulator::start().await;
+    let _bot = Bot::start(&emu, &p.name, &[("INCIDENT_BOT_WATCH__ALL", "true")]).await;
+    let sent = emu
+        .slash(Slash {
+            command: "mem".into(),
+            subcommand: Some("restart".into()),
+            options: vec![
+                ("service".into(), json!("web")),
+                ("reason".into(), json!("x")),
+            ],
+            member: alice(),
+            channel_id: INCIDENT_CHANNEL_ID,
+        })
+        .await;
+    let reply = emu
+        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+        .await;
+    let text = reply.json.as_ref().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("actions need a watched Compose project"),
+        "{text}"
+    );
+    assert!(!emu
+        .messages_in(INCIDENT_CHANNEL_ID)
+        .iter()
+        .any(|m| m["content"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Approval needed")));
+    assert_eq!(started_at(&web), before);
+}

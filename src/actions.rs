@@ -64,6 +64,20 @@ async fn engine(
     .await
 }
 
+/// Whether a container is up: `Some(true)` running, `Some(false)` stopped
+/// or restarting in a loop, `None` gone.
+pub async fn container_state(
+    settings: &Settings,
+    docker_host_env: Option<String>,
+    id: &str,
+) -> Result<Option<bool>, DockerError> {
+    let engine = engine(settings, docker_host_env).await?;
+    Ok(engine
+        .inspect(id)
+        .await?
+        .map(|c| c.running && !c.restarting))
+}
+
 /// The one running container of `service` in `scope`, with what approvers
 /// need to see.
 pub async fn restart_target(

@@ -24,6 +24,7 @@ pub struct Settings {
     pub watch: WatchSettings,
     pub discord: DiscordSettings,
     pub approvals: ApprovalSettings,
+    pub escalation: EscalationSettings,
     pub runbooks: RunbookSettings,
     /// runbook id → step id → keys of that step's check.
     #[serde(default)]
@@ -75,6 +76,12 @@ pub struct DiscordSettings {
     pub responder_role_ids: Vec<u64>,
     pub approver_role_ids: Vec<u64>,
     pub oncall_role_ids: Vec<u64>,
+    /// Roster role → Discord user id, seeded on start.
+    #[serde(default)]
+    pub roster: std::collections::BTreeMap<String, u64>,
+    /// Roster role → Discord role id, pinged when nobody holds the role.
+    #[serde(default)]
+    pub roster_role_ids: std::collections::BTreeMap<String, u64>,
 }
 
 /// Timing of the approval machinery (the rules are in the runbook).
@@ -83,6 +90,14 @@ pub struct DiscordSettings {
 pub struct ApprovalSettings {
     pub settle_secs: u64,
     pub expiry_check_secs: u64,
+}
+
+/// Timing of escalation delivery (the rules are in the runbook).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationSettings {
+    pub tick_ms: u64,
+    pub oom_grace_secs: u64,
 }
 
 /// A value that must never reach a log: `Debug` prints a placeholder.

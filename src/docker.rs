@@ -13,7 +13,9 @@ use crate::core::memory::{
     own_limit, usage_without_cache, ContainerSample, MemorySnapshot, Reading,
 };
 use bollard::errors::Error as BollardError;
-use bollard::query_parameters::{ListContainersOptions, RestartContainerOptions, StatsOptions};
+use bollard::query_parameters::{
+    EventsOptions, ListContainersOptions, RestartContainerOptions, StatsOptions,
+};
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::{stream, StreamExt};
 use std::collections::{BTreeMap, HashMap};
@@ -66,6 +68,8 @@ pub struct ContainerDetails {
     pub project: Option<String>,
     pub service: Option<String>,
     pub running: bool,
+    /// In a restart loop (the engine restarting it after it died).
+    pub restarting: bool,
     pub started_at: Option<OffsetDateTime>,
 }
 
@@ -268,6 +272,7 @@ impl Engine {
             project: labels.get(PROJECT_LABEL).cloned(),
             service: labels.get(SERVICE_LABEL).cloned(),
             running: state.running.unwrap_or(false),
+            restarting: state.restarting.unwrap_or(false),
             started_at: state.started_at.and_then(|t| {
                 OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
             }),
@@ -293,6 +298,44 @@ impl Engine {
         }
     }
 
+    /// The engine's OOM-kill events for containers in `scope`, as they
+    /// happen: (container id, container name). The stream ends when the
+    /// connection does; the caller reconnects.
+    pub fn oom_events(
+        &self,
+        scope: &Scope,
+    ) -> impl futures_util::Stream<Item = Result<(String, String), DockerError>> + '_ {
+        let mut filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            ("event".to_string(), vec!["oom".to_string()]),
+        ]);
+        if let Scope::Project(p) = scope {
+            filters.insert("label".into(), vec![format!("{PROJECT_LABEL}={p}")]);
+        }
+        // No request timeout: this stream is meant to stay open.
+        let client = self
+            .client
+            .clone()
+            .with_timeout(Duration::from_secs(u64::MAX / 4));
+        let options = EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let endpoint = self.endpoint.clone();
+        let timeout = self.timeout;
+        async_stream(client, options).map(move |event| {
+            let event = event.map_err(|e| classify(&endpoint, timeout, e))?;
+            let actor = event.actor.unwrap_or_default();
+            let name = actor
+                .attributes
+                .unwrap_or_default()
+                .get("name")
+                .cloned()
+                .unwrap_or_default();
+            Ok((actor.id.unwrap_or_default(), name))
+        })
+    }
+
     /// Runs one engine request within the timeout, classifying failures.
     async fn bounded<T>(
         &self,
@@ -306,6 +349,14 @@ impl Engine {
             }),
         }
     }
+}
+
+/// The events stream owns its client, so it outlives the borrow of `self`.
+fn async_stream(
+    client: Docker,
+    options: EventsOptions,
+) -> impl futures_util::Stream<Item = Result<bollard::models::EventMessage, BollardError>> {
+    futures_util::stream::once(async move { client.events(Some(options)) }).flatten()
 }
 
 fn classify(endpoint: &str, timeout: Duration, e: BollardError) -> DockerError {

@@ -6,7 +6,7 @@
 //! drops interactions not answered within 3 seconds, and a probe can take
 //! longer); then run the step and edit the result in.
 
-use super::{approvals, incidents, register, steps, Shared};
+use super::{approvals, escalations, incidents, register, steps, Shared};
 use crate::core::access::{may_invoke, Roles};
 use crate::core::commands::{self, CommandSpec, Invocation, OptionKind, Target, Value};
 use crate::core::diagnosis::can_run;
@@ -35,6 +35,15 @@ impl Handler {
         let mut specs: Vec<CommandSpec> = shared.runbooks.iter().map(commands::spec).collect();
         let ids: Vec<&str> = shared.runbooks.iter().map(|rb| rb.id()).collect();
         specs.push(commands::incident_spec(&ids));
+        let mut roles: Vec<String> = Vec::new();
+        for rb in &shared.runbooks {
+            for r in rb.roster_roles.iter().map(|r| r.get_ref().id.clone()) {
+                if !roles.contains(&r) {
+                    roles.push(r);
+                }
+            }
+        }
+        specs.push(commands::oncall_spec(&roles));
         Handler { shared, specs }
     }
 
@@ -108,6 +117,28 @@ impl Handler {
                 let done = incidents::run(self, ctx, &c, &inv, *op).await;
                 edit(ctx, &c, done.reply, &label).await;
                 (done.target, done.result)
+            }
+            Target::Escalate | Target::Oncall { .. } => {
+                if !defer(ctx, &c, false, &label).await {
+                    return;
+                }
+                let done = match &inv.target {
+                    Target::Oncall { set } => escalations::oncall(self, &c, &inv, *set)
+                        .await
+                        .map(|(reply, result)| (reply, None, result)),
+                    _ => escalations::manual(self, &c, &inv).await,
+                };
+                let (reply, target, result) = done.unwrap_or_else(|e| {
+                    (
+                        EditInteractionResponse::new().content(format!(
+                            "Nothing was recorded: {e}. Diagnosis commands still work."
+                        )),
+                        None,
+                        format!("failed: {e}"),
+                    )
+                });
+                edit(ctx, &c, reply, &label).await;
+                (target, result)
             }
             Target::Action(action) => approvals::request(self, ctx, &c, &inv, action, &label).await,
             Target::Step(step) if self.runnable(&inv.runbook, step) => {
@@ -224,6 +255,16 @@ impl EventHandler for Handler {
                 ctx.http.clone(),
                 every,
             ));
+            let tick = Duration::from_millis(self.shared.settings.escalation.tick_ms.max(50));
+            tokio::spawn(escalations::scheduler(
+                Arc::new(self.clone()),
+                ctx.http.clone(),
+                tick,
+            ));
+            tokio::spawn(escalations::oom_watcher(
+                Arc::new(self.clone()),
+                ctx.http.clone(),
+            ));
         }
         let guild = GuildId::new(self.shared.settings.discord.guild_id);
         let commands = self.specs.iter().map(register::command).collect();
@@ -268,6 +309,7 @@ fn subcommand_options(
             ResolvedValue::String(s) => Value::Text(s.to_string()),
             ResolvedValue::Autocomplete { value, .. } => Value::Text(value.to_string()),
             ResolvedValue::Integer(n) => Value::Integer(*n),
+            ResolvedValue::User(user, _) => Value::User(user.id.get()),
             _ => {
                 return Err(format!(
                     "Option {} has a type this bot does not take.",

@@ -12,7 +12,7 @@ use crate::render;
 use crate::store::{NewIncident, StoreError};
 use serenity::all::{
     AutoArchiveDuration, ChannelId, CommandInteraction, Context, CreateAttachment, CreateEmbed,
-    CreateMessage, CreateThread, EditInteractionResponse,
+    CreateMessage, CreateThread, EditInteractionResponse, Http,
 };
 use time::OffsetDateTime;
 
@@ -97,36 +97,72 @@ async fn open(
             "There is no runbook '{runbook_id}'."
         )));
     };
-    let channel = h.shared.settings.discord.incident_channel_id;
     let title = text(inv, "title");
+    let by = format!("<@{}>", c.user.id);
+    let (inc, thread) = open_with_thread(h, &ctx.http, rb, &title, &actor(c), &by).await?;
+    let target = Some(format!("incident #{}", inc.id));
+    let channel = h.shared.settings.discord.incident_channel_id;
+    Ok(match thread {
+        Ok(thread) => Done {
+            reply: EditInteractionResponse::new().content(format!(
+                "Opened incident #{}: <#{thread}>. Run the runbook's commands in that thread; they are added to its timeline.",
+                inc.id
+            )),
+            target,
+            result: "ok".into(),
+        },
+        Err(e) => Done {
+            reply: EditInteractionResponse::new().content(format!(
+                "Opened incident #{}, but its thread could not be created in <#{channel}> (check the bot's Create Public Threads permission).",
+                inc.id
+            )),
+            target,
+            result: format!("ok, without thread: {e}"),
+        },
+    })
+}
+
+/// Records an incident (with its escalations, from the runbook in force
+/// now), then gives it a thread in the incident channel that starts with
+/// the runbook. Used by `/incident open` and by alerts (`opened_by` is then
+/// a system actor). The inner result is the thread, or why there is none.
+pub(super) async fn open_with_thread(
+    h: &Handler,
+    http: &Http,
+    rb: &crate::core::runbook::Runbook,
+    title: &str,
+    opened_by: &str,
+    announced_by: &str,
+) -> Result<(Incident, Result<ChannelId, serenity::Error>), StoreError> {
+    let channel = h.shared.settings.discord.incident_channel_id;
+    let now = OffsetDateTime::now_utc();
+    let rules: Vec<_> = rb.escalations.iter().map(|e| e.get_ref()).collect();
     let inc = h
         .shared
         .store
         .open_incident(&NewIncident {
             runbook: rb.id().to_string(),
-            title: title.clone(),
+            title: title.to_string(),
             severity: format!("{:?}", rb.runbook.severity).to_lowercase(),
             estimated_ttr_minutes: rb.runbook.estimated_ttr_minutes as i32,
-            opened_by: actor(c),
-            opened_at: OffsetDateTime::now_utc(),
+            opened_by: opened_by.to_string(),
+            opened_at: now,
             channel_id: channel as i64,
+            escalations: crate::core::escalation::on_open(&rules, now),
         })
         .await?;
-    let target = Some(format!("incident #{}", inc.id));
-
-    // The incident is recorded; now give it a thread with the runbook.
-    let announce = CreateMessage::new().content(format!(
-        "**Incident #{}** opened by <@{}>: {title}",
-        inc.id, c.user.id
-    ));
+    let announce = CreateMessage::new()
+        .content(format!(
+            "**Incident #{}** opened by {announced_by}: {title}",
+            inc.id
+        ))
+        .allowed_mentions(serenity::all::CreateAllowedMentions::new());
     let thread_name: String = format!("#{} {title}", inc.id).chars().take(100).collect();
     let made = async {
-        let msg = ChannelId::new(channel)
-            .send_message(&ctx.http, announce)
-            .await?;
+        let msg = ChannelId::new(channel).send_message(http, announce).await?;
         let thread = ChannelId::new(channel)
             .create_thread_from_message(
-                &ctx.http,
+                http,
                 msg.id,
                 CreateThread::new(thread_name).auto_archive_duration(AutoArchiveDuration::OneDay),
             )
@@ -143,38 +179,24 @@ async fn open(
             .field("Owner", rb.runbook.owner.clone(), true);
         thread
             .id
-            .send_message(&ctx.http, CreateMessage::new().embed(card))
+            .send_message(http, CreateMessage::new().embed(card))
             .await?;
         Ok::<_, serenity::Error>(thread.id)
     }
     .await;
-    match made {
+    match &made {
         Ok(thread) => {
             h.shared
                 .store
                 .set_thread(inc.id, thread.get() as i64)
-                .await?;
-            Ok(Done {
-                reply: EditInteractionResponse::new().content(format!(
-                    "Opened incident #{}: <#{thread}>. Run the runbook's commands in that thread; they are added to its timeline.",
-                    inc.id
-                )),
-                target,
-                result: "ok".into(),
-            })
+                .await?
         }
         Err(e) => {
-            tracing::error!(incident = inc.id, error = %e, "creating the incident thread failed");
-            Ok(Done {
-                reply: EditInteractionResponse::new().content(format!(
-                    "Opened incident #{}, but its thread could not be created in <#{channel}> (check the bot's Create Public Threads permission).",
-                    inc.id
-                )),
-                target,
-                result: format!("ok, without thread: {e}"),
-            })
+            tracing::error!(incident = inc.id, error = %e, "creating the incident thread failed")
         }
     }
+    let inc = h.shared.store.incident(inc.id).await?.unwrap_or(inc);
+    Ok((inc, made))
 }
 
 /// The incident a command is about: the one whose thread it was run in;

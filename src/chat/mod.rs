@@ -9,6 +9,7 @@
 
 mod approvals;
 mod embed;
+mod escalations;
 mod handler;
 mod incidents;
 mod register;
@@ -109,6 +110,18 @@ async fn prepare_database(shared: Arc<Shared>) {
     loop {
         match shared.store.migrate().await {
             Ok(applied) => {
+                // The configured roster fills roles nobody holds yet;
+                // /oncall set changes it from then on.
+                let now = time::OffsetDateTime::now_utc();
+                for (role, user) in &shared.settings.discord.roster {
+                    if let Err(e) = shared
+                        .store
+                        .set_roster(role, *user, "configuration", now, true)
+                        .await
+                    {
+                        tracing::warn!(role, error = %e, "could not seed the roster");
+                    }
+                }
                 shared.db_ready.store(true, Ordering::Release);
                 tracing::info!(database = %shared.store.location(), ?applied, "database ready");
                 return;

@@ -28,6 +28,7 @@ fn option(o: &OptionSpec) -> CreateCommandOption {
         OptionKind::Text { max_len } => (CommandOptionType::String, Some(*max_len)),
         OptionKind::Integer { .. } => (CommandOptionType::Integer, None),
         OptionKind::Choice { .. } => (CommandOptionType::String, None),
+        OptionKind::User => (CommandOptionType::User, None),
     };
     let mut opt =
         CreateCommandOption::new(kind, o.name.clone(), o.description.clone()).required(o.required);
@@ -40,6 +41,7 @@ fn option(o: &OptionSpec) -> CreateCommandOption {
                 opt = opt.min_length(1).max_length(max);
             }
         }
+        OptionKind::User => {}
         OptionKind::Choice { values } => {
             for v in values {
                 opt = opt.add_string_choice(v.clone(), v.clone());

@@ -32,7 +32,8 @@ pub fn may_invoke(
         | Target::Verify
         | Target::Action(_)
         | Target::Escalate
-        | Target::Incident(_) => roles.responders,
+        | Target::Incident(_)
+        | Target::Oncall { .. } => roles.responders,
     };
     if needed.is_empty() {
         return Err(format!(

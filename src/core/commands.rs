@@ -17,6 +17,9 @@ pub const RESERVED: [&str; 3] = ["causes", "verify", "escalate"];
 /// The built-in command group for incidents; no runbook may take its name.
 pub const INCIDENT_GROUP: &str = "incident";
 
+/// The built-in command group for the on-call roster.
+pub const ONCALL_GROUP: &str = "oncall";
+
 /// Longest incident title (it also names the incident's thread, and Discord
 /// caps thread names at 100 characters).
 pub const MAX_TITLE: u16 = 80;
@@ -59,6 +62,8 @@ pub enum Target {
     Escalate,
     /// An `/incident` subcommand.
     Incident(IncidentOp),
+    /// `/oncall` (show) or `/oncall set`.
+    Oncall { set: bool },
 }
 
 /// The `/incident` subcommands.
@@ -80,6 +85,7 @@ impl Target {
             Target::Step(_) | Target::Causes | Target::Verify => false,
             Target::Action(_) | Target::Escalate => true,
             Target::Incident(op) => !matches!(op, IncidentOp::Status | IncidentOp::List),
+            Target::Oncall { set } => *set,
         }
     }
 }
@@ -103,6 +109,8 @@ pub enum OptionKind {
     Integer { min: i64, max: i64 },
     /// One of a fixed set of words.
     Choice { values: Vec<String> },
+    /// A member of the server.
+    User,
 }
 
 /// A typed option value as received.
@@ -110,6 +118,8 @@ pub enum OptionKind {
 pub enum Value {
     Text(String),
     Integer(i64),
+    /// A Discord user id.
+    User(u64),
 }
 
 /// A checked invocation: the target and its typed arguments.
@@ -174,81 +184,6 @@ pub fn spec(rb: &Runbook) -> CommandSpec {
         name: rb.id().to_string(),
         description: clip(&rb.runbook.title),
         subcommands,
-    }
-}
-
-/// The built-in `/incident` group; `runbooks` are the ids an incident can
-/// follow (the first is the default).
-pub fn incident_spec(runbooks: &[&str]) -> CommandSpec {
-    let sub = |name: &str, description: &str, op, options| SubcommandSpec {
-        name: name.into(),
-        description: description.into(),
-        target: Target::Incident(op),
-        options,
-    };
-    let title = OptionSpec {
-        name: "title".into(),
-        description: "What is happening, in a few words".into(),
-        required: true,
-        kind: OptionKind::Text { max_len: MAX_TITLE },
-    };
-    let runbook = OptionSpec {
-        name: "runbook".into(),
-        description: "The runbook to follow (default: the first)".into(),
-        required: false,
-        kind: OptionKind::Choice {
-            values: runbooks.iter().map(|r| r.to_string()).collect(),
-        },
-    };
-    let summary = OptionSpec {
-        name: "summary".into(),
-        description: "What fixed it".into(),
-        required: true,
-        kind: OptionKind::Text {
-            max_len: MAX_REASON,
-        },
-    };
-    CommandSpec {
-        name: INCIDENT_GROUP.into(),
-        description: "Open, acknowledge and resolve incidents".into(),
-        subcommands: vec![
-            sub(
-                "open",
-                "Open an incident with its own thread",
-                IncidentOp::Open,
-                vec![title, runbook],
-            ),
-            sub(
-                "ack",
-                "Acknowledge the incident of this thread",
-                IncidentOp::Ack,
-                vec![],
-            ),
-            sub(
-                "resolve",
-                "Resolve the incident of this thread",
-                IncidentOp::Resolve,
-                vec![summary],
-            ),
-            sub(
-                "status",
-                "Show the incident of this thread",
-                IncidentOp::Status,
-                vec![],
-            ),
-            sub(
-                "list",
-                "List open and recent incidents",
-                IncidentOp::List,
-                vec![],
-            ),
-            sub(
-                "postmortem",
-                "Post the incident's postmortem as Markdown",
-                IncidentOp::Postmortem,
-                vec![],
-            ),
-        ],
     }
 }
 
@@ -385,6 +320,7 @@ pub fn parse(
                 }
                 Value::Text(s.clone())
             }
+            (OptionKind::User, Value::User(id)) => Value::User(*id),
             (OptionKind::Integer { min, max }, Value::Integer(n)) => {
                 if n < min || n > max {
                     return Err(format!("{name} must be between {min} and {max}, not {n}"));
@@ -420,6 +356,9 @@ fn is_service_name(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
+
+mod builtin;
+pub use builtin::{incident_spec, oncall_spec};
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@ pub mod access;
 pub mod approval;
 pub mod commands;
 pub mod diagnosis;
+pub mod escalation;
 pub mod incident;
 pub mod memory;
 pub mod runbook;

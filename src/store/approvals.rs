@@ -205,6 +205,19 @@ impl Store {
         Ok(())
     }
 
+    /// How many requests of an incident still wait for approval.
+    pub async fn pending_requests(&self, incident_id: i64) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM action_requests WHERE incident_id = $1 AND state = 'pending'",
+                &[&incident_id],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(row.get(0))
+    }
+
     /// When `service`'s executed restarts ran, since `since`.
     pub async fn restarts_since(
         &self,

@@ -21,6 +21,9 @@ pub struct NewIncident {
     pub opened_by: String,
     pub opened_at: OffsetDateTime,
     pub channel_id: i64,
+    /// Escalations computed from the runbook in force now; kept with the
+    /// incident so later runbook changes do not rewrite its policy.
+    pub escalations: Vec<crate::core::escalation::Due>,
 }
 
 const COLUMNS: &str = "id, runbook, title, severity, estimated_ttr_minutes, state, version, \
@@ -69,6 +72,9 @@ impl Store {
         )
         .await
         .map_err(|e| self.query_error(e))?;
+        super::escalations::insert(&tx, inc.id, &n.escalations, None)
+            .await
+            .map_err(|e| self.query_error(e))?;
         tx.commit().await.map_err(|e| self.query_error(e))?;
         Ok(inc)
     }
@@ -170,6 +176,15 @@ impl Store {
             return Ok(None);
         };
         let inc = incident(row)?;
+        if inc.state == State::Resolved {
+            // Resolving ends the escalations still waiting.
+            tx.execute(
+                "UPDATE escalations SET state = 'cancelled' WHERE incident_id = $1 AND state = 'pending'",
+                &[&id],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        }
         insert_timeline(
             &tx,
             id,

@@ -13,6 +13,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "action_requests",
         include_str!("../../migrations/0002_action_requests.sql"),
     ),
+    (
+        3,
+        "escalations_and_roster",
+        include_str!("../../migrations/0003_escalations_and_roster.sql"),
+    ),
 ];
 
 /// Any constant works; it only has to be the same for every bot.

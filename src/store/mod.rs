@@ -9,11 +9,13 @@
 
 mod approvals;
 mod audit;
+mod escalations;
 mod incidents;
 mod migrate;
 
 pub use approvals::{NewRequest, StoredRequest};
 pub use audit::{AuditEntry, AuditRow};
+pub use escalations::Claimed;
 pub use incidents::NewIncident;
 
 use crate::config::Secret;

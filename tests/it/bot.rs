@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 pub const RESPONDER_ROLE: u64 = 7001;
 pub const OTHER_ROLE: u64 = 7002;
 pub const APPROVER_ROLE: u64 = 7003;
+pub const ON_CALL_ROLE: u64 = 7004;
+/// Seeded on the roster as Senior DevOps Engineer and DevOps Lead.
+pub const SENIOR: u64 = 8001;
+pub const LEAD: u64 = 8002;
 pub const WAIT: Duration = Duration::from_secs(20);
 
 /// The bot process, killed when dropped; its log is printed if the test
@@ -78,6 +82,21 @@ impl Bot {
             // often so tests need not wait.
             .env("INCIDENT_BOT_APPROVALS__SETTLE_SECS", "1")
             .env("INCIDENT_BOT_APPROVALS__EXPIRY_CHECK_SECS", "1")
+            // The roster: a senior engineer and a lead; on-call falls back
+            // to a role.
+            .env(
+                "INCIDENT_BOT_DISCORD__ROSTER__SENIOR_DEVOPS_ENGINEER",
+                SENIOR.to_string(),
+            )
+            .env(
+                "INCIDENT_BOT_DISCORD__ROSTER__DEVOPS_LEAD",
+                LEAD.to_string(),
+            )
+            .env(
+                "INCIDENT_BOT_DISCORD__ROSTER_ROLE_IDS__ON_CALL",
+                ON_CALL_ROLE.to_string(),
+            )
+            .env("INCIDENT_BOT_ESCALATION__OOM_GRACE_SECS", "1")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())

@@ -10,6 +10,7 @@ mod bot;
 mod discord;
 mod discord_bot;
 mod discord_emulator;
+mod escalation_chat;
 mod faults;
 mod incidents_chat;
 mod mem_status;

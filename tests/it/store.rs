@@ -2,6 +2,7 @@
 //! with versioned writes, concurrency, and the append-only audit log.
 
 use crate::support::TestDb;
+use incident_bot::core::escalation::Due;
 use incident_bot::core::incident::{decide, Request, State};
 use incident_bot::store::{AuditEntry, NewIncident, Store};
 use time::{Duration, OffsetDateTime};
@@ -15,6 +16,12 @@ fn new_incident(title: &str) -> NewIncident {
         opened_by: "<@1>".into(),
         opened_at: OffsetDateTime::now_utc(),
         channel_id: 10,
+        escalations: vec![Due {
+            rule: "unresolved".into(),
+            target: "senior_devops_engineer".into(),
+            due_at: OffsetDateTime::now_utc() + Duration::hours(1),
+            text: "If unresolved after 1 hour, escalate".into(),
+        }],
     }
 }
 
@@ -34,7 +41,7 @@ async fn migrations_apply_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
 }
 
 #[tokio::test]
@@ -177,4 +184,58 @@ async fn an_unreachable_database_is_one_sentence_within_seconds() {
         !err.contains("hunter2"),
         "the password never appears: {err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn due_escalations_are_claimed_once_and_resolving_cancels_the_rest() {
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    let a = store.open_incident(&new_incident("a")).await.unwrap();
+    let b = store.open_incident(&new_incident("b")).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    // Not due yet: nothing to claim.
+    assert!(store.claim_due_escalations(now).await.unwrap().is_empty());
+
+    // An hour passes (the clock is an argument).
+    let later = now + Duration::hours(2);
+    let claims: Vec<_> = (0..6)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.claim_due_escalations(later).await.unwrap() })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for c in claims {
+        claimed.extend(c.await.unwrap().into_iter().map(|e| e.incident_id));
+    }
+    claimed.sort();
+    assert_eq!(
+        claimed,
+        [a.id, b.id],
+        "each escalation is claimed by one claimer"
+    );
+
+    // A rule escalates an incident once, however often it is scheduled.
+    let again = new_incident("x").escalations;
+    assert_eq!(
+        store
+            .schedule_escalations(a.id, &again, None)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Resolving cancels what is still pending.
+    let c = store.open_incident(&new_incident("c")).await.unwrap();
+    let fix = Request::Resolve {
+        by: "<@1>".into(),
+        summary: "fixed".into(),
+    };
+    let change = decide(&c, &fix, now).unwrap();
+    store
+        .apply_change(c.id, c.version, &change)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.claim_due_escalations(later).await.unwrap().is_empty());
 }

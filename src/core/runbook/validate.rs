@@ -4,7 +4,7 @@
 //! runbook author fixes them all in one pass.
 
 use super::{ResolutionItem, Runbook};
-use crate::core::commands::{INCIDENT_GROUP, MAX_SUBCOMMANDS, RESERVED};
+use crate::core::commands::{INCIDENT_GROUP, MAX_SUBCOMMANDS, ONCALL_GROUP, RESERVED};
 use std::collections::HashSet;
 
 /// Every problem of a parsed runbook, as (byte offset, message).
@@ -14,7 +14,10 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
     if let Err(e) = check_name(&rb.runbook.id) {
         out.push((0, format!("runbook id '{}' {e}", rb.runbook.id)));
     }
-    if rb.runbook.id == INCIDENT_GROUP || CLI_COMMANDS.contains(&rb.runbook.id.as_str()) {
+    if rb.runbook.id == INCIDENT_GROUP
+        || rb.runbook.id == ONCALL_GROUP
+        || CLI_COMMANDS.contains(&rb.runbook.id.as_str())
+    {
         out.push((
             0,
             format!(

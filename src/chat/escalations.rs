@@ -1,0 +1,394 @@
+//! Escalations in Discord: the scheduler that delivers due escalations
+//! (claimed in the database, so two bots never ping twice), `/oncall`,
+//! `/mem escalate`, and the OOM watcher that escalates at once when an OOM
+//! kill takes a service down.
+
+use super::handler::{actor, Handler};
+use super::incidents::{find, open_with_thread};
+use crate::actions::container_state;
+use crate::core::commands::{Invocation, Value};
+use crate::core::escalation::{self, Due};
+use crate::core::incident::{span, Incident, TimelineEntry};
+use crate::docker::Engine;
+use crate::store::{AuditEntry, Claimed, StoreError};
+use futures_util::StreamExt;
+use serenity::all::{
+    ChannelId, CommandInteraction, CreateAllowedMentions, CreateMessage, EditInteractionResponse,
+    Http, RoleId, UserId,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Delivers due escalations every `every`, for as long as the bot runs.
+pub(super) async fn scheduler(h: Arc<Handler>, http: Arc<Http>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if h.shared.db_ready() {
+            if let Err(e) = fire_due(&h, &http).await {
+                tracing::warn!(error = %e, "escalation check failed");
+            }
+        }
+    }
+}
+
+async fn fire_due(h: &Handler, http: &Http) -> Result<(), StoreError> {
+    let store = &h.shared.store;
+    let claimed = store
+        .claim_due_escalations(OffsetDateTime::now_utc())
+        .await?;
+    if claimed.is_empty() {
+        return Ok(());
+    }
+    let roster: BTreeMap<String, u64> = store.roster().await?.into_iter().collect();
+    for e in claimed {
+        match deliver(h, http, &e, &roster).await {
+            Ok(()) => {}
+            Err(why) => {
+                // Not delivered: put it back so this bot (or another) retries.
+                tracing::warn!(escalation = e.id, error = %why, "escalation not delivered; will retry");
+                store.release_escalation(e.id).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn deliver(
+    h: &Handler,
+    http: &Http,
+    e: &Claimed,
+    roster: &BTreeMap<String, u64>,
+) -> Result<(), String> {
+    let store = &h.shared.store;
+    let inc = store
+        .incident(e.incident_id)
+        .await
+        .map_err(|err| err.to_string())?
+        .ok_or("the incident is gone")?;
+    let title = h
+        .runbook(&inc.runbook)
+        .and_then(|rb| {
+            rb.roster_roles
+                .iter()
+                .map(|r| r.get_ref())
+                .find(|r| r.id == e.target)
+        })
+        .map_or(e.target.clone(), |r| r.title.clone());
+    let discord = &h.shared.settings.discord;
+    let m = escalation::mention(
+        &title,
+        roster.get(&e.target).copied(),
+        discord.roster_role_ids.get(&e.target).copied(),
+        &discord.oncall_role_ids,
+    );
+    let mut text = format!(
+        "**Escalation** of incident #{}: {}\n{}: {}",
+        inc.id, inc.title, m.text, e.text
+    );
+    if let Some(reason) = &e.reason {
+        text.push_str(&format!("\nWhy: {reason}"));
+    }
+    text.push_str(&format!("\n{}", summary(h, &inc, e.fired_at).await));
+    if let Some(late) = escalation::lateness(e.due_at, e.fired_at) {
+        text.push_str(&format!("\n(This escalation is {late}.)"));
+    }
+    let allowed = CreateAllowedMentions::new()
+        .users(m.users.iter().map(|u| UserId::new(*u)))
+        .roles(m.roles.iter().map(|r| RoleId::new(*r)));
+    let channel = inc.thread_id.unwrap_or(inc.channel_id) as u64;
+    let message = CreateMessage::new()
+        .content(crate::core::text::clip(&text, 1900))
+        .allowed_mentions(allowed);
+    ChannelId::new(channel)
+        .send_message(http, message)
+        .await
+        .map_err(|err| err.to_string())?;
+    let late_ms = (e.fired_at - e.due_at).whole_milliseconds();
+    tracing::info!(incident = inc.id, target = %e.target, late_ms, "escalation delivered");
+    let entry = AuditEntry {
+        at: e.fired_at,
+        actor: "incident-bot".into(),
+        action: "escalate".into(),
+        target: Some(format!("incident #{}", inc.id)),
+        result: format!("pinged {} ({late_ms} ms after due)", e.target),
+        detail: None,
+    };
+    if let Err(err) = store.audit(&entry).await {
+        tracing::warn!(error = %err, "audit row not recorded");
+    }
+    let line = TimelineEntry {
+        at: e.fired_at,
+        actor: "incident-bot".into(),
+        kind: "escalation".into(),
+        summary: format!("escalated to {title}: {}", e.text),
+        outcome: None,
+        link: None,
+    };
+    if let Err(err) = store.append_timeline(inc.id, &line).await {
+        tracing::warn!(error = %err, "timeline entry not recorded");
+    }
+    Ok(())
+}
+
+/// How long, the last verdicts, actions, open requests: what the person
+/// pinged needs first.
+async fn summary(h: &Handler, inc: &Incident, now: OffsetDateTime) -> String {
+    let mut out = format!(
+        "Open for {} (estimate {} min), {}.",
+        span(now - inc.opened_at),
+        inc.estimated_ttr_minutes,
+        inc.state.as_str()
+    );
+    if let Ok(timeline) = h.shared.store.timeline(inc.id).await {
+        let verdicts: Vec<String> = timeline
+            .iter()
+            .filter(|e| e.kind == "diagnosis")
+            .rev()
+            .take(3)
+            .map(|e| {
+                e.summary.clone()
+                    + &e.outcome
+                        .as_deref()
+                        .map(|o| format!(" [{}]", o.to_uppercase()))
+                        .unwrap_or_default()
+            })
+            .collect();
+        let actions: Vec<&str> = timeline
+            .iter()
+            .filter(|e| e.kind == "action")
+            .map(|e| e.summary.as_str())
+            .collect();
+        out.push_str(&format!(
+            "\nLast verdicts: {}\nActions: {}",
+            if verdicts.is_empty() {
+                "none yet".into()
+            } else {
+                verdicts.join("; ")
+            },
+            if actions.is_empty() {
+                "none yet".into()
+            } else {
+                actions.join("; ")
+            }
+        ));
+    }
+    if let Ok(open) = h.shared.store.pending_requests(inc.id).await {
+        out.push_str(&format!("\nOpen requests: {open}"));
+    }
+    out
+}
+
+/// `/mem escalate reason:<…>`: the next roster role up, at once.
+pub(super) async fn manual(
+    h: &Handler,
+    c: &CommandInteraction,
+    inv: &Invocation,
+) -> Result<(EditInteractionResponse, Option<String>, String), StoreError> {
+    let inc = match find(h, c).await? {
+        Ok(inc) => inc,
+        Err(sentence) => {
+            return Ok((
+                EditInteractionResponse::new().content(sentence.clone()),
+                None,
+                format!("refused: {sentence}"),
+            ))
+        }
+    };
+    let reason = match inv.args.get("reason") {
+        Some(Value::Text(r)) => r.clone(),
+        _ => String::new(),
+    };
+    let ladder: Vec<_> = h
+        .runbook(&inc.runbook)
+        .map(|rb| {
+            rb.roster_roles
+                .iter()
+                .map(|r| r.get_ref().clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let pinged = h.shared.store.pinged_roles(inc.id).await?;
+    let Some(next) = escalation::next_level(&ladder, &pinged) else {
+        let sentence = "This incident's runbook has no roster roles to escalate to.".to_string();
+        return Ok((
+            EditInteractionResponse::new().content(sentence.clone()),
+            None,
+            format!("refused: {sentence}"),
+        ));
+    };
+    let due = Due {
+        rule: "manual".into(),
+        target: next.id.clone(),
+        due_at: OffsetDateTime::now_utc(),
+        text: format!("escalated by hand by {}", actor(c)),
+    };
+    h.shared
+        .store
+        .schedule_escalations(inc.id, &[due], Some(&reason))
+        .await?;
+    Ok((
+        EditInteractionResponse::new().content(format!(
+            "Escalating incident #{} to the {}; the ping follows in its thread.",
+            inc.id, next.title
+        )),
+        Some(format!("incident #{}", inc.id)),
+        format!("escalated to {}", next.id),
+    ))
+}
+
+/// `/oncall` and `/oncall set role:<…> member:<…>`.
+pub(super) async fn oncall(
+    h: &Handler,
+    c: &CommandInteraction,
+    inv: &Invocation,
+    set: bool,
+) -> Result<(EditInteractionResponse, String), StoreError> {
+    let store = &h.shared.store;
+    if set {
+        let (Some(Value::Text(role)), Some(Value::User(user))) =
+            (inv.args.get("role"), inv.args.get("member"))
+        else {
+            return Ok((
+                EditInteractionResponse::new().content("Give a role and a member."),
+                "refused".into(),
+            ));
+        };
+        store
+            .set_roster(role, *user, &actor(c), OffsetDateTime::now_utc(), false)
+            .await?;
+        return Ok((
+            EditInteractionResponse::new()
+                .content(format!("<@{user}> is now {role} on the roster."))
+                .allowed_mentions(CreateAllowedMentions::new()),
+            format!("set {role} = {user}"),
+        ));
+    }
+    let roster: BTreeMap<String, u64> = store.roster().await?.into_iter().collect();
+    let mut lines = Vec::new();
+    let mut seen = Vec::new();
+    for rb in &h.shared.runbooks {
+        for role in rb.roster_roles.iter().map(|r| r.get_ref()) {
+            if seen.contains(&role.id) {
+                continue;
+            }
+            seen.push(role.id.clone());
+            let who = roster
+                .get(&role.id)
+                .map_or("nobody".to_string(), |u| format!("<@{u}>"));
+            lines.push(format!("{}: {who}", role.title));
+        }
+    }
+    Ok((
+        EditInteractionResponse::new()
+            .content(lines.join("\n"))
+            .allowed_mentions(CreateAllowedMentions::new()),
+        "ok".into(),
+    ))
+}
+
+/// Follows the engine's OOM kills in the watched project; a kill that
+/// leaves the service down opens (or joins) an incident and escalates it at
+/// once. Reconnects when the event stream ends.
+pub(super) async fn oom_watcher(h: Arc<Handler>, http: Arc<Http>) {
+    let settings = &h.shared.settings;
+    let scope = settings.scope();
+    loop {
+        let engine = Engine::connect(
+            &settings.docker_endpoint(h.shared.docker_host_env.clone()),
+            Duration::from_secs(settings.docker.timeout_secs),
+            settings.docker.max_concurrent_stats,
+        )
+        .await;
+        match engine {
+            Ok(engine) => {
+                let mut events = Box::pin(engine.oom_events(&scope));
+                while let Some(event) = events.next().await {
+                    match event {
+                        Ok((id, name)) => {
+                            tracing::warn!(container = %name, "OOM kill");
+                            tokio::spawn(after_oom(h.clone(), http.clone(), id, name));
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "OOM event stream failed");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot watch for OOM kills"),
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+async fn after_oom(h: Arc<Handler>, http: Arc<Http>, id: String, name: String) {
+    let settings = &h.shared.settings;
+    tokio::time::sleep(Duration::from_secs(settings.escalation.oom_grace_secs)).await;
+    let down = match container_state(settings, h.shared.docker_host_env.clone(), &id).await {
+        Ok(Some(running)) => !running,
+        Ok(None) => true,
+        Err(e) => {
+            tracing::warn!(container = %name, error = %e, "cannot tell whether the OOM kill left it down");
+            return;
+        }
+    };
+    if !down {
+        tracing::info!(container = %name, "OOM kill, but the container runs again: no downtime");
+        return;
+    }
+    if !h.shared.db_ready() {
+        tracing::error!(container = %name, "OOM downtime, but the database is unreachable: cannot escalate");
+        return;
+    }
+    let store = &h.shared.store;
+    let now = OffsetDateTime::now_utc();
+    let existing = store
+        .unresolved_incidents()
+        .await
+        .ok()
+        .and_then(|open| open.into_iter().last());
+    let rb = &h.shared.runbooks[0];
+    let inc = match existing {
+        Some(inc) => inc,
+        None => match open_with_thread(
+            &h,
+            &http,
+            rb,
+            &format!("OOM kill: {name} is down"),
+            "alert:OomKiller",
+            "the OomKiller alert",
+        )
+        .await
+        {
+            Ok((inc, _)) => inc,
+            Err(e) => {
+                return tracing::error!(error = %e, "could not open an incident for an OOM kill")
+            }
+        },
+    };
+    let rules: Vec<_> = h
+        .runbook(&inc.runbook)
+        .unwrap_or(rb)
+        .escalations
+        .iter()
+        .map(|e| e.get_ref())
+        .collect();
+    let reason = format!("{name} was killed by the OOM killer and is not running");
+    match store
+        .schedule_escalations(
+            inc.id,
+            &escalation::on_oom_downtime(&rules, now),
+            Some(&reason),
+        )
+        .await
+    {
+        Ok(n) if n > 0 => {
+            tracing::warn!(incident = inc.id, container = %name, "OOM downtime: escalating at once")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "could not schedule the OOM escalation"),
+    }
+}

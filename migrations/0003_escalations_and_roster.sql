@@ -10,7 +10,10 @@ CREATE TABLE escalations (
     reason      text,
     due_at      timestamptz NOT NULL,
     state       text        NOT NULL CHECK (state IN ('pending', 'fired', 'cancelled')),
-    fired_at    timestamptz
+    fired_at    timestamptz,
+    -- After a failed delivery: not before this (the due time stays as it
+    -- was, so the ping can say how late it is).
+    retry_at    timestamptz
 );
 -- A rule escalates an incident once; manual escalations may repeat.
 CREATE UNIQUE INDEX escalations_once_per_rule ON escalations (incident_id, rule)

@@ -48,8 +48,13 @@ async fn fire_due(h: &Handler, http: &Http) -> Result<(), StoreError> {
             Ok(()) => {}
             Err(why) => {
                 // Not delivered: put it back so this bot (or another) retries.
-                tracing::warn!(escalation = e.id, error = %why, "escalation not delivered; will retry");
-                store.release_escalation(e.id).await?;
+                tracing::warn!(escalation = e.id, error = %why, "escalation not delivered; retrying in 30 s");
+                store
+                    .release_escalation(
+                        e.id,
+                        OffsetDateTime::now_utc() + time::Duration::seconds(30),
+                    )
+                    .await?;
             }
         }
     }

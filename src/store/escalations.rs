@@ -73,6 +73,7 @@ impl Store {
                 "UPDATE escalations SET state = 'fired', fired_at = $1
                  WHERE id IN (SELECT id FROM escalations
                               WHERE state = 'pending' AND due_at <= $1
+                                AND (retry_at IS NULL OR retry_at <= $1)
                               ORDER BY due_at FOR UPDATE SKIP LOCKED LIMIT 20)
                  RETURNING id, incident_id, target, text, reason, due_at, fired_at",
                 &[&now],
@@ -93,13 +94,20 @@ impl Store {
             .collect())
     }
 
-    /// Puts back an escalation whose ping could not be delivered.
-    pub async fn release_escalation(&self, id: i64) -> Result<(), StoreError> {
+    /// Puts back an escalation whose ping could not be delivered, to be
+    /// tried again at `retry_at` (not at once: a ping Discord refuses would
+    /// otherwise be retried on every tick).
+    pub async fn release_escalation(
+        &self,
+        id: i64,
+        retry_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let client = self.client().await?;
         client
             .execute(
-                "UPDATE escalations SET state = 'pending', fired_at = NULL WHERE id = $1 AND state = 'fired'",
-                &[&id],
+                "UPDATE escalations SET state = 'pending', fired_at = NULL, retry_at = $2
+                 WHERE id = $1 AND state = 'fired'",
+                &[&id, &retry_at],
             )
             .await
             .map_err(|e| self.query_error(e))?;

@@ -215,6 +215,34 @@ async fn due_escalations_are_claimed_once_and_resolving_cancels_the_rest() {
         "each escalation is claimed by one claimer"
     );
 
+    // An undelivered ping goes back, to be tried again later, not at once.
+    let first = store.claim_due_escalations(later).await.unwrap();
+    assert!(first.is_empty(), "both are fired");
+    let fired: i64 = db
+        .client()
+        .await
+        .query_one(
+            "SELECT id FROM escalations WHERE incident_id = $1",
+            &[&a.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    store
+        .release_escalation(fired, later + Duration::seconds(30))
+        .await
+        .unwrap();
+    assert!(store.claim_due_escalations(later).await.unwrap().is_empty());
+    let retried = store
+        .claim_due_escalations(later + Duration::seconds(31))
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    assert!(
+        retried[0].due_at < now + Duration::hours(2),
+        "the due time is kept"
+    );
+
     // A rule escalates an incident once, however often it is scheduled.
     let again = new_incident("x").escalations;
     assert_eq!(

@@ -29,6 +29,10 @@ CREATE TABLE action_requests (
     executed_at        timestamptz
 );
 CREATE INDEX action_requests_pending ON action_requests (expires_at) WHERE state = 'pending';
+-- One open request per service and action: a second one would restart the
+-- same container again on figures already stale.
+CREATE UNIQUE INDEX action_requests_one_open ON action_requests (action, service)
+    WHERE state IN ('pending', 'approved');
 CREATE INDEX action_requests_executed ON action_requests (service, executed_at) WHERE state = 'executed';
 
 CREATE TABLE action_votes (

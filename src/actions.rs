@@ -48,6 +48,22 @@ pub enum ActionError {
     Docker(#[from] DockerError),
 }
 
+impl ActionError {
+    /// The sentence for a chat channel: the engine's address stays in the
+    /// log.
+    pub fn for_chat(&self) -> String {
+        match self {
+            ActionError::Docker(DockerError::Timeout { secs, .. }) => {
+                format!("the Docker engine did not answer within {secs}s")
+            }
+            ActionError::Docker(_) => {
+                "the Docker engine cannot be reached; the bot's log has the details".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }

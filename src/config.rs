@@ -228,7 +228,49 @@ impl Settings {
         if !self.watch.all && self.watch.project.trim().is_empty() {
             return invalid("watch.project is empty: name a Compose project or set watch.all");
         }
+        // Discord IDs are never 0 (and serenity refuses to build one).
+        let d = &self.discord;
+        let lists = [
+            ("responder_role_ids", &d.responder_role_ids),
+            ("approver_role_ids", &d.approver_role_ids),
+            ("oncall_role_ids", &d.oncall_role_ids),
+        ];
+        for (name, ids) in lists {
+            if ids.contains(&0) {
+                return Err(ConfigError::Invalid(format!(
+                    "discord.{name} contains 0, which is not a Discord ID"
+                )));
+            }
+        }
+        for (name, map) in [
+            ("roster", &d.roster),
+            ("roster_role_ids", &d.roster_role_ids),
+        ] {
+            if let Some((role, _)) = map.iter().find(|(_, id)| **id == 0) {
+                return Err(ConfigError::Invalid(format!(
+                    "discord.{name}.{role} is 0, which is not a Discord ID"
+                )));
+            }
+        }
         Ok(self)
+    }
+
+    /// Roster keys must be roster roles some runbook declares: a typo must
+    /// not leave a role silently unset.
+    pub fn check_roster(&self, roles: &[String]) -> Result<(), ConfigError> {
+        let d = &self.discord;
+        for (name, map) in [
+            ("roster", &d.roster),
+            ("roster_role_ids", &d.roster_role_ids),
+        ] {
+            if let Some(role) = map.keys().find(|r| !roles.contains(r)) {
+                return Err(ConfigError::Invalid(format!(
+                    "discord.{name}.{role} is not a roster role of any runbook (known: {})",
+                    roles.join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// What `serve` needs beyond the defaults; one sentence when missing.
@@ -318,6 +360,28 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("plain http only on loopback"), "{err}");
+    }
+
+    #[test]
+    fn zero_ids_and_unknown_roster_roles_are_refused() {
+        let dir = std::env::temp_dir().join(format!("ib-config-ids-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let zero = dir.join("zero.toml");
+        std::fs::write(&zero, "[discord.roster]\ndevops_lead = 0\n").unwrap();
+        let err = Settings::load(Some(&zero)).unwrap_err().to_string();
+        assert!(err.contains("discord.roster.devops_lead is 0"), "{err}");
+        let typo = dir.join("typo.toml");
+        std::fs::write(&typo, "[discord.roster]\ndevops_led = 5\n").unwrap();
+        let s = Settings::load(Some(&typo)).unwrap();
+        let err = s
+            .check_roster(&["devops_lead".to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("discord.roster.devops_led is not a roster role"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

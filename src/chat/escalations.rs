@@ -42,19 +42,23 @@ async fn fire_due(h: &Handler, http: &Http) -> Result<(), StoreError> {
     if claimed.is_empty() {
         return Ok(());
     }
-    let roster: BTreeMap<String, u64> = store.roster().await?.into_iter().collect();
+    let roster: BTreeMap<String, u64> = store
+        .roster()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     for e in claimed {
         match deliver(h, http, &e, &roster).await {
             Ok(()) => {}
             Err(why) => {
-                // Not delivered: put it back so this bot (or another) retries.
+                // Not delivered: put it back so this bot (or another) retries;
+                // one failure must not strand the rest of the batch.
                 tracing::warn!(escalation = e.id, error = %why, "escalation not delivered; retrying in 30 s");
-                store
-                    .release_escalation(
-                        e.id,
-                        OffsetDateTime::now_utc() + time::Duration::seconds(30),
-                    )
-                    .await?;
+                let retry = OffsetDateTime::now_utc() + time::Duration::seconds(30);
+                if let Err(err) = store.release_escalation(e.id, retry).await {
+                    tracing::error!(escalation = e.id, error = %err, "could not release an undelivered escalation");
+                }
             }
         }
     }
@@ -73,6 +77,18 @@ async fn deliver(
         .await
         .map_err(|err| err.to_string())?
         .ok_or("the incident is gone")?;
+    if inc.state == crate::core::incident::State::Resolved {
+        // Claimed just before the incident was resolved: nobody needs it.
+        store
+            .cancel_escalation(e.id)
+            .await
+            .map_err(|err| err.to_string())?;
+        tracing::info!(
+            incident = inc.id,
+            "escalation dropped: the incident is resolved"
+        );
+        return Ok(());
+    }
     let title = h
         .runbook(&inc.runbook)
         .and_then(|rb| {
@@ -107,10 +123,18 @@ async fn deliver(
     let message = CreateMessage::new()
         .content(crate::core::text::clip(&text, 1900))
         .allowed_mentions(allowed);
-    ChannelId::new(channel)
-        .send_message(http, message)
+    if let Err(first) = ChannelId::new(channel)
+        .send_message(http, message.clone())
         .await
-        .map_err(|err| err.to_string())?;
+    {
+        // A deleted or locked thread must not silence the escalation: the
+        // incident channel gets it instead.
+        tracing::warn!(incident = inc.id, error = %first, "escalation not posted in the thread; trying the incident channel");
+        ChannelId::new(inc.channel_id as u64)
+            .send_message(http, message)
+            .await
+            .map_err(|err| err.to_string())?;
+    }
     let late_ms = (e.fired_at - e.due_at).whole_milliseconds();
     tracing::info!(incident = inc.id, target = %e.target, late_ms, "escalation delivered");
     let entry = AuditEntry {
@@ -202,6 +226,17 @@ pub(super) async fn manual(
             ))
         }
     };
+    if inc.state == crate::core::incident::State::Resolved {
+        let sentence = format!(
+            "Incident #{} is resolved; open a new incident to escalate.",
+            inc.id
+        );
+        return Ok((
+            EditInteractionResponse::new().content(sentence.clone()),
+            Some(format!("incident #{}", inc.id)),
+            format!("refused: {sentence}"),
+        ));
+    }
     let reason = match inv.args.get("reason") {
         Some(Value::Text(r)) => r.clone(),
         _ => String::new(),
@@ -300,6 +335,13 @@ pub(super) async fn oncall(
 pub(super) async fn oom_watcher(h: Arc<Handler>, http: Arc<Http>) {
     let settings = &h.shared.settings;
     let scope = settings.scope();
+    if scope == crate::config::Scope::All {
+        // Watching every container is read-only: no alert opens incidents
+        // for containers that are not the project's.
+        tracing::info!("no watched project: OOM kills are not escalated");
+        return;
+    }
+    let mut backoff = Duration::from_secs(2);
     loop {
         let engine = Engine::connect(
             &settings.docker_endpoint(h.shared.docker_host_env.clone()),
@@ -312,7 +354,9 @@ pub(super) async fn oom_watcher(h: Arc<Handler>, http: Arc<Http>) {
                 let mut events = Box::pin(engine.oom_events(&scope));
                 while let Some(event) = events.next().await {
                     match event {
+                        Ok((id, _)) if id.is_empty() => {}
                         Ok((id, name)) => {
+                            backoff = Duration::from_secs(2);
                             tracing::warn!(container = %name, "OOM kill");
                             tokio::spawn(after_oom(h.clone(), http.clone(), id, name));
                         }
@@ -323,9 +367,12 @@ pub(super) async fn oom_watcher(h: Arc<Handler>, http: Arc<Http>) {
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "cannot watch for OOM kills"),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_secs = backoff.as_secs(), "cannot watch for OOM kills")
+            }
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(60));
     }
 }
 
@@ -348,6 +395,9 @@ async fn after_oom(h: Arc<Handler>, http: Arc<Http>, id: String, name: String) {
         tracing::error!(container = %name, "OOM downtime, but the database is unreachable: cannot escalate");
         return;
     }
+    // One OOM kill at a time decides whether to open an incident, so two
+    // kills close together join one incident instead of opening two.
+    let _one_at_a_time = h.shared.oom_lock.lock().await;
     let store = &h.shared.store;
     let now = OffsetDateTime::now_utc();
     let existing = store

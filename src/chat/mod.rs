@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     db_ready: AtomicBool,
     /// Whether the approval expiry loop runs already.
     pub expiry_started: AtomicBool,
+    /// Serialises the OOM watcher's "open or join an incident".
+    pub oom_lock: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -85,6 +87,7 @@ pub async fn serve(
         store,
         db_ready: AtomicBool::new(false),
         expiry_started: AtomicBool::new(false),
+        oom_lock: tokio::sync::Mutex::new(()),
     });
     // Discord first, database in the background: diagnosis must work even
     // while PostgreSQL is down, and the bot keeps trying to reach it.

@@ -143,6 +143,13 @@ fn serve(settings: Settings) -> ExitCode {
             );
         }
     };
+    let roles: Vec<String> = loaded
+        .iter()
+        .flat_map(|rb| rb.roster_roles.iter().map(|r| r.get_ref().id.clone()))
+        .collect();
+    if let Err(e) = settings.check_roster(&roles) {
+        return fail(&e.to_string(), 1);
+    }
     let docker_host = std::env::var("DOCKER_HOST").ok();
     match runtime().block_on(chat::serve(settings, loaded, env, store, docker_host)) {
         Ok(()) => ExitCode::SUCCESS,

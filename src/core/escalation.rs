@@ -101,15 +101,11 @@ pub fn mention(title: &str, person: Option<u64>, role: Option<u64>, on_call: &[u
     }
 }
 
-/// "fired 4 s after its due time" when it matters (over a second late).
+/// "10 min late" when it matters (over a second late): the bot was down
+/// when it fell due, or delivering it failed before.
 pub fn lateness(due_at: OffsetDateTime, fired_at: OffsetDateTime) -> Option<String> {
     let late = fired_at - due_at;
-    (late > Duration::seconds(1)).then(|| {
-        format!(
-            "{} late: the bot was not running when it fell due",
-            super::incident::span(late)
-        )
-    })
+    (late > Duration::seconds(1)).then(|| format!("{} late", super::incident::span(late)))
 }
 
 #[cfg(test)]

@@ -136,7 +136,8 @@ impl Store {
             .query_opt(
                 &format!(
                     "UPDATE action_requests SET state = $3, version = version + 1
-                     WHERE id = $1 AND version = $2 AND state = 'pending' RETURNING {COLUMNS}"
+                     WHERE id = $1 AND version = $2 AND state = 'pending' AND expires_at > now()
+                     RETURNING {COLUMNS}"
                 ),
                 &[&id, &version, &to.as_str()],
             )
@@ -205,6 +206,24 @@ impl Store {
         Ok(())
     }
 
+    /// The open (pending or approved) request for this action and service.
+    pub async fn open_request(
+        &self,
+        action: &str,
+        service: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT id FROM action_requests
+                 WHERE action = $1 AND service = $2 AND state IN ('pending', 'approved')",
+                &[&action, &service],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     /// How many requests of an incident still wait for approval.
     pub async fn pending_requests(&self, incident_id: i64) -> Result<i64, StoreError> {
         let client = self.client().await?;
@@ -218,19 +237,23 @@ impl Store {
         Ok(row.get(0))
     }
 
-    /// When `service`'s executed restarts ran, since `since`.
+    /// When `service`'s restarts by `action` ran (or were approved to run,
+    /// counted as now), since `since`: what the rate limit counts.
+    /// `except` leaves out the request being executed itself.
     pub async fn restarts_since(
         &self,
+        action: &str,
         service: &str,
         since: OffsetDateTime,
+        except: Option<i64>,
     ) -> Result<Vec<OffsetDateTime>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT executed_at FROM action_requests
-                 WHERE state = 'executed' AND action = 'restart' AND service = $1
-                   AND executed_at >= $2",
-                &[&service, &since],
+                "SELECT coalesce(executed_at, now()) FROM action_requests
+                 WHERE action = $1 AND service = $2 AND id <> $4
+                   AND (state = 'approved' OR (state = 'executed' AND executed_at >= $3))",
+                &[&action, &service, &since, &except.unwrap_or(0)],
             )
             .await
             .map_err(|e| self.query_error(e))?;

@@ -114,6 +114,19 @@ impl Store {
         Ok(())
     }
 
+    /// Drops a claimed escalation that is no longer needed.
+    pub async fn cancel_escalation(&self, id: i64) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE escalations SET state = 'cancelled' WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(())
+    }
+
     /// Roster roles already pinged for an incident, or about to be by hand
     /// (for manual escalation). Rules still waiting for their time do not
     /// count: nobody was told yet.

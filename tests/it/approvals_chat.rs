@@ -231,6 +231,26 @@ async fn deny_ends_a_request_and_forged_buttons_do_nothing() {
     let emu = Emulator::start().await;
     let bot = Bot::start(&emu, &p.name, &[]).await;
     let (msg, _) = request_restart(&emu, "web").await;
+    // Asking again while it is open is refused: one open request a service.
+    let again = emu
+        .slash(Slash {
+            command: "mem".into(),
+            subcommand: Some("restart".into()),
+            options: vec![
+                ("service".into(), json!("web")),
+                ("reason".into(), json!("again")),
+            ],
+            member: bob(),
+            channel_id: INCIDENT_CHANNEL_ID,
+        })
+        .await;
+    let r = emu
+        .wait_for(WAIT, |r| {
+            r.path
+                .contains(&format!("/interactions/{}/", again.interaction_id))
+        })
+        .await;
+    assert!(said(&r).contains("is still open"), "{}", said(&r));
     click(&emu, msg, "deny", carol(), false).await;
     wait_state(&emu, msg, "Denied by carol").await;
     let after = click(&emu, msg, "approve", bob(), true).await;

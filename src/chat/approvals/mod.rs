@@ -64,8 +64,19 @@ pub(super) async fn request(
     let now = OffsetDateTime::now_utc();
     let target = Some(format!("service {service}"));
 
+    match store.open_request(action_id, &service).await {
+        Ok(Some(open)) => {
+            let sentence = format!(
+                "Request #{open} for {service} is still open; approve or deny it rather than asking twice."
+            );
+            reply_ephemeral(ctx, c, &sentence).await;
+            return (target, format!("refused: {sentence}"));
+        }
+        Ok(None) => {}
+        Err(e) => return refuse_store(ctx, c, e, target).await,
+    }
     match store
-        .restarts_since(&service, now - time::Duration::hours(1))
+        .restarts_since(action_id, &service, now - time::Duration::hours(1), None)
         .await
     {
         Ok(recent) => {
@@ -94,7 +105,7 @@ pub(super) async fn request(
         Ok(found) => found,
         Err(e) => {
             tracing::warn!(command = %label, error = %crate::cause_chain(&e), "restart target not found");
-            let sentence = format!("No request was made: {e}.");
+            let sentence = format!("No request was made: {}.", e.for_chat());
             edit(
                 ctx,
                 c,
@@ -147,7 +158,8 @@ pub(super) async fn request(
             action.title, req.rule.id
         ))
         .embed(request_embed(&req))
-        .components(buttons(&req));
+        .components(buttons(&req))
+        .allowed_mentions(serenity::all::CreateAllowedMentions::new());
     let posted = ChannelId::new(channel)
         .send_message(&ctx.http, message)
         .await;

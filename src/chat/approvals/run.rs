@@ -42,12 +42,42 @@ pub(super) async fn execute(h: &Handler, http: &Arc<Http>, req: StoredRequest) {
         .await;
     };
     let now = OffsetDateTime::now_utc();
-    let recent = h
+    // If the count cannot be read, the limit cannot be vouched for: refuse.
+    let recent = match h
         .shared
         .store
-        .restarts_since(&req.service, now - time::Duration::hours(1))
+        .restarts_since(
+            &req.action,
+            &req.service,
+            now - time::Duration::hours(1),
+            Some(req.rule.id),
+        )
         .await
-        .unwrap_or_default();
+    {
+        Ok(recent) => recent,
+        Err(e) => {
+            return finish(
+                h,
+                http,
+                req,
+                RequestState::Failed,
+                format!("the rate limit could not be checked: {e}"),
+            )
+            .await
+        }
+    };
+    log_audit(
+        h,
+        AuditEntry {
+            at: now,
+            actor: "incident-bot".into(),
+            action: format!("execute {}", req.action),
+            target: Some(format!("request #{} ({})", req.rule.id, req.container_name)),
+            result: "starting".into(),
+            detail: None,
+        },
+    )
+    .await;
     if let Err(sentence) =
         approval::within_rate_limit(&req.service, &recent, *rate_limit_per_hour, now)
     {
@@ -86,7 +116,7 @@ pub(super) async fn execute(h: &Handler, http: &Arc<Http>, req: StoredRequest) {
         }
         Err(e) => {
             tracing::warn!(request = req.rule.id, error = %crate::cause_chain(&e), "restart failed");
-            finish(h, http, req, RequestState::Failed, e.to_string()).await
+            finish(h, http, req, RequestState::Failed, e.for_chat()).await
         }
     }
 }
@@ -118,7 +148,10 @@ async fn finish(
         if let Err(e) = ChannelId::new(channel as u64)
             .send_message(
                 http,
-                CreateMessage::new().content(crate::core::text::clip(&text, 1900)),
+                CreateMessage::new()
+                    .content(crate::core::text::clip(&text, 1900))
+                    // The outcome names people; it does not ping them.
+                    .allowed_mentions(serenity::all::CreateAllowedMentions::new()),
             )
             .await
         {

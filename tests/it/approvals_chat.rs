@@ -38,19 +38,24 @@ fn started_at(container: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// `/mem restart service:<service> reason:<reason>` by `who`.
+fn restart_slash(service: &str, reason: &str, who: Member) -> Slash {
+    Slash {
+        command: "mem".into(),
+        subcommand: Some("restart".into()),
+        options: vec![
+            ("service".into(), json!(service)),
+            ("reason".into(), json!(reason)),
+        ],
+        member: who,
+        channel_id: INCIDENT_CHANNEL_ID,
+    }
+}
+
 /// `/mem restart service:<service>` by Alice; returns the request message id.
 async fn request_restart(emu: &Emulator, service: &str) -> (u64, String) {
     let sent = emu
-        .slash(Slash {
-            command: "mem".into(),
-            subcommand: Some("restart".into()),
-            options: vec![
-                ("service".into(), json!(service)),
-                ("reason".into(), json!("memory keeps growing")),
-            ],
-            member: alice(),
-            channel_id: INCIDENT_CHANNEL_ID,
-        })
+        .slash(restart_slash(service, "memory keeps growing", alice()))
         .await;
     let reply = emu
         .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
@@ -232,18 +237,7 @@ async fn deny_ends_a_request_and_forged_buttons_do_nothing() {
     let bot = Bot::start(&emu, &p.name, &[]).await;
     let (msg, _) = request_restart(&emu, "web").await;
     // Asking again while it is open is refused: one open request a service.
-    let again = emu
-        .slash(Slash {
-            command: "mem".into(),
-            subcommand: Some("restart".into()),
-            options: vec![
-                ("service".into(), json!("web")),
-                ("reason".into(), json!("again")),
-            ],
-            member: bob(),
-            channel_id: INCIDENT_CHANNEL_ID,
-        })
-        .await;
+    let again = emu.slash(restart_slash("web", "again", bob())).await;
     let r = emu
         .wait_for(WAIT, |r| {
             r.path
@@ -326,18 +320,7 @@ async fn expired_recreated_and_rate_limited_requests_restart_nothing() {
     )
     .await
     .unwrap();
-    let sent = emu
-        .slash(Slash {
-            command: "mem".into(),
-            subcommand: Some("restart".into()),
-            options: vec![
-                ("service".into(), json!("web")),
-                ("reason".into(), json!("again")),
-            ],
-            member: alice(),
-            channel_id: INCIDENT_CHANNEL_ID,
-        })
-        .await;
+    let sent = emu.slash(restart_slash("web", "again", alice())).await;
     let r = emu
         .wait_for(WAIT, |r| {
             r.path
@@ -421,18 +404,7 @@ async fn watching_everything_allows_no_restarts() {
     let before = started_at(&web);
     let emu = Emulator::start().await;
     let _bot = Bot::start(&emu, &p.name, &[("INCIDENT_BOT_WATCH__ALL", "true")]).await;
-    let sent = emu
-        .slash(Slash {
-            command: "mem".into(),
-            subcommand: Some("restart".into()),
-            options: vec![
-                ("service".into(), json!("web")),
-                ("reason".into(), json!("x")),
-            ],
-            member: alice(),
-            channel_id: INCIDENT_CHANNEL_ID,
-        })
-        .await;
+    let sent = emu.slash(restart_slash("web", "x", alice())).await;
     let reply = emu
         .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
         .await;

@@ -9,7 +9,9 @@ CREATE TABLE escalations (
     text        text        NOT NULL,
     reason      text,
     due_at      timestamptz NOT NULL,
-    state       text        NOT NULL CHECK (state IN ('pending', 'fired', 'cancelled')),
+    -- delivering: claimed by a bot (at fired_at); a claim that was never
+    -- confirmed (the bot died mid-way) can be taken over after a lease.
+    state       text        NOT NULL CHECK (state IN ('pending', 'delivering', 'fired', 'cancelled')),
     fired_at    timestamptz,
     -- After a failed delivery: not before this (the due time stays as it
     -- was, so the ping can say how late it is).

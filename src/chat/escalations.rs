@@ -135,6 +135,9 @@ async fn deliver(
             .await
             .map_err(|err| err.to_string())?;
     }
+    if let Err(err) = store.mark_delivered(e.id).await {
+        tracing::warn!(escalation = e.id, error = %err, "delivery not confirmed; another bot may repeat it after the lease");
+    }
     let late_ms = (e.fired_at - e.due_at).whole_milliseconds();
     tracing::info!(incident = inc.id, target = %e.target, late_ms, "escalation delivered");
     let entry = AuditEntry {

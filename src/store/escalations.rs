@@ -1,8 +1,10 @@
 //! Escalations and the on-call roster.
 //!
 //! Due escalations are claimed with `FOR UPDATE SKIP LOCKED` and marked
-//! fired in the same statement, so two bots never claim the same one; a
-//! ping that could not be delivered is released to be claimed again.
+//! delivering in the same statement, so two bots never claim the same one;
+//! a delivered ping is confirmed (fired), one that could not be delivered is
+//! released to be tried again, and one whose bot died mid-way is taken over
+//! after a two-minute lease.
 
 use super::{Store, StoreError};
 use crate::core::escalation::Due;
@@ -62,7 +64,9 @@ impl Store {
             .map_err(|e| self.query_error(e))
     }
 
-    /// Claims escalations due at `now`: marks them fired and returns them.
+    /// Claims escalations due at `now` (and claims abandoned for two
+    /// minutes by a bot that died while delivering): marks them delivering
+    /// and returns them. `mark_delivered` confirms each.
     pub async fn claim_due_escalations(
         &self,
         now: OffsetDateTime,
@@ -70,10 +74,11 @@ impl Store {
         let client = self.client().await?;
         let rows = client
             .query(
-                "UPDATE escalations SET state = 'fired', fired_at = $1
+                "UPDATE escalations SET state = 'delivering', fired_at = $1
                  WHERE id IN (SELECT id FROM escalations
-                              WHERE state = 'pending' AND due_at <= $1
-                                AND (retry_at IS NULL OR retry_at <= $1)
+                              WHERE (state = 'pending' AND due_at <= $1
+                                     AND (retry_at IS NULL OR retry_at <= $1))
+                                 OR (state = 'delivering' AND fired_at < $1 - interval '120 seconds')
                               ORDER BY due_at FOR UPDATE SKIP LOCKED LIMIT 20)
                  RETURNING id, incident_id, target, text, reason, due_at, fired_at",
                 &[&now],
@@ -106,8 +111,21 @@ impl Store {
         client
             .execute(
                 "UPDATE escalations SET state = 'pending', fired_at = NULL, retry_at = $2
-                 WHERE id = $1 AND state = 'fired'",
+                 WHERE id = $1 AND state = 'delivering'",
                 &[&id, &retry_at],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(())
+    }
+
+    /// Confirms a claimed escalation was delivered.
+    pub async fn mark_delivered(&self, id: i64) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE escalations SET state = 'fired' WHERE id = $1 AND state = 'delivering'",
+                &[&id],
             )
             .await
             .map_err(|e| self.query_error(e))?;
@@ -135,7 +153,7 @@ impl Store {
         let rows = client
             .query(
                 "SELECT target FROM escalations WHERE incident_id = $1
-                   AND (state = 'fired' OR (state = 'pending' AND rule = 'manual'))",
+                   AND (state IN ('fired', 'delivering') OR (state = 'pending' AND rule = 'manual'))",
                 &[&incident_id],
             )
             .await

@@ -81,7 +81,7 @@ async fn latency_ms(db: &TestDb) -> i64 {
     db.client()
         .await
         .query_one(
-            "SELECT (extract(epoch FROM fired_at - due_at) * 1000)::bigint FROM escalations WHERE state = 'fired'",
+            "SELECT (extract(epoch FROM fired_at - due_at) * 1000)::bigint FROM escalations WHERE fired_at IS NOT NULL",
             &[],
         )
         .await

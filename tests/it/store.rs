@@ -217,7 +217,7 @@ async fn due_escalations_are_claimed_once_and_resolving_cancels_the_rest() {
 
     // An undelivered ping goes back, to be tried again later, not at once.
     let first = store.claim_due_escalations(later).await.unwrap();
-    assert!(first.is_empty(), "both are fired");
+    assert!(first.is_empty(), "both are being delivered");
     let fired: i64 = db
         .client()
         .await
@@ -242,6 +242,21 @@ async fn due_escalations_are_claimed_once_and_resolving_cancels_the_rest() {
         retried[0].due_at < now + Duration::hours(2),
         "the due time is kept"
     );
+
+    // A bot that died mid-delivery: after the lease another takes it over,
+    // and once confirmed it is never claimed again. (b's claim from above
+    // was never confirmed either, so it comes back with it.)
+    let after_lease = later + Duration::seconds(31 + 121);
+    let taken_over = store.claim_due_escalations(after_lease).await.unwrap();
+    assert_eq!(taken_over.len(), 2);
+    for e in &taken_over {
+        store.mark_delivered(e.id).await.unwrap();
+    }
+    assert!(store
+        .claim_due_escalations(after_lease + Duration::hours(1))
+        .await
+        .unwrap()
+        .is_empty());
 
     // A rule escalates an incident once, however often it is scheduled.
     let again = new_incident("x").escalations;

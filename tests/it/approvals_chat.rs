@@ -107,6 +107,14 @@ fn said(r: &Recorded) -> String {
         .to_string()
 }
 
+/// The text of an edited (deferred) reply.
+fn edited(r: &Recorded) -> String {
+    r.json.as_ref().unwrap()["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn state_of(emu: &Emulator, message: u64) -> String {
     let msg = emu.message(message).unwrap();
     msg["embeds"][0]["fields"]
@@ -239,12 +247,9 @@ async fn deny_ends_a_request_and_forged_buttons_do_nothing() {
     // Asking again while it is open is refused: one open request a service.
     let again = emu.slash(restart_slash("web", "again", bob())).await;
     let r = emu
-        .wait_for(WAIT, |r| {
-            r.path
-                .contains(&format!("/interactions/{}/", again.interaction_id))
-        })
+        .wait_for(WAIT, |r| is_original_edit(r, &again.token))
         .await;
-    assert!(said(&r).contains("is still open"), "{}", said(&r));
+    assert!(edited(&r).contains("is still open"), "{}", edited(&r));
     click(&emu, msg, "deny", carol(), false).await;
     wait_state(&emu, msg, "Denied by carol").await;
     let after = click(&emu, msg, "approve", bob(), true).await;
@@ -322,17 +327,14 @@ async fn expired_recreated_and_rate_limited_requests_restart_nothing() {
     .unwrap();
     let sent = emu.slash(restart_slash("web", "again", alice())).await;
     let r = emu
-        .wait_for(WAIT, |r| {
-            r.path
-                .contains(&format!("/interactions/{}/", sent.interaction_id))
-        })
+        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
         .await;
     assert!(
-        said(&r).contains("web was restarted 3 times in the last hour"),
+        edited(&r).contains("web was restarted 3 times in the last hour"),
         "{}",
-        said(&r)
+        edited(&r)
     );
-    assert!(said(&r).contains("/mem leaks"), "says what to do instead");
+    assert!(edited(&r).contains("/mem leaks"), "says what to do instead");
     assert_eq!(started_at(&web), fresh, "nothing was restarted");
 }
 

@@ -18,7 +18,7 @@ use crate::core::approval::{self, RequestState, VoteResult, Voter};
 use crate::core::commands::{Invocation, Value};
 use crate::core::incident::stamp;
 use crate::core::runbook::ActionEffect;
-use crate::store::{AuditEntry, NewRequest, StoreError};
+use crate::store::{AuditEntry, NewRequest};
 use run::{execute, expire_now, log_audit, timeline};
 use serenity::all::{
     ChannelId, CommandInteraction, ComponentInteraction, Context, CreateInteractionResponse,
@@ -63,17 +63,34 @@ pub(super) async fn request(
     let store = &h.shared.store;
     let now = OffsetDateTime::now_utc();
     let target = Some(format!("service {service}"));
-
+    // Acknowledge before any I/O (Discord's 3 s). The reply is private: a
+    // refusal concerns the requester, and the request itself is posted
+    // for everyone.
+    if !defer(ctx, c, true, label).await {
+        return (target, "failed: could not acknowledge".into());
+    }
+    let refuse = |sentence: String| {
+        let target = target.clone();
+        async move {
+            edit(
+                ctx,
+                c,
+                EditInteractionResponse::new().content(sentence.clone()),
+                label,
+            )
+            .await;
+            (target, format!("refused: {sentence}"))
+        }
+    };
     match store.open_request(action_id, &service).await {
         Ok(Some(open)) => {
-            let sentence = format!(
+            return refuse(format!(
                 "Request #{open} for {service} is still open; approve or deny it rather than asking twice."
-            );
-            reply_ephemeral(ctx, c, &sentence).await;
-            return (target, format!("refused: {sentence}"));
+            ))
+            .await;
         }
         Ok(None) => {}
-        Err(e) => return refuse_store(ctx, c, e, target).await,
+        Err(e) => return refuse(format!("Nothing was requested: {e}.")).await,
     }
     match store
         .restarts_since(action_id, &service, now - time::Duration::hours(1), None)
@@ -83,14 +100,10 @@ pub(super) async fn request(
             if let Err(sentence) =
                 approval::within_rate_limit(&service, &recent, *rate_limit_per_hour, now)
             {
-                reply_ephemeral(ctx, c, &sentence).await;
-                return (target, format!("refused: {sentence}"));
+                return refuse(sentence).await;
             }
         }
-        Err(e) => return refuse_store(ctx, c, e, target).await,
-    }
-    if !defer(ctx, c, false, label).await {
-        return (target, "failed: could not acknowledge".into());
+        Err(e) => return refuse(format!("Nothing was requested: {e}.")).await,
     }
     let settings = &h.shared.settings;
     let found = restart_target(
@@ -206,17 +219,6 @@ pub(super) async fn request(
         Some(format!("request #{}", req.rule.id)),
         "requested".into(),
     )
-}
-
-async fn refuse_store(
-    ctx: &Context,
-    c: &CommandInteraction,
-    e: StoreError,
-    target: Option<String>,
-) -> (Option<String>, String) {
-    let sentence = format!("Nothing was requested: {e}.");
-    reply_ephemeral(ctx, c, &sentence).await;
-    (target, format!("failed: {e}"))
 }
 
 /// A click on Approve or Deny.

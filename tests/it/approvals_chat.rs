@@ -3,7 +3,7 @@
 //! approver, and every way around that is refused.
 
 use crate::bot::{is_original_edit, Bot, APPROVER_ROLE, RESPONDER_ROLE, WAIT};
-use crate::discord::{Click, Emulator, Member, Recorded, Slash, INCIDENT_CHANNEL_ID};
+use crate::discord::{Click, Emulator, Member, Recorded, Sent, Slash, INCIDENT_CHANNEL_ID};
 use crate::support::Project;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -78,8 +78,9 @@ async fn request_restart(emu: &Emulator, service: &str) -> (u64, String) {
     (msg["id"].as_str().unwrap().parse().unwrap(), text)
 }
 
-/// Clicks and returns the bot's answer to the click.
-async fn click(emu: &Emulator, message: u64, choice: &str, who: Member, raw: bool) -> Recorded {
+/// Clicks; returns once the bot acknowledged the click (a deferred update,
+/// type 6: the message is edited, refusals follow privately).
+async fn click(emu: &Emulator, message: u64, choice: &str, who: Member, raw: bool) -> Sent {
     let id = emu.message(message).unwrap()["components"][0]["components"][0]["custom_id"]
         .as_str()
         .unwrap()
@@ -93,15 +94,45 @@ async fn click(emu: &Emulator, message: u64, choice: &str, who: Member, raw: boo
     } else {
         emu.click(c).await
     };
-    emu.wait_for(WAIT, |r| {
-        r.path
-            .contains(&format!("/interactions/{}/", sent.interaction_id))
-    })
-    .await
+    acked(emu, &sent).await;
+    sent
 }
 
-fn said(r: &Recorded) -> String {
-    r.json.as_ref().unwrap()["data"]["content"]
+async fn acked(emu: &Emulator, sent: &Sent) {
+    let ack = emu
+        .wait_for(WAIT, |r| {
+            r.path
+                .contains(&format!("/interactions/{}/", sent.interaction_id))
+        })
+        .await;
+    assert_eq!(ack.json.as_ref().unwrap()["type"], 6, "a deferred update");
+}
+
+/// Private follow-ups the bot sent for a click.
+fn followups(emu: &Emulator, sent: &Sent) -> Vec<Recorded> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "POST"
+                && r.path.starts_with("/api/v10/webhooks/")
+                && r.path.contains(&sent.token)
+        })
+        .collect()
+}
+
+/// What the bot told the clicker privately (waits for it).
+async fn said(emu: &Emulator, sent: &Sent) -> String {
+    let r = emu
+        .wait_until(WAIT, "a private follow-up", |emu| {
+            followups(emu, sent).into_iter().next()
+        })
+        .await;
+    assert_eq!(
+        r.json.as_ref().unwrap()["flags"].as_u64().unwrap_or(0) & 64,
+        64,
+        "ephemeral"
+    );
+    r.json.as_ref().unwrap()["content"]
         .as_str()
         .unwrap_or_default()
         .to_string()
@@ -167,22 +198,16 @@ async fn a_second_person_approves_and_the_container_restarts_once() {
 
     // Refused, each with its reason, nothing restarted.
     let own = click(&emu, msg, "approve", alice(), false).await;
-    assert!(
-        said(&own).contains("You asked for this action"),
-        "{}",
-        said(&own)
-    );
+    let text = said(&emu, &own).await;
+    assert!(text.contains("You asked for this action"), "{text}");
     let not_approver = click(&emu, msg, "approve", dave(), false).await;
-    assert!(said(&not_approver).contains("You need an approver role"));
+    assert!(said(&emu, &not_approver)
+        .await
+        .contains("You need an approver role"));
     assert_eq!(started_at(&web), before);
 
     // Bob approves: the message updates at once, then the restart runs.
     let ok = click(&emu, msg, "approve", bob(), false).await;
-    assert_eq!(
-        ok.json.as_ref().unwrap()["type"],
-        7,
-        "the request message is updated"
-    );
     let state = wait_state(&emu, msg, "Approved by bob").await;
     let state = if state.contains("executed") {
         state
@@ -192,6 +217,10 @@ async fn a_second_person_approves_and_the_container_restarts_once() {
     assert!(state.contains("running since"), "{state}");
     assert!(state.contains("Next: /mem verify"), "{state}");
     assert_ne!(started_at(&web), before, "the container really restarted");
+    assert!(
+        followups(&emu, &ok).is_empty(),
+        "the winning vote is not refused"
+    );
     let restarted = started_at(&web);
     // The outcome is posted right after the request message is updated.
     let outcome = emu
@@ -213,11 +242,8 @@ async fn a_second_person_approves_and_the_container_restarts_once() {
     // A double click and a late approval change nothing.
     for who in [bob(), carol()] {
         let late = click(&emu, msg, "approve", who, true).await;
-        assert!(
-            said(&late).contains("was already approved"),
-            "{}",
-            said(&late)
-        );
+        let text = said(&emu, &late).await;
+        assert!(text.contains("was already approved"), "{text}");
     }
     assert_eq!(started_at(&web), restarted, "restarted exactly once");
 
@@ -253,24 +279,16 @@ async fn deny_ends_a_request_and_forged_buttons_do_nothing() {
     click(&emu, msg, "deny", carol(), false).await;
     wait_state(&emu, msg, "Denied by carol").await;
     let after = click(&emu, msg, "approve", bob(), true).await;
-    assert!(
-        said(&after).contains("was denied by carol"),
-        "{}",
-        said(&after)
-    );
+    let text = said(&emu, &after).await;
+    assert!(text.contains("was denied by carol"), "{text}");
 
     for forged in ["approval:999:approve", "approval:1:launch", "rm -rf /"] {
         let sent = emu.click_raw(Click::button(msg, forged, bob())).await;
-        let r = emu
-            .wait_for(WAIT, |r| {
-                r.path
-                    .contains(&format!("/interactions/{}/", sent.interaction_id))
-            })
-            .await;
+        acked(&emu, &sent).await;
+        let text = said(&emu, &sent).await;
         assert!(
-            said(&r).contains("does not belong to any request"),
-            "{forged}: {}",
-            said(&r)
+            text.contains("does not belong to any request"),
+            "{forged}: {text}"
         );
     }
     assert_eq!(started_at(&web), before, "nothing was restarted");
@@ -301,7 +319,8 @@ async fn expired_recreated_and_rate_limited_requests_restart_nothing() {
     .unwrap();
     wait_state(&emu, msg, "Expired").await;
     let late = click(&emu, msg, "approve", bob(), true).await;
-    assert!(said(&late).contains("expired"), "{}", said(&late));
+    let text = said(&emu, &late).await;
+    assert!(text.contains("expired"), "{text}");
 
     // The container is recreated between request and approval.
     let (msg, _) = request_restart(&emu, "web").await;
@@ -349,11 +368,19 @@ async fn concurrent_approvals_restart_once() {
         click(&emu, msg, "approve", bob(), false),
         click(&emu, msg, "approve", carol(), false),
     );
-    let updates = [&a, &b]
-        .iter()
-        .filter(|r| r.json.as_ref().unwrap()["type"] == 7)
-        .count();
-    assert_eq!(updates, 1, "one click wins: {:?} / {:?}", a.json, b.json);
+    // One click wins; the other is told it came second.
+    let loser = emu
+        .wait_until(WAIT, "the second click's answer", |emu| {
+            let told: Vec<Recorded> = [&a, &b].iter().flat_map(|s| followups(emu, s)).collect();
+            (!told.is_empty()).then_some(told)
+        })
+        .await;
+    assert_eq!(loser.len(), 1, "{loser:?}");
+    let text = loser[0].json.as_ref().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(text.contains("already approved"), "{text}");
     let state = wait_state(&emu, msg, "Approved by").await;
     let db = bot.db.as_ref().unwrap().client().await;
     let deadline = Instant::now() + WAIT;

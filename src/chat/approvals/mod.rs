@@ -22,7 +22,7 @@ use crate::store::{AuditEntry, NewRequest};
 use run::{execute, expire_now, log_audit, timeline};
 use serenity::all::{
     ChannelId, CommandInteraction, ComponentInteraction, Context, CreateInteractionResponse,
-    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse,
+    CreateInteractionResponseFollowup, CreateMessage, EditInteractionResponse, EditMessage,
 };
 use time::OffsetDateTime;
 use view::{buttons, parse_custom_id, request_embed};
@@ -223,6 +223,15 @@ pub(super) async fn request(
 
 /// A click on Approve or Deny.
 pub(super) async fn click(h: &Handler, ctx: &Context, b: ComponentInteraction) {
+    // Acknowledge at once (Discord's 3 s) as a deferred update: the request
+    // message is edited below, and refusals follow privately.
+    if let Err(e) = b
+        .create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
+        .await
+    {
+        tracing::warn!(error = %e.to_string().replace(&b.token, "[token]"), "could not acknowledge a click");
+        return;
+    }
     let who = format!("{} (<@{}>)", b.user.name, b.user.id);
     let store = &h.shared.store;
     let audit = |action: String, target: Option<String>, result: String| AuditEntry {
@@ -306,13 +315,16 @@ pub(super) async fn click(h: &Handler, ctx: &Context, b: ComponentInteraction) {
             .await
         {
             Ok(Some(updated)) => {
-                let response = CreateInteractionResponse::UpdateMessage(
-                    CreateInteractionResponseMessage::new()
-                        .embed(request_embed(&updated))
-                        .components(buttons(&updated)),
-                );
-                if let Err(e) = b.create_response(&ctx.http, response).await {
-                    tracing::warn!(error = %e.to_string().replace(&b.token, "[token]"), "could not update the request message");
+                // The clicked message is the request's: edit it in place.
+                let show = EditMessage::new()
+                    .embed(request_embed(&updated))
+                    .components(buttons(&updated));
+                if let Err(e) = b
+                    .channel_id
+                    .edit_message(&ctx.http, b.message.id, show)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not update the request message");
                 }
                 log_audit(
                     h,
@@ -350,14 +362,12 @@ pub(super) async fn click(h: &Handler, ctx: &Context, b: ComponentInteraction) {
     ephemeral(ctx, &b, "The request is changing right now; try again.").await;
 }
 
+/// A private sentence to whoever clicked (after the acknowledgement).
 async fn ephemeral(ctx: &Context, b: &ComponentInteraction, sentence: &str) {
-    let msg = CreateInteractionResponseMessage::new()
+    let msg = CreateInteractionResponseFollowup::new()
         .content(sentence)
         .ephemeral(true);
-    if let Err(e) = b
-        .create_response(&ctx.http, CreateInteractionResponse::Message(msg))
-        .await
-    {
+    if let Err(e) = b.create_followup(&ctx.http, msg).await {
         tracing::warn!(error = %e.to_string().replace(&b.token, "[token]"), "could not reply to a click");
     }
 }

@@ -90,13 +90,16 @@ impl Handler {
 
     async fn command(&self, ctx: &Context, c: CommandInteraction) {
         let label = raw_label(&c);
+        // The audit row carries when the command came in, so the log reads
+        // in the order people acted, whatever each command then took.
+        let received = OffsetDateTime::now_utc();
         let inv = match self.admit(&c) {
             Ok(inv) => inv,
             Err(sentence) => {
                 tracing::info!(user = %c.user.id, command = %label, refusal = %sentence, "refused");
                 reply_ephemeral(ctx, &c, &sentence).await;
                 return self
-                    .audit(&c, &label, None, format!("refused: {sentence}"))
+                    .audit(&c, received, &label, None, format!("refused: {sentence}"))
                     .await;
             }
         };
@@ -153,7 +156,7 @@ impl Handler {
                 (None, format!("refused: {sentence}"))
             }
         };
-        self.audit(&c, &label, target, result).await;
+        self.audit(&c, received, &label, target, result).await;
     }
 
     fn runnable(&self, runbook: &str, step: &str) -> bool {
@@ -167,12 +170,13 @@ impl Handler {
     pub(super) async fn audit(
         &self,
         c: &CommandInteraction,
+        at: OffsetDateTime,
         action: &str,
         target: Option<String>,
         result: String,
     ) {
         let entry = AuditEntry {
-            at: OffsetDateTime::now_utc(),
+            at,
             actor: actor(c),
             action: action.to_string(),
             target,

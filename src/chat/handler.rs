@@ -6,7 +6,7 @@
 //! drops interactions not answered within 3 seconds, and a probe can take
 //! longer); then run the step and edit the result in.
 
-use super::{approvals, escalations, incidents, register, steps, Shared};
+use super::{approvals, escalations, incidents, oom, register, steps, Shared};
 use crate::core::access::{may_invoke, Roles};
 use crate::core::commands::{self, CommandSpec, Invocation, OptionKind, Target, Value};
 use crate::core::diagnosis::can_run;
@@ -265,10 +265,7 @@ impl EventHandler for Handler {
                 ctx.http.clone(),
                 tick,
             ));
-            tokio::spawn(escalations::oom_watcher(
-                Arc::new(self.clone()),
-                ctx.http.clone(),
-            ));
+            tokio::spawn(oom::oom_watcher(Arc::new(self.clone()), ctx.http.clone()));
         }
         let guild = GuildId::new(self.shared.settings.discord.guild_id);
         let commands = self.specs.iter().map(register::command).collect();

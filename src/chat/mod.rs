@@ -12,6 +12,7 @@ mod embed;
 mod escalations;
 mod handler;
 mod incidents;
+mod oom;
 mod register;
 mod steps;
 

@@ -7,7 +7,7 @@ use super::incidents::find;
 use crate::core::commands::{Invocation, Value};
 use crate::core::escalation::{self, Due};
 use crate::core::incident::{span, Incident, TimelineEntry};
-use crate::store::{AuditEntry, Claimed, StoreError};
+use crate::store::{Claimed, StoreError};
 use serenity::all::{
     ChannelId, CommandInteraction, CreateAllowedMentions, CreateMessage, EditInteractionResponse,
     Http, RoleId, UserId,
@@ -136,17 +136,13 @@ async fn deliver(
     }
     let late_ms = (e.fired_at - e.due_at).whole_milliseconds();
     tracing::info!(incident = inc.id, target = %e.target, late_ms, "escalation delivered");
-    let entry = AuditEntry {
-        at: e.fired_at,
-        actor: "incident-bot".into(),
-        action: "escalate".into(),
-        target: Some(format!("incident #{}", inc.id)),
-        result: format!("pinged {} ({late_ms} ms after due)", e.target),
-        detail: None,
-    };
-    if let Err(err) = store.audit(&entry).await {
-        tracing::warn!(error = %err, "audit row not recorded");
-    }
+    h.audit_bot(
+        e.fired_at,
+        "escalate".into(),
+        Some(format!("incident #{}", inc.id)),
+        format!("pinged {} ({late_ms} ms after due)", e.target),
+    )
+    .await;
     let line = TimelineEntry {
         at: e.fired_at,
         actor: "incident-bot".into(),

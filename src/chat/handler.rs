@@ -159,6 +159,34 @@ impl Handler {
         self.audit(&c, received, &label, target, result).await;
     }
 
+    /// An audit row for something the bot did by itself (executing,
+    /// expiring, escalating).
+    pub(super) async fn audit_bot(
+        &self,
+        at: OffsetDateTime,
+        action: String,
+        target: Option<String>,
+        result: String,
+    ) {
+        self.record(AuditEntry {
+            at,
+            actor: "incident-bot".into(),
+            action,
+            target,
+            result,
+            detail: None,
+        })
+        .await;
+    }
+
+    /// Writes an audit row. A failure is logged, never shown: what it
+    /// records already happened (or was refused) either way.
+    pub(super) async fn record(&self, entry: AuditEntry) {
+        if let Err(e) = self.shared.store.audit(&entry).await {
+            tracing::warn!(action = %entry.action, error = %crate::cause_chain(&e), "audit row not recorded");
+        }
+    }
+
     fn runnable(&self, runbook: &str, step: &str) -> bool {
         self.runbook(runbook)
             .and_then(|rb| rb.step(step))
@@ -186,9 +214,7 @@ impl Handler {
                 "interaction_id": c.id.get().to_string(),
             })),
         };
-        if let Err(e) = self.shared.store.audit(&entry).await {
-            tracing::warn!(action, error = %crate::cause_chain(&e), "audit row not recorded");
-        }
+        self.record(entry).await;
     }
 
     async fn autocomplete(&self, ctx: &Context, c: CommandInteraction) {

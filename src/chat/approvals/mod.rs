@@ -19,7 +19,7 @@ use crate::core::commands::{Invocation, Value};
 use crate::core::incident::stamp;
 use crate::core::runbook::ActionEffect;
 use crate::store::{AuditEntry, NewRequest};
-use run::{execute, expire_now, log_audit, timeline};
+use run::{execute, expire_now, timeline};
 use serenity::all::{
     ChannelId, CommandInteraction, ComponentInteraction, Context, CreateInteractionResponse,
     CreateInteractionResponseFollowup, CreateMessage, EditInteractionResponse, EditMessage,
@@ -252,14 +252,11 @@ pub(super) async fn click(h: &Handler, ctx: &Context, b: ComponentInteraction) {
             let sentence =
                 "That button does not belong to any request of this bot; nothing was done.";
             ephemeral(ctx, &b, sentence).await;
-            log_audit(
-                h,
-                audit(
-                    "button".into(),
-                    None,
-                    format!("refused: unknown button id {:?}", b.data.custom_id),
-                ),
-            )
+            h.record(audit(
+                "button".into(),
+                None,
+                format!("refused: unknown button id {:?}", b.data.custom_id),
+            ))
             .await;
             return;
         }
@@ -288,22 +285,16 @@ pub(super) async fn click(h: &Handler, ctx: &Context, b: ComponentInteraction) {
         let (vote, to) = match approval::vote(&req.rule, &voter, approve, now) {
             VoteResult::Refused(sentence) => {
                 ephemeral(ctx, &b, &sentence).await;
-                log_audit(
-                    h,
-                    audit(action.into(), target, format!("refused: {sentence}")),
-                )
-                .await;
+                h.record(audit(action.into(), target, format!("refused: {sentence}")))
+                    .await;
                 return;
             }
             VoteResult::Expired => {
                 expire_now(h, &ctx.http, now).await;
                 let sentence = format!("Request #{} expired; make a new request.", req.rule.id);
                 ephemeral(ctx, &b, &sentence).await;
-                log_audit(
-                    h,
-                    audit(action.into(), target, format!("refused: {sentence}")),
-                )
-                .await;
+                h.record(audit(action.into(), target, format!("refused: {sentence}")))
+                    .await;
                 return;
             }
             VoteResult::Counted(v) => (v, RequestState::Pending),
@@ -326,14 +317,11 @@ pub(super) async fn click(h: &Handler, ctx: &Context, b: ComponentInteraction) {
                 {
                     tracing::warn!(error = %e, "could not update the request message");
                 }
-                log_audit(
-                    h,
-                    audit(
-                        action.into(),
-                        target.clone(),
-                        updated.rule.state.as_str().into(),
-                    ),
-                )
+                h.record(audit(
+                    action.into(),
+                    target.clone(),
+                    updated.rule.state.as_str().into(),
+                ))
                 .await;
                 let verb = if approve { "approved" } else { "denied" };
                 timeline(

@@ -8,7 +8,7 @@ use crate::core::approval::{self, RequestState};
 use crate::core::incident::{stamp, TimelineEntry};
 use crate::core::memory::human_bytes;
 use crate::core::runbook::ActionEffect;
-use crate::store::{AuditEntry, StoredRequest};
+use crate::store::StoredRequest;
 use serenity::all::{ChannelId, CreateMessage, EditMessage, Http, MessageId};
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,16 +66,11 @@ pub(super) async fn execute(h: &Handler, http: &Arc<Http>, req: StoredRequest) {
             .await
         }
     };
-    log_audit(
-        h,
-        AuditEntry {
-            at: now,
-            actor: "incident-bot".into(),
-            action: format!("execute {}", req.action),
-            target: Some(format!("request #{} ({})", req.rule.id, req.container_name)),
-            result: "starting".into(),
-            detail: None,
-        },
+    h.audit_bot(
+        now,
+        format!("execute {}", req.action),
+        Some(format!("request #{} ({})", req.rule.id, req.container_name)),
+        "starting".into(),
     )
     .await;
     if let Err(sentence) =
@@ -158,16 +153,11 @@ async fn finish(
             tracing::warn!(error = %e, "could not post the outcome");
         }
     }
-    log_audit(
-        h,
-        AuditEntry {
-            at: now,
-            actor: "incident-bot".into(),
-            action: format!("execute {}", req.action),
-            target: Some(format!("request #{} ({})", req.rule.id, req.container_name)),
-            result: format!("{}: {outcome}", state.as_str()),
-            detail: None,
-        },
+    h.audit_bot(
+        now,
+        format!("execute {}", req.action),
+        Some(format!("request #{} ({})", req.rule.id, req.container_name)),
+        format!("{}: {outcome}", state.as_str()),
     )
     .await;
     timeline(
@@ -188,16 +178,11 @@ pub(super) async fn expire_now(h: &Handler, http: &Arc<Http>, now: OffsetDateTim
     };
     for req in expired {
         update_message(http, &req).await;
-        log_audit(
-            h,
-            AuditEntry {
-                at: now,
-                actor: "incident-bot".into(),
-                action: format!("expire {}", req.action),
-                target: Some(format!("request #{}", req.rule.id)),
-                result: "expired".into(),
-                detail: None,
-            },
+        h.audit_bot(
+            now,
+            format!("expire {}", req.action),
+            Some(format!("request #{}", req.rule.id)),
+            "expired".into(),
         )
         .await;
         timeline(
@@ -222,12 +207,6 @@ async fn update_message(http: &Arc<Http>, req: &StoredRequest) {
         {
             tracing::warn!(request = req.rule.id, error = %e, "could not update the request message");
         }
-    }
-}
-
-pub(super) async fn log_audit(h: &Handler, entry: AuditEntry) {
-    if let Err(e) = h.shared.store.audit(&entry).await {
-        tracing::warn!(action = %entry.action, error = %e, "audit row not recorded");
     }
 }
 

@@ -68,18 +68,6 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-async fn engine(
-    settings: &Settings,
-    docker_host_env: Option<String>,
-) -> Result<Engine, DockerError> {
-    Engine::connect(
-        &settings.docker_endpoint(docker_host_env),
-        Duration::from_secs(settings.docker.timeout_secs),
-        settings.docker.max_concurrent_stats,
-    )
-    .await
-}
-
 /// Whether a container is up: `Some(true)` running, `Some(false)` stopped
 /// or restarting in a loop, `None` gone.
 pub async fn container_state(
@@ -87,7 +75,7 @@ pub async fn container_state(
     docker_host_env: Option<String>,
     id: &str,
 ) -> Result<Option<bool>, DockerError> {
-    let engine = engine(settings, docker_host_env).await?;
+    let engine = Engine::from_settings(settings, docker_host_env).await?;
     Ok(engine
         .inspect(id)
         .await?
@@ -106,7 +94,7 @@ pub async fn restart_target(
     if *scope == Scope::All {
         return Err(ActionError::NoProject);
     }
-    let engine = engine(settings, docker_host_env).await?;
+    let engine = Engine::from_settings(settings, docker_host_env).await?;
     let mut listed: Vec<_> = engine
         .list(scope)
         .await?
@@ -167,7 +155,7 @@ pub async fn execute_restart(
     let Scope::Project(project) = scope else {
         return Err(ActionError::NoProject);
     };
-    let engine = engine(settings, docker_host_env).await?;
+    let engine = Engine::from_settings(settings, docker_host_env).await?;
     let current: Vec<_> = engine
         .list(scope)
         .await?

@@ -115,6 +115,20 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Connects as the settings say: their endpoint (else DOCKER_HOST, passed
+    /// in), timeout and stats concurrency.
+    pub async fn from_settings(
+        settings: &crate::config::Settings,
+        docker_host_env: Option<String>,
+    ) -> Result<Engine, DockerError> {
+        Engine::connect(
+            &settings.docker_endpoint(docker_host_env),
+            Duration::from_secs(settings.docker.timeout_secs),
+            settings.docker.max_concurrent_stats,
+        )
+        .await
+    }
+
     /// Host memory in bytes, as `docker info` reports it.
     pub async fn host_memory(&self) -> Result<u64, DockerError> {
         let info = self.bounded(self.client.info()).await?;

@@ -27,12 +27,7 @@ pub(super) async fn oom_watcher(h: Arc<Handler>, http: Arc<Http>) {
     }
     let mut backoff = Duration::from_secs(2);
     loop {
-        let engine = Engine::connect(
-            &settings.docker_endpoint(h.shared.docker_host_env.clone()),
-            Duration::from_secs(settings.docker.timeout_secs),
-            settings.docker.max_concurrent_stats,
-        )
-        .await;
+        let engine = Engine::from_settings(settings, h.shared.docker_host_env.clone()).await;
         match engine {
             Ok(engine) => {
                 let mut events = Box::pin(engine.oom_events(&scope));

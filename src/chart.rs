@@ -10,8 +10,10 @@
 mod canvas;
 #[cfg(test)]
 mod tests;
+mod trend;
 
 use canvas::{fit, text_width, Canvas, Rgb, GLYPH};
+pub use trend::*;
 
 /// How a container stands; picks its bar's colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,11 +6,14 @@
 //! `cli` and `chat`) call the same functions.
 
 use crate::config::{Scope, Settings};
-use crate::core::diagnosis::{can_run, judge_memory, Diagnosis, Finding, ScopeView};
-use crate::core::runbook::{Check, Runbook};
+use crate::core::diagnosis::{can_run, judge_memory, Diagnosis, Finding, ScopeView, Source};
+use crate::core::runbook::{Check, Runbook, Step};
+use crate::core::trend::{judge_trend, TrendRule};
 use crate::docker::{DockerError, Engine};
+use crate::watch::Watcher;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiagnoseError {
@@ -22,6 +25,10 @@ pub enum DiagnoseError {
     },
     #[error("step '{step}' runs a {kind} check, which this version cannot run yet")]
     NotAvailable { step: String, kind: &'static str },
+    #[error("step '{step}' judges memory over time, which needs the history the bot's live watcher records: run it from Discord while `serve` runs")]
+    NeedsWatcher { step: String },
+    #[error("no container of service '{service}' has memory history in the last {minutes} minutes; is it running in the watched project?")]
+    NoHistory { service: String, minutes: u64 },
     #[error(transparent)]
     Docker(#[from] DockerError),
     #[error("{}", no_containers_message(scope, endpoint, running))]
@@ -76,7 +83,17 @@ fn no_containers_message(
     }
 }
 
-/// Runs step `step_id` of `runbook` against the engine the settings name.
+/// What a step was asked about, beyond the step itself (typed options).
+#[derive(Debug, Clone, Default)]
+pub struct StepInput {
+    /// Only this Compose service.
+    pub service: Option<String>,
+    /// The trend window in minutes, instead of the runbook's.
+    pub window_minutes: Option<u64>,
+}
+
+/// Runs step `step_id` of `runbook` against the engine the settings name,
+/// answering from the live watcher when there is one and its data is fresh.
 /// `docker_host_env` is DOCKER_HOST, read by the caller.
 pub async fn run_step(
     settings: &Settings,
@@ -84,6 +101,8 @@ pub async fn run_step(
     docker_host_env: Option<String>,
     runbook: &Runbook,
     step_id: &str,
+    input: &StepInput,
+    live: Option<&Watcher>,
 ) -> Result<Diagnosis, DiagnoseError> {
     let step = runbook
         .step(step_id)
@@ -97,32 +116,97 @@ pub async fn run_step(
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
-    let (true, Check::ContainerMemory(check)) = (can_run(&step.check), &step.check) else {
-        return Err(DiagnoseError::NotAvailable {
+    let diagnosis = |endpoint: String, source: Source, finding: Finding| Diagnosis {
+        runbook: runbook.id().to_string(),
+        runbook_title: runbook.runbook.title.clone(),
+        scope: match scope {
+            Scope::Project(p) => ScopeView::Project(p.clone()),
+            Scope::All => ScopeView::All(true),
+        },
+        endpoint,
+        source,
+        finding,
+    };
+    let endpoint = settings.docker_endpoint(docker_host_env);
+    match (can_run(&step.check), &step.check) {
+        (true, Check::ContainerMemory(check)) => {
+            let now = OffsetDateTime::now_utc();
+            // The live cache answers at once when it is complete and fresh.
+            if let Some(fresh) = live.and_then(|w| w.fresh(now)) {
+                let report = judge_memory(step, check, &fresh.snapshot);
+                let age_ms = fresh.oldest_ms.unwrap_or(0);
+                return Ok(diagnosis(
+                    endpoint,
+                    Source::Live { age_ms },
+                    Finding::ContainerMemory(report),
+                ));
+            }
+            let limit = Duration::from_secs(settings.docker.timeout_secs);
+            // Each request is bounded by `limit`; the whole report by twice
+            // that, because the person waiting cares about the total.
+            let report = memory(settings, scope, endpoint.clone(), limit, step, check);
+            match tokio::time::timeout(limit * 2, report).await {
+                Ok(result) => Ok(diagnosis(endpoint, Source::Engine, result?)),
+                Err(_) => Err(DiagnoseError::Docker(DockerError::Timeout {
+                    endpoint,
+                    secs: limit.as_secs() * 2,
+                })),
+            }
+        }
+        (
+            true,
+            Check::MemoryTrend {
+                window_minutes,
+                max_growth_mib_per_hour,
+                min_samples,
+            },
+        ) => {
+            let Some(watcher) = live else {
+                return Err(DiagnoseError::NeedsWatcher {
+                    step: step.id.clone(),
+                });
+            };
+            let minutes = input
+                .window_minutes
+                .unwrap_or(u64::from(*window_minutes))
+                .max(1);
+            let rule = TrendRule {
+                window_secs: minutes * 60,
+                max_growth_mib_per_hour: *max_growth_mib_per_hour,
+                min_samples: *min_samples,
+                bar_mib: process_bar(runbook),
+            };
+            let now = OffsetDateTime::now_utc();
+            let since = now - time::Duration::minutes(minutes as i64);
+            let histories = watcher.history(input.service.as_deref(), since).await;
+            if histories.is_empty() {
+                return Err(DiagnoseError::NoHistory {
+                    service: input.service.clone().unwrap_or_else(|| "any".into()),
+                    minutes,
+                });
+            }
+            let report = judge_trend(step, &rule, &histories, now);
+            Ok(diagnosis(
+                endpoint,
+                Source::History,
+                Finding::MemoryTrend(report),
+            ))
+        }
+        _ => Err(DiagnoseError::NotAvailable {
             step: step.id.clone(),
             kind: step.check.kind(),
-        });
-    };
-    let limit = Duration::from_secs(settings.docker.timeout_secs);
-    let endpoint = settings.docker_endpoint(docker_host_env);
-    // Each request is bounded by `limit`; the whole report by twice that,
-    // because the person waiting cares about the total.
-    let report = memory(
-        settings,
-        scope,
-        endpoint.clone(),
-        limit,
-        runbook,
-        step,
-        check,
-    );
-    match tokio::time::timeout(limit * 2, report).await {
-        Ok(result) => result,
-        Err(_) => Err(DiagnoseError::Docker(DockerError::Timeout {
-            endpoint,
-            secs: limit.as_secs() * 2,
-        })),
+        }),
     }
+}
+
+/// The runbook's per-container bar (step `container_memory`'s
+/// `process_max_mib`), which trends are projected against when a container
+/// has no limit of its own.
+fn process_bar(runbook: &Runbook) -> Option<f64> {
+    runbook.steps.iter().find_map(|s| match &s.get_ref().check {
+        Check::ContainerMemory(c) => c.process_max_mib,
+        _ => None,
+    })
 }
 
 async fn memory(
@@ -130,10 +214,9 @@ async fn memory(
     scope: &Scope,
     endpoint: String,
     limit: Duration,
-    runbook: &Runbook,
-    step: &crate::core::runbook::Step,
+    step: &Step,
     check: &crate::core::runbook::ContainerMemoryCheck,
-) -> Result<Diagnosis, DiagnoseError> {
+) -> Result<Finding, DiagnoseError> {
     let engine = connect(settings, &endpoint, limit).await?;
     let snapshot = engine.memory_snapshot(scope).await?;
     if snapshot.containers.is_empty() {
@@ -147,16 +230,9 @@ async fn memory(
             running,
         });
     }
-    Ok(Diagnosis {
-        runbook: runbook.id().to_string(),
-        runbook_title: runbook.runbook.title.clone(),
-        scope: match scope {
-            Scope::Project(p) => ScopeView::Project(p.clone()),
-            Scope::All => ScopeView::All(true),
-        },
-        endpoint,
-        finding: Finding::ContainerMemory(judge_memory(step, check, &snapshot)),
-    })
+    Ok(Finding::ContainerMemory(judge_memory(
+        step, check, &snapshot,
+    )))
 }
 
 /// The Compose services running in `scope`, sorted and distinct, within

@@ -17,9 +17,12 @@ pub mod config;
 pub mod core;
 pub mod diagnose;
 pub mod docker;
+pub mod http;
+pub mod metrics;
 pub mod render;
 pub mod runbooks;
 pub mod store;
+pub mod watch;
 
 /// An error and all its sources, for the log ("a: b: c"). People get the
 /// first part only.

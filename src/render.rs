@@ -3,14 +3,16 @@
 //! probing, no judging, no I/O, no chat types.
 
 use crate::chart;
-use crate::core::diagnosis::{Diagnosis, Finding, MemoryReport, Outcome, ScopeView};
+use crate::core::diagnosis::{Diagnosis, Finding, MemoryReport, Outcome, ScopeView, Verdict};
 use crate::core::memory::{human_bytes, Reading};
+use crate::core::trend::{span, TrendReport};
 use std::fmt::Write;
 
 /// The diagnosis as a text report for a terminal.
 pub fn text(d: &Diagnosis) -> String {
     match &d.finding {
         Finding::ContainerMemory(report) => memory_text(d, report),
+        Finding::MemoryTrend(report) => trend_text(d, report),
     }
 }
 
@@ -40,6 +42,30 @@ fn memory_text(d: &Diagnosis, r: &MemoryReport) -> String {
     );
 
     out.push_str(&memory_table(r, usize::MAX));
+    verdict_lines(&mut out, v, d);
+    out
+}
+
+fn trend_text(d: &Diagnosis, r: &TrendReport) -> String {
+    let v = &r.verdict;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} · {} ({} {})\n{} · window {}\n",
+        d.runbook_title,
+        v.title,
+        d.runbook,
+        v.step,
+        scope_label(&d.scope),
+        span(r.window_secs as f64),
+    );
+    out.push_str(&trend_table(r, usize::MAX));
+    verdict_lines(&mut out, v, d);
+    out
+}
+
+/// Expected, observed, verdict, offenders, notes and the data's age.
+fn verdict_lines(out: &mut String, v: &Verdict, d: &Diagnosis) {
     let _ = writeln!(out, "\nExpected: {}", v.expected);
     let _ = writeln!(out, "Observed: {}", v.observed);
     match &v.conclusion {
@@ -56,7 +82,100 @@ fn memory_text(d: &Diagnosis, r: &MemoryReport) -> String {
     for n in &v.notes {
         let _ = writeln!(out, "Note: {n}");
     }
+    let _ = writeln!(out, "Data: {}", d.source.describe());
+}
+
+/// One line per container: slope, fit, latest and time to its ceiling
+/// (monospace), at most `max_rows` containers.
+pub fn trend_table(r: &TrendReport, max_rows: usize) -> String {
+    let mut rows: Vec<[String; 6]> = vec![[
+        "CONTAINER".into(),
+        "SAMPLES".into(),
+        "MiB/HOUR".into(),
+        "FIT R²".into(),
+        "LATEST".into(),
+        "REACHES CEILING".into(),
+    ]];
+    for row in r.rows.iter().take(max_rows) {
+        let eta = match (&row.ceiling, row.seconds_to_ceiling) {
+            (Some((what, _)), Some(s)) if s <= 0.0 => format!("at its {what} now"),
+            (Some((what, bytes)), Some(s)) => {
+                format!("{what} {} in {}", human_bytes(*bytes), span(s))
+            }
+            (_, None) if row.slope_mib_per_hour.is_none() => "-".into(),
+            _ => "not heading there".into(),
+        };
+        rows.push([
+            row.name.clone(),
+            row.samples.to_string(),
+            row.slope_mib_per_hour
+                .map_or("-".into(), |s| format!("{s:+.1}")),
+            row.r2.map_or("-".into(), |r| format!("{r:.2}")),
+            row.latest_bytes.map_or("-".into(), human_bytes),
+            eta,
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            let w = widths[i];
+            if (1..=4).contains(&i) {
+                let _ = write!(line, "{cell:>w$}  ");
+            } else {
+                let _ = write!(line, "{cell:<w$}  ");
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    if r.rows.len() > max_rows {
+        let _ = writeln!(out, "… and {} more containers", r.rows.len() - max_rows);
+    }
     out
+}
+
+/// The chart of a trend report: each container's history, its fitted line
+/// and the ceiling it is projected against.
+pub fn trend_chart(d: &Diagnosis, r: &TrendReport) -> chart::TrendChart {
+    let title = match &d.scope {
+        ScopeView::Project(p) => format!("Memory over time - {p}"),
+        ScopeView::All(_) => "Memory over time - all".to_string(),
+    };
+    // One ceiling line: the lowest, the one that matters first.
+    let limit = r
+        .rows
+        .iter()
+        .filter_map(|row| row.ceiling.clone())
+        .min_by_key(|(_, bytes)| *bytes)
+        .map(|(what, bytes)| (format!("{what} {}", human_bytes(bytes)), bytes));
+    chart::TrendChart {
+        title,
+        window_secs: r.window_secs as f64,
+        limit,
+        series: r
+            .rows
+            .iter()
+            .zip(&r.series)
+            .map(|(row, points)| chart::TrendSeries {
+                label: row.name.clone(),
+                points: points.clone(),
+                trend: row.line,
+                state: bar_state(row.outcome),
+            })
+            .collect(),
+    }
+}
+
+fn bar_state(o: Outcome) -> chart::BarState {
+    match o {
+        Outcome::Pass => chart::BarState::Ok,
+        Outcome::Warn => chart::BarState::Warn,
+        Outcome::Fail => chart::BarState::Over,
+        Outcome::Unknown => chart::BarState::Unknown,
+    }
 }
 
 /// The aligned per-container table with its TOTAL line (monospace), at most
@@ -191,12 +310,7 @@ pub fn memory_chart(d: &Diagnosis, r: &MemoryReport, bar_mib: Option<f64>) -> ch
                     },
                     usage_bytes: usage,
                     limit_bytes: limit,
-                    state: match row.outcome {
-                        Outcome::Pass => chart::BarState::Ok,
-                        Outcome::Warn => chart::BarState::Warn,
-                        Outcome::Fail => chart::BarState::Over,
-                        Outcome::Unknown => chart::BarState::Unknown,
-                    },
+                    state: bar_state(row.outcome),
                 }
             })
             .collect(),

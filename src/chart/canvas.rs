@@ -8,6 +8,9 @@ use font8x8::legacy::BASIC_LEGACY;
 /// An sRGB colour.
 pub(super) type Rgb = [u8; 3];
 
+/// An (x, y) pair in f64: a point before it is rounded to a pixel.
+pub(super) type Pt = (f64, f64);
+
 /// Side of one glyph, in pixels, at scale 1.
 pub(super) const GLYPH: i32 = 8;
 
@@ -105,6 +108,70 @@ impl Canvas {
         }
     }
 
+    /// A 1 px line from (x0, y0) to (x1, y1) inclusive (Bresenham).
+    pub(super) fn line(&mut self, x0: i32, y0: i32, x1: i32, y1: i32, c: Rgb) {
+        self.stroke((x0, y0), (x1, y1), None, c);
+    }
+
+    /// A dashed 1 px line from (x0, y0): `dash.0` steps on, `dash.1` off,
+    /// counted along the longer axis so the dashes look alike at any slope.
+    pub(super) fn dashed_line(
+        &mut self,
+        x0: i32,
+        y0: i32,
+        x1: i32,
+        y1: i32,
+        dash: (i32, i32),
+        c: Rgb,
+    ) {
+        self.stroke((x0, y0), (x1, y1), Some(dash), c);
+    }
+
+    /// Bresenham from `a` to `b`, cut to the canvas first so that a far-off
+    /// end costs nothing. Dashes are counted from `a`, so a cut line keeps
+    /// the pattern it would have had uncut.
+    fn stroke(&mut self, a: (i32, i32), b: (i32, i32), dash: Option<(i32, i32)>, c: Rgb) {
+        let f = |(x, y): (i32, i32)| (f64::from(x), f64::from(y));
+        let max = (f64::from(self.width - 1), f64::from(self.height - 1));
+        let Some((p, q)) = clip_segment(f(a), f(b), (0.0, 0.0), max) else {
+            return;
+        };
+        let px = |(x, y): (f64, f64)| (x.round() as i32, y.round() as i32);
+        let (p, q) = (px(p), px(q));
+        let (dx, dy) = ((q.0 - p.0).abs(), -(q.1 - p.1).abs());
+        let (sx, sy) = ((q.0 - p.0).signum(), (q.1 - p.1).signum());
+        // Each step moves one pixel along the longer axis; start the count
+        // at the distance the cut skipped.
+        let skipped = if dx >= -dy {
+            i64::from(p.0) - i64::from(a.0)
+        } else {
+            i64::from(p.1) - i64::from(a.1)
+        };
+        let period = dash.map(|(on, off)| {
+            let on = i64::from(on.max(1));
+            (on, on + i64::from(off.max(0)))
+        });
+        let (mut x, mut y, mut k, mut err) = (p.0, p.1, skipped.abs(), dx + dy);
+        loop {
+            if period.is_none_or(|(on, len)| k % len < on) {
+                self.set(x, y, c);
+            }
+            if (x, y) == q {
+                break;
+            }
+            let e2 = 2 * err;
+            if e2 >= dy {
+                err += dy;
+                x += sx;
+            }
+            if e2 <= dx {
+                err += dx;
+                y += sy;
+            }
+            k += 1;
+        }
+    }
+
     /// Horizontal text with its top-left at (x, y); each font pixel is a
     /// `scale` x `scale` block. Characters outside printable ASCII are '?'.
     pub(super) fn text(&mut self, x: i32, y: i32, s: &str, scale: i32, c: Rgb) {
@@ -161,6 +228,38 @@ fn glyph(ch: char) -> [u8; 8] {
         '?'
     };
     BASIC_LEGACY[ch as usize]
+}
+
+/// The part of the segment a-b inside the box `min`..=`max`, or None when
+/// it misses or an end is not finite (Liang-Barsky).
+pub(super) fn clip_segment(a: Pt, b: Pt, min: Pt, max: Pt) -> Option<(Pt, Pt)> {
+    if ![a.0, a.1, b.0, b.1].iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    let edges = [
+        (-dx, a.0 - min.0),
+        (dx, max.0 - a.0),
+        (-dy, a.1 - min.1),
+        (dy, max.1 - a.1),
+    ];
+    for (p, q) in edges {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else if p < 0.0 {
+            t0 = t0.max(q / p);
+        } else {
+            t1 = t1.min(q / p);
+        }
+    }
+    if t0 > t1 {
+        return None;
+    }
+    let at = |t: f64| (a.0 + t * dx, a.1 + t * dy);
+    Some((at(t0), at(t1)))
 }
 
 /// Width in pixels of `s` drawn at `scale`.

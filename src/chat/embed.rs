@@ -20,13 +20,17 @@ const FOOTER_MAX: usize = 2048;
 const EMBED_MAX: usize = 6000;
 
 pub fn report(d: &Diagnosis, runbook: &Runbook) -> (CreateEmbed, CreateAttachment) {
-    let Finding::ContainerMemory(r) = &d.finding;
-    let v = &r.verdict;
-    let bar = match runbook.step(&v.step).map(|s| &s.check) {
-        Some(Check::ContainerMemory(c)) => c.process_max_mib,
-        _ => None,
+    let v = d.verdict();
+    let png = match &d.finding {
+        Finding::ContainerMemory(r) => {
+            let bar = match runbook.step(&v.step).map(|s| &s.check) {
+                Some(Check::ContainerMemory(c)) => c.process_max_mib,
+                _ => None,
+            };
+            chart::render_png(&render::memory_chart(d, r, bar))
+        }
+        Finding::MemoryTrend(r) => chart::render_trend_png(&render::trend_chart(d, r)),
     };
-    let png = chart::render_png(&render::memory_chart(d, r, bar));
     let title = clip(&format!("{} · {}", d.runbook_title, v.title), TITLE_MAX);
     let verdict = match &v.conclusion {
         Some(c) => format!("**{}**: {c}", v.outcome.label()),
@@ -51,10 +55,11 @@ pub fn report(d: &Diagnosis, runbook: &Runbook) -> (CreateEmbed, CreateAttachmen
     }
     let footer = clip(
         &format!(
-            "/{} {} · {}",
+            "/{} {} · {} · {}",
             d.runbook,
             v.step,
-            render::scope_label(&d.scope)
+            render::scope_label(&d.scope),
+            d.source.describe()
         ),
         FOOTER_MAX,
     );
@@ -67,9 +72,12 @@ pub fn report(d: &Diagnosis, runbook: &Runbook) -> (CreateEmbed, CreateAttachmen
             .map(|(n, v)| n.len() + v.chars().count())
             .sum::<usize>();
     let budget = DESCRIPTION_MAX.min(EMBED_MAX.saturating_sub(used + 16));
-    let mut rows = r.rows.len();
+    let (mut rows, table): (usize, &dyn Fn(usize) -> String) = match &d.finding {
+        Finding::ContainerMemory(r) => (r.rows.len(), &|n| render::memory_table(r, n)),
+        Finding::MemoryTrend(r) => (r.rows.len(), &|n| render::trend_table(r, n)),
+    };
     let description = loop {
-        let text = format!("```\n{}```", render::memory_table(r, rows));
+        let text = format!("```\n{}```", table(rows));
         if text.chars().count() <= budget || rows == 0 {
             break clip(&text, budget);
         }
@@ -125,6 +133,7 @@ mod tests {
                 runbook_title: rb.runbook.title.clone(),
                 scope: ScopeView::Project("a-rather-long-compose-project-name".into()),
                 endpoint: "unix:///var/run/docker.sock".into(),
+                source: crate::core::diagnosis::Source::Engine,
                 finding: Finding::ContainerMemory(judge_memory(step, check, &snapshot)),
             };
             let (embed, _) = report(&d, &rb);

@@ -50,6 +50,7 @@ async fn fire_due(h: &Handler, http: &Http) -> Result<(), StoreError> {
             Err(why) => {
                 // Not delivered: put it back so this bot (or another) retries;
                 // one failure must not strand the rest of the batch.
+                crate::metrics::global().escalation("failed");
                 tracing::warn!(escalation = e.id, error = %why, "escalation not delivered; retrying in 30 s");
                 let retry = OffsetDateTime::now_utc() + time::Duration::seconds(30);
                 if let Err(err) = store.release_escalation(e.id, retry).await {
@@ -135,6 +136,7 @@ async fn deliver(
         tracing::warn!(escalation = e.id, error = %err, "delivery not confirmed; another bot may repeat it after the lease");
     }
     let late_ms = (e.fired_at - e.due_at).whole_milliseconds();
+    crate::metrics::global().escalation("fired");
     tracing::info!(incident = inc.id, target = %e.target, late_ms, "escalation delivered");
     h.audit_bot(
         e.fired_at,

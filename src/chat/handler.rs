@@ -6,7 +6,7 @@
 //! drops interactions not answered within 3 seconds, and a probe can take
 //! longer); then run the step and edit the result in.
 
-use super::{approvals, escalations, incidents, oom, register, steps, Shared};
+use super::{alerts, approvals, escalations, incidents, register, steps, Shared};
 use crate::core::access::{may_invoke, Roles};
 use crate::core::commands::{self, CommandSpec, Invocation, OptionKind, Target, Value};
 use crate::core::diagnosis::can_run;
@@ -149,13 +149,17 @@ impl Handler {
             }
             _ => {
                 let sentence = format!(
-                    "{label} is not available yet: this version runs /{} status, /{} restart and /incident; the rest of the runbook follows in later releases.",
-                    inv.runbook, inv.runbook
+                    "{label} is not available yet: this version runs /{} status, /{} leaks, /{} restart and /incident; the rest of the runbook follows in later releases.",
+                    inv.runbook, inv.runbook, inv.runbook
                 );
                 reply_ephemeral(ctx, &c, &sentence).await;
                 (None, format!("refused: {sentence}"))
             }
         };
+        // "refused: …" → refused; "fail" → fail: a closed set of outcomes.
+        let outcome = result.split(':').next().unwrap_or("").to_string();
+        let elapsed = (OffsetDateTime::now_utc() - received).unsigned_abs();
+        crate::metrics::global().command(&label, &outcome, elapsed);
         self.audit(&c, received, &label, target, result).await;
     }
 
@@ -291,8 +295,22 @@ impl EventHandler for Handler {
                 ctx.http.clone(),
                 tick,
             ));
-            tokio::spawn(oom::oom_watcher(Arc::new(self.clone()), ctx.http.clone()));
+            let alerts = self.shared.alerts.lock().ok().and_then(|mut rx| rx.take());
+            if let Some(rx) = alerts {
+                tokio::spawn(alerts::alert_loop(
+                    Arc::new(self.clone()),
+                    ctx.http.clone(),
+                    rx,
+                ));
+            }
+            tokio::spawn(alerts::update_loop(
+                Arc::new(self.clone()),
+                ctx.http.clone(),
+            ));
         }
+        self.shared
+            .gateway_ready
+            .store(true, std::sync::atomic::Ordering::Release);
         let guild = GuildId::new(self.shared.settings.discord.guild_id);
         let commands = self.specs.iter().map(register::command).collect();
         match guild.set_commands(&ctx.http, commands).await {

@@ -7,6 +7,7 @@
 //! through `diagnose`, and posts the report into the incident channel.
 //! It never runs anything a user typed; options are typed and checked.
 
+mod alerts;
 mod approvals;
 mod embed;
 mod escalations;
@@ -17,11 +18,14 @@ mod register;
 mod steps;
 
 use crate::config::{DiscordEnv, Settings};
+use crate::core::alerting::AlertEvent;
 use crate::core::runbook::Runbook;
 use crate::store::Store;
+use crate::watch::Watcher;
 use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -29,6 +33,8 @@ pub enum ServeError {
     Client(#[from] serenity::Error),
     #[error("the HTTP client could not be built: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("the HTTP endpoints could not listen: {0}")]
+    Listen(String),
 }
 
 /// Everything a handler needs, shared by all interactions.
@@ -40,11 +46,17 @@ pub(crate) struct Shared {
     pub store: Store,
     /// Set once the migrations have been applied; until then, commands that
     /// must be recorded are refused.
-    db_ready: AtomicBool,
+    pub db_ready: Arc<AtomicBool>,
+    /// Set once the gateway session is up (READY seen), for /readyz.
+    pub gateway_ready: Arc<AtomicBool>,
+    /// The live watcher: `/mem status` answers from it, `/mem leaks` reads
+    /// its history.
+    pub watcher: Arc<Watcher>,
+    /// Alerts from the watcher and the HTTP intake; taken by the first
+    /// READY, which starts handling them.
+    pub alerts: std::sync::Mutex<Option<mpsc::Receiver<AlertEvent>>>,
     /// Whether the approval expiry loop runs already.
     pub expiry_started: AtomicBool,
-    /// Serialises the OOM watcher's "open or join an incident".
-    pub oom_lock: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -81,15 +93,42 @@ pub async fn serve(
             "discord.responder_role_ids is empty: every command will be refused until responder roles are configured"
         );
     }
+    // Alerts queue here until Discord is connected; the watcher and the
+    // HTTP intake wait (backpressure) rather than drop when it is full.
+    let (alert_tx, alert_rx) = mpsc::channel(256);
+    let db_ready = Arc::new(AtomicBool::new(false));
+    let gateway_ready = Arc::new(AtomicBool::new(false));
+    let watcher = Watcher::new(
+        settings.clone(),
+        &runbooks,
+        docker_host_env.clone(),
+        store.clone(),
+        db_ready.clone(),
+        alert_tx.clone(),
+    );
+    watcher.spawn();
     let shared = Arc::new(Shared {
         settings,
         runbooks,
         docker_host_env,
         store,
-        db_ready: AtomicBool::new(false),
+        db_ready,
+        gateway_ready: gateway_ready.clone(),
+        watcher,
+        alerts: std::sync::Mutex::new(Some(alert_rx)),
         expiry_started: AtomicBool::new(false),
-        oom_lock: tokio::sync::Mutex::new(()),
     });
+    crate::http::spawn(crate::http::State {
+        listen: shared.settings.http.listen.clone(),
+        watcher: shared.watcher.clone(),
+        store: shared.store.clone(),
+        db_ready: shared.db_ready.clone(),
+        gateway_ready,
+        token: env.alertmanager_token.clone(),
+        alerts: alert_tx,
+    })
+    .await
+    .map_err(ServeError::Listen)?;
     // Discord first, database in the background: diagnosis must work even
     // while PostgreSQL is down, and the bot keeps trying to reach it.
     tokio::spawn(prepare_database(shared.clone()));

@@ -3,9 +3,9 @@
 
 use super::embed;
 use super::handler::{actor, defer, edit, Handler};
-use crate::core::commands::Invocation;
+use crate::core::commands::{Invocation, Value};
 use crate::core::incident::TimelineEntry;
-use crate::diagnose::run_step;
+use crate::diagnose::{run_step, StepInput};
 use serenity::all::{
     ChannelId, CommandInteraction, Context, CreateAllowedMentions, CreateMessage,
     EditInteractionResponse,
@@ -42,12 +42,24 @@ pub(super) async fn run(
         crate::config::Scope::Project(p) => format!("project {p}"),
         crate::config::Scope::All => "all containers".into(),
     });
+    let input = StepInput {
+        service: match inv.args.get("service") {
+            Some(Value::Text(s)) => Some(s.clone()),
+            _ => None,
+        },
+        window_minutes: match inv.args.get("window") {
+            Some(Value::Integer(n)) => u64::try_from(*n).ok(),
+            _ => None,
+        },
+    };
     let d = match run_step(
         settings,
         &scope,
         h.shared.docker_host_env.clone(),
         runbook,
         step,
+        &input,
+        Some(&h.shared.watcher),
     )
     .await
     {
@@ -63,9 +75,7 @@ pub(super) async fn run(
     let outcome = d.outcome();
     tracing::info!(command = %label, outcome = outcome.label(), "step done");
     let (report, chart) = embed::report(&d, runbook);
-    let verdict = match &d.finding {
-        crate::core::diagnosis::Finding::ContainerMemory(r) => &r.verdict,
-    };
+    let verdict = d.verdict();
     let posted = if in_incident {
         let full = EditInteractionResponse::new()
             .embed(report)

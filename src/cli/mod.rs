@@ -249,7 +249,15 @@ fn step(settings: &Settings, args: Vec<String>) -> ExitCode {
     let scope: Scope = settings.scope();
 
     let docker_host = std::env::var("DOCKER_HOST").ok();
-    match runtime().block_on(run_step(&settings, &scope, docker_host, runbook, step_id)) {
+    match runtime().block_on(run_step(
+        &settings,
+        &scope,
+        docker_host,
+        runbook,
+        step_id,
+        &Default::default(),
+        None,
+    )) {
         Ok(d) => {
             println!(
                 "{}",

@@ -6,6 +6,7 @@
 
 use super::memory::{ContainerSample, MemorySnapshot, Reading, MIB};
 use super::runbook::{Check, ContainerMemoryCheck, Step};
+use super::trend::TrendReport;
 use serde::Serialize;
 
 /// How a check came out, ordered from best to worst for combining.
@@ -112,8 +113,35 @@ pub struct Diagnosis {
     pub runbook_title: String,
     pub scope: ScopeView,
     pub endpoint: String,
+    /// Where the numbers came from and how old they are.
+    pub source: Source,
     #[serde(flatten)]
     pub finding: Finding,
+}
+
+/// Where a report's numbers came from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum Source {
+    /// Read from the engine for this report.
+    Engine,
+    /// The live watcher's cache; the oldest sample is `age_ms` old.
+    Live { age_ms: u64 },
+    /// The recorded history (live cache and database).
+    History,
+}
+
+impl Source {
+    /// "live data, 0.8 s old" / "read from the engine just now".
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Engine => "read from the engine just now".into(),
+            Source::Live { age_ms } => {
+                format!("live data, {:.1} s old", *age_ms as f64 / 1000.0)
+            }
+            Source::History => "recorded history".into(),
+        }
+    }
 }
 
 /// The scope, as it reads in JSON: `{"project": "rota-cc"}` or `{"all": true}`.
@@ -128,12 +156,18 @@ pub enum ScopeView {
 #[serde(tag = "check", rename_all = "snake_case")]
 pub enum Finding {
     ContainerMemory(MemoryReport),
+    MemoryTrend(TrendReport),
 }
 
 impl Diagnosis {
     pub fn outcome(&self) -> Outcome {
+        self.verdict().outcome
+    }
+
+    pub fn verdict(&self) -> &Verdict {
         match &self.finding {
-            Finding::ContainerMemory(r) => r.verdict.outcome,
+            Finding::ContainerMemory(r) => &r.verdict,
+            Finding::MemoryTrend(r) => &r.verdict,
         }
     }
 }
@@ -141,7 +175,7 @@ impl Diagnosis {
 /// Whether this version can run a check (the others are declared in the
 /// runbook and answered with "not available yet").
 pub fn can_run(check: &Check) -> bool {
-    matches!(check, Check::ContainerMemory(_))
+    matches!(check, Check::ContainerMemory(_) | Check::MemoryTrend { .. })
 }
 
 /// Judges a snapshot against the thresholds of a `container_memory` check.

@@ -6,6 +6,7 @@
 //! rule table-testable.
 
 pub mod access;
+pub mod alerting;
 pub mod approval;
 pub mod commands;
 pub mod diagnosis;
@@ -14,3 +15,4 @@ pub mod incident;
 pub mod memory;
 pub mod runbook;
 pub mod text;
+pub mod trend;

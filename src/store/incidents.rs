@@ -26,7 +26,8 @@ pub struct NewIncident {
     pub escalations: Vec<crate::core::escalation::Due>,
 }
 
-const COLUMNS: &str = "id, runbook, title, severity, estimated_ttr_minutes, state, version, \
+pub(super) const COLUMNS: &str =
+    "id, runbook, title, severity, estimated_ttr_minutes, state, version, \
      opened_at, opened_by, acknowledged_at, acknowledged_by, resolved_at, resolved_by, \
      resolution, channel_id, thread_id";
 
@@ -271,7 +272,7 @@ async fn insert_timeline(
         .map(|_| ())
 }
 
-fn incident(r: &Row) -> Result<Incident, StoreError> {
+pub(super) fn incident(r: &Row) -> Result<Incident, StoreError> {
     let state: String = r.get(5);
     Ok(Incident {
         id: r.get(0),

@@ -18,6 +18,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "escalations_and_roster",
         include_str!("../../migrations/0003_escalations_and_roster.sql"),
     ),
+    (
+        4,
+        "watcher",
+        include_str!("../../migrations/0004_watcher.sql"),
+    ),
 ];
 
 /// Any constant works; it only has to be the same for every bot.

@@ -12,11 +12,13 @@ mod audit;
 mod escalations;
 mod incidents;
 mod migrate;
+mod watch;
 
 pub use approvals::{NewRequest, StoredRequest};
 pub use audit::{AuditEntry, AuditRow};
 pub use escalations::Claimed;
 pub use incidents::NewIncident;
+pub use watch::{Fired, NewAlert, Resolved, SamplePoint};
 
 use crate::config::Secret;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};

@@ -97,6 +97,12 @@ impl Bot {
                 ON_CALL_ROLE.to_string(),
             )
             .env("INCIDENT_BOT_ESCALATION__OOM_GRACE_SECS", "1")
+            // Any free port: tests run in parallel (see `http_base`).
+            .env("INCIDENT_BOT_HTTP__LISTEN", "127.0.0.1:0")
+            // History a point a second, recorded every second, so trends
+            // need seconds of samples, not minutes.
+            .env("INCIDENT_BOT_WATCH__HISTORY_STEP_SECS", "1")
+            .env("INCIDENT_BOT_WATCH__PERSIST_SECS", "1")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
@@ -117,6 +123,28 @@ impl Bot {
 }
 
 impl Bot {
+    /// The bot's process id (to read its memory and CPU from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `http://127.0.0.1:PORT` of the bot's HTTP endpoints, read from its
+    /// log (it listens on a free port).
+    pub async fn http_base(&self) -> String {
+        self.wait_log("HTTP endpoints listening").await;
+        let log = std::fs::read_to_string(&self.log).unwrap();
+        let line = log
+            .lines()
+            .find(|l| l.contains("HTTP endpoints listening"))
+            .unwrap();
+        let addr = line
+            .split("listen=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        format!("http://{addr}")
+    }
+
     /// Waits until the bot's log contains `needle`.
     pub async fn wait_log(&self, needle: &str) {
         let deadline = Instant::now() + WAIT;

@@ -364,9 +364,9 @@ async fn bad_input_and_unbuilt_steps_get_one_private_sentence() {
             "That input was not accepted: 'web; rm -rf /' is not a service name.",
         ),
         (
-            "leaks",
+            "profile",
             vec![("service".to_string(), json!("web"))],
-            "/mem leaks is not available yet",
+            "/mem profile is not available yet",
         ),
     ] {
         let sent = emu

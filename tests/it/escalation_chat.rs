@@ -192,6 +192,18 @@ async fn an_oom_kill_that_takes_a_service_down_pings_the_devops_lead_at_once() {
         incident["content"].as_str().unwrap().contains("OOM kill:"),
         "{incident}"
     );
+    // The OomKiller alert's report, with the memory chart.
+    let report = emu
+        .wait_until(WAIT, "the OomKiller report", |emu| {
+            emu.messages_in(INCIDENT_CHANNEL_ID).into_iter().find(|m| {
+                m["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("**OomKiller** firing (bot)")
+            })
+        })
+        .await;
+    assert!(!report["embeds"].as_array().unwrap().is_empty(), "{report}");
     let db = bot.db.as_ref().unwrap().client().await;
     let deadline = Instant::now() + WAIT;
     let thread: i64 = loop {

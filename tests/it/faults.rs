@@ -79,7 +79,12 @@ fn usage_errors_exit_unknown_not_critical() {
     unknown_with(
         &["mem", "leaks"],
         &[],
-        "step 'leaks' runs a memory_trend check, which this version cannot run yet",
+        "step 'leaks' judges memory over time, which needs the history the bot's live watcher records",
+    );
+    unknown_with(
+        &["mem", "profile"],
+        &[],
+        "step 'profile' runs a exec_profile check, which this version cannot run yet",
     );
 }
 

@@ -5,7 +5,9 @@
 //! and gateway; the bot under test is the real binary with the real serenity
 //! client.
 
+mod alertmanager;
 mod approvals_chat;
+mod bench;
 mod bot;
 mod discord;
 mod discord_bot;
@@ -17,3 +19,4 @@ mod mem_status;
 mod runbooks;
 mod store;
 mod support;
+mod watcher_chat;

@@ -41,7 +41,7 @@ async fn migrations_apply_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 3);
+    assert_eq!(n, 4);
 }
 
 #[tokio::test]

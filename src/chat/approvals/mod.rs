@@ -147,6 +147,9 @@ pub(super) async fn request(
             incident_id: incident.as_ref().map(|i| i.id),
         })
         .await;
+    if stored.is_ok() {
+        crate::metrics::global().approval("requested");
+    }
     let req = match stored {
         Ok(req) => req,
         Err(e) => {
@@ -306,6 +309,9 @@ pub(super) async fn click(h: &Handler, ctx: &Context, b: ComponentInteraction) {
             .await
         {
             Ok(Some(updated)) => {
+                if to != RequestState::Pending {
+                    crate::metrics::global().approval(to.as_str());
+                }
                 // The clicked message is the request's: edit it in place.
                 let show = EditMessage::new()
                     .embed(request_embed(&updated))

@@ -153,6 +153,7 @@ async fn finish(
             tracing::warn!(error = %e, "could not post the outcome");
         }
     }
+    crate::metrics::global().approval(state.as_str());
     h.audit_bot(
         now,
         format!("execute {}", req.action),
@@ -178,6 +179,7 @@ pub(super) async fn expire_now(h: &Handler, http: &Arc<Http>, now: OffsetDateTim
     };
     for req in expired {
         update_message(http, &req).await;
+        crate::metrics::global().approval("expired");
         h.audit_bot(
             now,
             format!("expire {}", req.action),

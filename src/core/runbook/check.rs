@@ -113,7 +113,7 @@ pub struct ActionParam {
 }
 
 /// When the bot raises an alert by itself.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AlertCondition {
     /// Like Prometheus's `for:`: the bar must be crossed for `for_secs`.
@@ -225,26 +225,41 @@ impl Check {
     /// This check with some keys replaced (configuration overrides). Keys
     /// must exist in the check's kind; `kind` itself cannot be changed.
     pub fn with_overrides(&self, table: &toml::Table) -> Result<Check, String> {
-        if table.contains_key("kind") {
-            return Err("the kind of a check cannot be overridden".into());
-        }
-        let mut value = toml::Table::try_from(self).map_err(|e| e.to_string())?;
-        for (key, v) in table {
-            // Configuration tunes thresholds; it cannot swap commands or
-            // patterns in behind the runbook's back.
-            if !matches!(v, toml::Value::Integer(_) | toml::Value::Float(_)) {
-                return Err(format!(
-                    "only numeric thresholds can be overridden; '{key}' is not a number"
-                ));
-            }
-            value.insert(key.clone(), v.clone());
-        }
-        // Deserializing again reuses the schema: an unknown key or a value of
-        // the wrong type is reported exactly as in a runbook file.
-        toml::Value::Table(value)
-            .try_into()
-            .map_err(|e: toml::de::Error| e.message().trim().to_string())
+        with_numeric_overrides(self, table)
     }
+}
+
+impl AlertCondition {
+    /// This condition with some thresholds replaced, as for checks.
+    pub fn with_overrides(&self, table: &toml::Table) -> Result<AlertCondition, String> {
+        with_numeric_overrides(self, table)
+    }
+}
+
+/// `value` with some numeric keys replaced (configuration overrides).
+fn with_numeric_overrides<T>(value: &T, table: &toml::Table) -> Result<T, String>
+where
+    T: Serialize + serde::de::DeserializeOwned,
+{
+    if table.contains_key("kind") {
+        return Err("the kind of a check cannot be overridden".into());
+    }
+    let mut fields = toml::Table::try_from(value).map_err(|e| e.to_string())?;
+    for (key, v) in table {
+        // Configuration tunes thresholds; it cannot swap commands or
+        // patterns in behind the runbook's back.
+        if !matches!(v, toml::Value::Integer(_) | toml::Value::Float(_)) {
+            return Err(format!(
+                "only numeric thresholds can be overridden; '{key}' is not a number"
+            ));
+        }
+        fields.insert(key.clone(), v.clone());
+    }
+    // Deserializing again reuses the schema: an unknown key or a value of
+    // the wrong type is reported exactly as in a runbook file.
+    toml::Value::Table(fields)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().trim().to_string())
 }
 
 impl ActionEffect {

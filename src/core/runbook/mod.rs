@@ -324,20 +324,33 @@ impl Runbook {
             column: 0,
             message,
         };
-        for (step_id, table) in overrides {
-            let Some(step) = self.steps.iter_mut().find(|s| s.get_ref().id == *step_id) else {
+        for (id, table) in overrides {
+            // A key names a step, or else an alert. Alert names match
+            // whatever their case: environment variables arrive lowercased
+            // (INCIDENT_BOT_THRESHOLDS__MEM__HIGHMEMORYUSAGE__FOR_SECS).
+            if let Some(step) = self.steps.iter_mut().find(|s| s.get_ref().id == *id) {
+                match step.get_mut().check.with_overrides(table) {
+                    Ok(check) => step.get_mut().check = check,
+                    Err(e) => {
+                        problems.push(problem(format!("thresholds.{}.{id}: {e}", self.runbook.id)))
+                    }
+                }
+            } else if let Some(alert) = self
+                .alerts
+                .iter_mut()
+                .find(|a| a.get_ref().name.eq_ignore_ascii_case(id))
+            {
+                match alert.get_mut().condition.with_overrides(table) {
+                    Ok(condition) => alert.get_mut().condition = condition,
+                    Err(e) => {
+                        problems.push(problem(format!("thresholds.{}.{id}: {e}", self.runbook.id)))
+                    }
+                }
+            } else {
                 problems.push(problem(format!(
-                    "thresholds.{}.{step_id}: runbook '{}' has no step '{step_id}'",
+                    "thresholds.{}.{id}: runbook '{}' has no step or alert '{id}'",
                     self.runbook.id, self.runbook.id
                 )));
-                continue;
-            };
-            match step.get_mut().check.with_overrides(table) {
-                Ok(check) => step.get_mut().check = check,
-                Err(e) => problems.push(problem(format!(
-                    "thresholds.{}.{step_id}: {e}",
-                    self.runbook.id
-                ))),
             }
         }
         problems.extend(

@@ -355,5 +355,41 @@ fn overrides_change_thresholds_and_are_validated() {
             "config",
         )
         .unwrap_err();
-    assert!(err[0].message.contains("has no step 'leaks'"));
+    assert!(err[0].message.contains("has no step or alert 'leaks'"));
+}
+
+#[test]
+fn alert_conditions_take_numeric_overrides_by_alert_name() {
+    let mut rb = Runbook::parse(include_str!("../../../commands/mem.toml"), "mem.toml").unwrap();
+    let table: toml::Table = toml::from_str("for_secs = 2\nprocess_max_mib = 20").unwrap();
+    rb.apply_overrides(
+        &BTreeMap::from([("HighMemoryUsage".into(), table)]),
+        "config",
+    )
+    .unwrap();
+    let cond = &rb.alerts[0].get_ref().condition;
+    assert_eq!(
+        *cond,
+        AlertCondition::HighMemory {
+            process_max_mib: 20.0,
+            total_max_percent: 80.0,
+            for_secs: 2
+        }
+    );
+    // Text cannot be smuggled in, and unknown keys are reported.
+    for bad in ["kind = \"oom_kill\"", "for_secs = \"soon\"", "for_ever = 1"] {
+        let table: toml::Table = toml::from_str(bad).unwrap();
+        let mut rb =
+            Runbook::parse(include_str!("../../../commands/mem.toml"), "mem.toml").unwrap();
+        let err = rb
+            .apply_overrides(
+                &BTreeMap::from([("HighMemoryUsage".into(), table)]),
+                "config",
+            )
+            .unwrap_err();
+        assert!(
+            err[0].message.starts_with("thresholds.mem.HighMemoryUsage"),
+            "{err:?}"
+        );
+    }
 }

@@ -12,7 +12,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The documented defaults, compiled in so the binary runs from anywhere.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+mod secrets;
+pub use secrets::{DiscordEnv, Secret};
 
 /// Where the docker CLI looks when neither the config nor DOCKER_HOST says.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
@@ -25,6 +28,7 @@ pub struct Settings {
     pub discord: DiscordSettings,
     pub approvals: ApprovalSettings,
     pub escalation: EscalationSettings,
+    pub http: HttpSettings,
     pub runbooks: RunbookSettings,
     /// runbook id → step id → keys of that step's check.
     #[serde(default)]
@@ -47,6 +51,29 @@ pub struct WatchSettings {
     #[serde(deserialize_with = "string_or_number")]
     pub project: String,
     pub all: bool,
+    /// `/mem status` answers from the live cache when its oldest sample is
+    /// at most this old; otherwise it reads the engine.
+    pub fresh_secs: u64,
+    /// One history point per container per this many seconds, in memory.
+    pub history_step_secs: u64,
+    /// Minutes of history kept in memory per container.
+    pub history_minutes: u64,
+    /// A point per container is written to the database this often.
+    pub persist_secs: u64,
+    /// Recorded history older than this is deleted.
+    pub retention_hours: u64,
+    /// The container list is re-read this often, in case events were lost.
+    pub reconcile_secs: u64,
+    /// Memory updates in an open incident's thread this often (0: never).
+    pub thread_update_secs: u64,
+}
+
+/// The bot's HTTP endpoints: Alertmanager intake, /metrics, health.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// host:port to listen on; empty turns the endpoints off.
+    pub listen: String,
 }
 
 fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -98,77 +125,6 @@ pub struct ApprovalSettings {
 pub struct EscalationSettings {
     pub tick_ms: u64,
     pub oom_grace_secs: u64,
-}
-
-/// A value that must never reach a log: `Debug` prints a placeholder.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-
-    /// The value itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-/// What `serve` takes from the environment rather than from files.
-#[derive(Debug, Clone)]
-pub struct DiscordEnv {
-    pub token: Secret,
-    /// Base URL of a Discord-compatible API (a proxy or an emulator).
-    pub api_base: Option<String>,
-}
-
-impl DiscordEnv {
-    /// Reads DISCORD_TOKEN (or the file named by DISCORD_TOKEN_FILE) and
-    /// DISCORD_API_BASE through `var`, so tests need not touch the process
-    /// environment.
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<DiscordEnv, ConfigError> {
-        let token = match (var("DISCORD_TOKEN"), var("DISCORD_TOKEN_FILE")) {
-            (Some(t), _) if !t.trim().is_empty() => t.trim().to_string(),
-            (_, Some(path)) if !path.trim().is_empty() => std::fs::read_to_string(path.trim())
-                .map_err(|e| {
-                    ConfigError::Invalid(format!("cannot read DISCORD_TOKEN_FILE {path}: {e}"))
-                })?
-                .trim()
-                .to_string(),
-            _ => String::new(),
-        };
-        if token.is_empty() {
-            return Err(ConfigError::Invalid(
-                "DISCORD_TOKEN is missing or empty: set it to the bot token from the Discord developer portal (or DISCORD_TOKEN_FILE to a file holding it)".into(),
-            ));
-        }
-        let api_base = var("DISCORD_API_BASE")
-            .map(|b| b.trim().trim_end_matches('/').to_string())
-            .filter(|b| !b.is_empty());
-        if let Some(base) = &api_base {
-            // The token travels with every request: plain http only where
-            // it cannot leave the machine.
-            let loopback = ["http://127.", "http://localhost", "http://[::1]"]
-                .iter()
-                .any(|p| base.starts_with(p));
-            if !(base.starts_with("https://") || loopback) {
-                return Err(ConfigError::Invalid(format!(
-                    "DISCORD_API_BASE must be an https:// URL (plain http only on loopback), not {base}"
-                )));
-            }
-        }
-        Ok(DiscordEnv {
-            token: Secret(token),
-            api_base,
-        })
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

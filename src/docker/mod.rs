@@ -13,15 +13,16 @@ use crate::core::memory::{
     own_limit, usage_without_cache, ContainerSample, MemorySnapshot, Reading,
 };
 use bollard::errors::Error as BollardError;
-use bollard::query_parameters::{
-    EventsOptions, ListContainersOptions, RestartContainerOptions, StatsOptions,
-};
+use bollard::query_parameters::{ListContainersOptions, RestartContainerOptions, StatsOptions};
 use bollard::{Docker, API_DEFAULT_VERSION};
-use futures_util::{stream, StreamExt};
+use futures_util::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::Duration;
 use time::OffsetDateTime;
+
+mod stream;
+pub use stream::EngineEvent;
 
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 pub const SERVICE_LABEL: &str = "com.docker.compose.service";
@@ -157,7 +158,7 @@ impl Engine {
 
     /// Samples already-listed containers concurrently, sorted by name.
     pub async fn sample_all(&self, listed: Vec<Listed>, host_memory_bytes: u64) -> MemorySnapshot {
-        let mut containers: Vec<ContainerSample> = stream::iter(listed)
+        let mut containers: Vec<ContainerSample> = futures_util::stream::iter(listed)
             .map(|c| self.sample(c, host_memory_bytes))
             .buffer_unordered(self.max_concurrent_stats)
             .collect()
@@ -227,21 +228,7 @@ impl Engine {
                     reason: first_line(&e.to_string()),
                 }
             }
-            Ok(Some(Ok(s))) => match s.memory_stats.and_then(|m| Some((m.usage?, m))) {
-                // A stopped container answers with empty stats read at the
-                // zero time; a running one without them lives on a host
-                // without the memory cgroup, which must not read as gone.
-                None if s.read.as_ref().is_none_or(|r| r.to_string().starts_with("0001-01-01")) => {
-                    Reading::Gone
-                }
-                None => Reading::Failed {
-                    reason: "the engine reports no memory statistics for it (is the memory cgroup enabled?)".into(),
-                },
-                Some((usage, m)) => Reading::Sampled {
-                    usage_bytes: usage_without_cache(usage, &m.stats.unwrap_or_default()),
-                    limit_bytes: own_limit(m.limit.unwrap_or(0), host_memory_bytes),
-                },
-            },
+            Ok(Some(Ok(s))) => reading_of(s, host_memory_bytes),
         };
         ContainerSample {
             name: c.name,
@@ -312,46 +299,8 @@ impl Engine {
         }
     }
 
-    /// The engine's OOM-kill events for containers in `scope`, as they
-    /// happen: (container id, container name). The stream ends when the
-    /// connection does; the caller reconnects.
-    pub fn oom_events(
-        &self,
-        scope: &Scope,
-    ) -> impl futures_util::Stream<Item = Result<(String, String), DockerError>> + '_ {
-        let mut filters = HashMap::from([
-            ("type".to_string(), vec!["container".to_string()]),
-            ("event".to_string(), vec!["oom".to_string()]),
-        ]);
-        if let Scope::Project(p) = scope {
-            filters.insert("label".into(), vec![format!("{PROJECT_LABEL}={p}")]);
-        }
-        // No request timeout: this stream is meant to stay open.
-        let client = self
-            .client
-            .clone()
-            .with_timeout(Duration::from_secs(u64::MAX / 4));
-        let options = EventsOptions {
-            filters: Some(filters),
-            ..Default::default()
-        };
-        let endpoint = self.endpoint.clone();
-        let timeout = self.timeout;
-        async_stream(client, options).map(move |event| {
-            let event = event.map_err(|e| classify(&endpoint, timeout, e))?;
-            let actor = event.actor.unwrap_or_default();
-            let name = actor
-                .attributes
-                .unwrap_or_default()
-                .get("name")
-                .cloned()
-                .unwrap_or_default();
-            Ok((actor.id.unwrap_or_default(), name))
-        })
-    }
-
     /// Runs one engine request within the timeout, classifying failures.
-    async fn bounded<T>(
+    pub(crate) async fn bounded<T>(
         &self,
         request: impl Future<Output = Result<T, BollardError>>,
     ) -> Result<T, DockerError> {
@@ -365,12 +314,29 @@ impl Engine {
     }
 }
 
-/// The events stream owns its client, so it outlives the borrow of `self`.
-fn async_stream(
-    client: Docker,
-    options: EventsOptions,
-) -> impl futures_util::Stream<Item = Result<bollard::models::EventMessage, BollardError>> {
-    futures_util::stream::once(async move { client.events(Some(options)) }).flatten()
+/// The memory reading of one stats answer, as `docker stats` computes it.
+fn reading_of(s: bollard::models::ContainerStatsResponse, host_memory_bytes: u64) -> Reading {
+    match s.memory_stats.and_then(|m| Some((m.usage?, m))) {
+        // A stopped container answers with empty stats read at the zero
+        // time; a running one without them lives on a host without the
+        // memory cgroup, which must not read as gone.
+        None if s
+            .read
+            .as_ref()
+            .is_none_or(|r| r.to_string().starts_with("0001-01-01")) =>
+        {
+            Reading::Gone
+        }
+        None => Reading::Failed {
+            reason:
+                "the engine reports no memory statistics for it (is the memory cgroup enabled?)"
+                    .into(),
+        },
+        Some((usage, m)) => Reading::Sampled {
+            usage_bytes: usage_without_cache(usage, &m.stats.unwrap_or_default()),
+            limit_bytes: own_limit(m.limit.unwrap_or(0), host_memory_bytes),
+        },
+    }
 }
 
 fn classify(endpoint: &str, timeout: Duration, e: BollardError) -> DockerError {

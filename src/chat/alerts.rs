@@ -1,0 +1,334 @@
+//! Alerts into incidents: the bot's own HighMemoryUsage and OomKiller
+//! alerts (from the live watcher) and Alertmanager's (from the HTTP intake)
+//! arrive here as the same [`AlertEvent`]s.
+//!
+//! A firing alert is recorded first (one row while it keeps firing, so
+//! repeats do nothing), then opens an incident or joins the open one for
+//! its service, and the memory report with its chart is posted in the
+//! incident channel. A resolved alert is noted in the incident's thread.
+//! While incidents are open, a short memory update goes to their threads.
+
+use super::embed;
+use super::handler::Handler;
+use super::incidents::open_with_thread;
+use crate::core::alerting::{AlertEvent, AlertSource, OOM_KILLER};
+use crate::core::incident::{Incident, TimelineEntry};
+use crate::core::memory::{human_bytes, Reading};
+use crate::diagnose::run_step;
+use crate::store::{Fired, NewAlert};
+use serenity::all::{ChannelId, CreateAllowedMentions, CreateMessage, Http};
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+/// Handles alerts one at a time, so two alerts for one service arriving
+/// together join one incident instead of opening two.
+pub(super) async fn alert_loop(
+    h: Arc<Handler>,
+    http: Arc<Http>,
+    mut alerts: mpsc::Receiver<AlertEvent>,
+) {
+    while let Some(event) = alerts.recv().await {
+        if event.firing {
+            firing(&h, &http, event).await;
+        } else {
+            resolved(&h, &http, event).await;
+        }
+    }
+}
+
+async fn firing(h: &Arc<Handler>, http: &Arc<Http>, ev: AlertEvent) {
+    if !h.shared.db_ready() {
+        tracing::error!(alert = %ev.name, summary = %ev.summary, "alert firing, but the database is unreachable: no incident can be recorded");
+        return;
+    }
+    let store = &h.shared.store;
+    let fired = store
+        .fire_alert(&NewAlert {
+            fingerprint: ev.fingerprint.clone(),
+            name: ev.name.clone(),
+            service: ev.service.clone(),
+            source: ev.source.as_str().into(),
+            summary: ev.summary.clone(),
+            at: ev.at,
+        })
+        .await;
+    let alert_id = match fired {
+        Ok(Fired::New { id }) => id,
+        Ok(Fired::Already { incident_id, .. }) => {
+            return tracing::debug!(alert = %ev.fingerprint, ?incident_id, "alert still firing");
+        }
+        Err(e) => {
+            crate::metrics::global().postgres_error("fire_alert");
+            return tracing::error!(alert = %ev.fingerprint, error = %crate::cause_chain(&e), "alert not recorded");
+        }
+    };
+    tracing::warn!(alert = %ev.name, source = ev.source.as_str(), summary = %ev.summary, "alert firing");
+    let rb = h
+        .shared
+        .runbooks
+        .iter()
+        .find(|rb| rb.alerts.iter().any(|a| a.get_ref().name == ev.name))
+        .unwrap_or(&h.shared.runbooks[0]);
+    let (inc, joined) = match store.incident_for_service(ev.service.as_deref()).await {
+        Ok(Some(inc)) => (inc, true),
+        Ok(None) => {
+            let title = match (ev.name.as_str(), &ev.container) {
+                (OOM_KILLER, Some((_, name))) => format!("OOM kill: {name}"),
+                _ => format!("{}: {}", ev.name, ev.summary),
+            };
+            let opened_by = format!("alert:{}", ev.name);
+            let announced = format!("the {} alert", ev.name);
+            match open_with_thread(h, http, rb, &title, &opened_by, &announced).await {
+                Ok((inc, _)) => (inc, false),
+                Err(e) => {
+                    crate::metrics::global().postgres_error("open_incident");
+                    return tracing::error!(error = %crate::cause_chain(&e), "could not open an incident for an alert");
+                }
+            }
+        }
+        Err(e) => {
+            crate::metrics::global().postgres_error("incident_for_service");
+            return tracing::error!(error = %crate::cause_chain(&e), "could not look up the incident for an alert");
+        }
+    };
+    if let Err(e) = store.link_alert(alert_id, inc.id).await {
+        tracing::warn!(error = %crate::cause_chain(&e), "alert not linked to its incident");
+    }
+    let posted = post_report(h, http, &ev, &inc, joined).await;
+    timeline(h, &ev, inc.id, posted).await;
+    h.audit_bot(
+        ev.at,
+        format!("alert {} firing ({})", ev.name, ev.source.as_str()),
+        Some(format!("incident #{}", inc.id)),
+        if joined { "joined" } else { "opened" }.into(),
+    )
+    .await;
+    if let (OOM_KILLER, AlertSource::Bot, Some((id, name))) =
+        (ev.name.as_str(), ev.source, ev.container.clone())
+    {
+        tokio::spawn(super::oom::after_oom(h.clone(), inc.id, id, name));
+    }
+}
+
+/// Posts the memory report with its chart in the incident channel, with
+/// the alert's sentence above it; returns the message's link.
+async fn post_report(
+    h: &Handler,
+    http: &Http,
+    ev: &AlertEvent,
+    inc: &Incident,
+    joined: bool,
+) -> Option<String> {
+    let settings = &h.shared.settings;
+    let rb = h.runbook(&inc.runbook).unwrap_or(&h.shared.runbooks[0]);
+    let text = format!(
+        "**{}** firing ({}): {} · incident #{}{}",
+        ev.name,
+        ev.source.as_str(),
+        ev.summary,
+        inc.id,
+        if joined {
+            " (joined the open incident)"
+        } else {
+            ""
+        }
+    );
+    let mut msg = CreateMessage::new()
+        .content(crate::core::text::clip(&text, 1900))
+        .allowed_mentions(CreateAllowedMentions::new());
+    // The first container_memory step is the report (`/mem status`).
+    let step = rb
+        .steps
+        .iter()
+        .map(|s| s.get_ref())
+        .find(|s| matches!(s.check, crate::core::runbook::Check::ContainerMemory(_)));
+    if let Some(step) = step {
+        let report = run_step(
+            settings,
+            &settings.scope(),
+            h.shared.docker_host_env.clone(),
+            rb,
+            &step.id,
+            &Default::default(),
+            Some(&h.shared.watcher),
+        )
+        .await;
+        match report {
+            Ok(d) => {
+                let (embed, chart) = embed::report(&d, rb);
+                msg = msg.embed(embed).add_file(chart);
+            }
+            Err(e) => {
+                tracing::warn!(error = %crate::cause_chain(&e), "no memory report for the alert")
+            }
+        }
+    }
+    match ChannelId::new(settings.discord.incident_channel_id)
+        .send_message(http, msg)
+        .await
+    {
+        Ok(m) => Some(m.link()),
+        Err(e) => {
+            tracing::error!(error = %e, "posting the alert's report failed");
+            None
+        }
+    }
+}
+
+async fn timeline(h: &Handler, ev: &AlertEvent, incident: i64, link: Option<String>) {
+    let entry = TimelineEntry {
+        at: ev.at,
+        actor: format!("alert:{}", ev.name),
+        kind: "alert".into(),
+        summary: format!(
+            "{} {} ({}): {}",
+            ev.name,
+            if ev.firing { "firing" } else { "resolved" },
+            ev.source.as_str(),
+            ev.summary
+        ),
+        outcome: None,
+        link,
+    };
+    if let Err(e) = h.shared.store.append_timeline(incident, &entry).await {
+        tracing::warn!(error = %crate::cause_chain(&e), "alert not added to the timeline");
+    }
+}
+
+async fn resolved(h: &Arc<Handler>, http: &Arc<Http>, ev: AlertEvent) {
+    if !h.shared.db_ready() {
+        return;
+    }
+    let store = &h.shared.store;
+    let r = match store.resolve_alert(&ev.fingerprint, ev.at).await {
+        Ok(Some(r)) => r,
+        // Not firing (a repeat, or it never fired): nothing to say.
+        Ok(None) => return,
+        Err(e) => {
+            crate::metrics::global().postgres_error("resolve_alert");
+            return tracing::warn!(error = %crate::cause_chain(&e), "alert resolution not recorded");
+        }
+    };
+    tracing::info!(alert = %ev.name, summary = %ev.summary, "alert resolved");
+    let Some(incident) = r.incident_id else {
+        return;
+    };
+    let inc = match store.incident(incident).await {
+        Ok(Some(inc)) => inc,
+        _ => return,
+    };
+    let channel = inc
+        .thread_id
+        .map_or(h.shared.settings.discord.incident_channel_id, |t| t as u64);
+    let text = format!(
+        "**{}** resolved ({}): {}",
+        ev.name,
+        ev.source.as_str(),
+        ev.summary
+    );
+    let link = match ChannelId::new(channel)
+        .send_message(
+            http,
+            CreateMessage::new()
+                .content(crate::core::text::clip(&text, 1900))
+                .allowed_mentions(CreateAllowedMentions::new()),
+        )
+        .await
+    {
+        Ok(m) => Some(m.link()),
+        Err(e) => {
+            tracing::warn!(error = %e, "posting an alert's resolution failed");
+            None
+        }
+    };
+    timeline(h, &ev, incident, link).await;
+    h.audit_bot(
+        ev.at,
+        format!("alert {} resolved ({})", ev.name, ev.source.as_str()),
+        Some(format!("incident #{incident}")),
+        "ok".into(),
+    )
+    .await;
+}
+
+/// Posts a short memory update in every open incident's thread each
+/// `watch.thread_update_secs`.
+pub(super) async fn update_loop(h: Arc<Handler>, http: Arc<Http>) {
+    let secs = h.shared.settings.watch.thread_update_secs;
+    if secs == 0 {
+        return;
+    }
+    let every = Duration::from_secs(secs);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if !h.shared.db_ready() {
+            continue;
+        }
+        let open = match h.shared.store.unresolved_incidents().await {
+            Ok(open) => open,
+            Err(e) => {
+                crate::metrics::global().postgres_error("unresolved_incidents");
+                tracing::warn!(error = %crate::cause_chain(&e), "no memory updates this time");
+                continue;
+            }
+        };
+        let now = OffsetDateTime::now_utc();
+        let text = memory_update(&h, now);
+        for inc in open {
+            // The first update comes an interval after the incident opened.
+            let (Some(thread), true) = (inc.thread_id, now - inc.opened_at >= every) else {
+                continue;
+            };
+            let msg = CreateMessage::new()
+                .content(text.clone())
+                .allowed_mentions(CreateAllowedMentions::new());
+            if let Err(e) = ChannelId::new(thread as u64).send_message(&http, msg).await {
+                tracing::warn!(incident = inc.id, error = %e, "memory update not posted");
+            }
+        }
+    }
+}
+
+/// "Memory update: total 1.2GiB (15.0% of host) · web-1 600MiB, …".
+fn memory_update(h: &Handler, now: OffsetDateTime) -> String {
+    let live = h.shared.watcher.live(now);
+    let mut sampled: Vec<(&str, u64)> = live
+        .snapshot
+        .containers
+        .iter()
+        .filter_map(|c| match c.reading {
+            Reading::Sampled { usage_bytes, .. } => Some((c.name.as_str(), usage_bytes)),
+            _ => None,
+        })
+        .collect();
+    if sampled.is_empty() {
+        return "Memory update: no container of the watched project is running.".into();
+    }
+    sampled.sort_by_key(|s| std::cmp::Reverse(s.1));
+    let total: u64 = sampled.iter().map(|s| s.1).sum();
+    let host = live.snapshot.host_memory_bytes;
+    let pct = if host > 0 {
+        format!(" ({:.1}% of host)", total as f64 / host as f64 * 100.0)
+    } else {
+        String::new()
+    };
+    let top: Vec<String> = sampled
+        .iter()
+        .take(3)
+        .map(|(n, b)| format!("{n} {}", human_bytes(*b)))
+        .collect();
+    let age = live
+        .oldest_ms
+        .map_or("some containers not sampled yet".into(), |ms| {
+            format!("data {:.1} s old", ms as f64 / 1000.0)
+        });
+    format!(
+        "Memory update: total {}{pct} · largest: {} · {age}",
+        human_bytes(total),
+        top.join(", ")
+    )
+}

@@ -1,0 +1,112 @@
+//! The engine's long-lived streams: container events (start, die, oom,
+//! destroy) and per-container stats, as the live watcher follows them.
+//!
+//! These requests are meant to stay open, so they carry no request timeout;
+//! the watcher notices a dead stream when it ends and reconnects.
+
+use super::{classify, reading_of, DockerError, Engine, PROJECT_LABEL, SERVICE_LABEL};
+use crate::config::Scope;
+use crate::core::memory::Reading;
+use bollard::errors::Error as BollardError;
+use bollard::query_parameters::{EventsOptions, StatsOptions};
+use bollard::Docker;
+use futures_util::{Stream, StreamExt};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// A container event the watcher acts on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineEvent {
+    /// "start", "die", "oom" or "destroy".
+    pub action: String,
+    pub id: String,
+    pub name: String,
+    pub service: Option<String>,
+    pub project: Option<String>,
+}
+
+/// The actions the watcher follows.
+const ACTIONS: [&str; 4] = ["start", "die", "oom", "destroy"];
+
+impl Engine {
+    /// A client for a stream that stays open: no request timeout.
+    fn streaming_client(&self) -> Docker {
+        self.client
+            .clone()
+            .with_timeout(Duration::from_secs(u64::MAX / 4))
+    }
+
+    /// Container events in `scope` as they happen. The stream ends when the
+    /// connection does; the caller reconnects (and re-lists, since events
+    /// may have been missed in between).
+    pub fn container_events(
+        &self,
+        scope: &Scope,
+    ) -> impl Stream<Item = Result<EngineEvent, DockerError>> + 'static {
+        let mut filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            (
+                "event".to_string(),
+                ACTIONS.iter().map(|a| a.to_string()).collect(),
+            ),
+        ]);
+        if let Scope::Project(p) = scope {
+            filters.insert("label".into(), vec![format!("{PROJECT_LABEL}={p}")]);
+        }
+        let options = EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let client = self.streaming_client();
+        let endpoint = self.endpoint.clone();
+        let timeout = self.timeout;
+        // The stream owns its client, so it outlives the borrow of `self`.
+        futures_util::stream::once(async move { client.events(Some(options)) })
+            .flatten()
+            .map(move |event| {
+                let event = event.map_err(|e| classify(&endpoint, timeout, e))?;
+                let actor = event.actor.unwrap_or_default();
+                let attributes = actor.attributes.unwrap_or_default();
+                Ok(EngineEvent {
+                    // "exec_start: …" and the like carry a suffix.
+                    action: event
+                        .action
+                        .unwrap_or_default()
+                        .split(':')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                    id: actor.id.unwrap_or_default(),
+                    name: attributes.get("name").cloned().unwrap_or_default(),
+                    service: attributes.get(SERVICE_LABEL).cloned(),
+                    project: attributes.get(PROJECT_LABEL).cloned(),
+                })
+            })
+    }
+
+    /// One container's memory, about once a second, for as long as it runs.
+    /// The stream ends when the container stops or goes away.
+    pub fn memory_stream(
+        &self,
+        id: &str,
+        host_memory_bytes: u64,
+    ) -> impl Stream<Item = Result<Reading, DockerError>> + 'static {
+        let options = StatsOptions {
+            stream: true,
+            one_shot: false,
+        };
+        let client = self.streaming_client();
+        let endpoint = self.endpoint.clone();
+        let timeout = self.timeout;
+        let id = id.to_string();
+        futures_util::stream::once(async move { client.stats(&id, Some(options)) })
+            .flatten()
+            .map(move |s| match s {
+                Ok(s) => Ok(reading_of(s, host_memory_bytes)),
+                Err(BollardError::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => Ok(Reading::Gone),
+                Err(e) => Err(classify(&endpoint, timeout, e)),
+            })
+    }
+}

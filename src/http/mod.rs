@@ -1,0 +1,264 @@
+//! The bot's HTTP endpoints, a front end beside chat and the CLI:
+//!
+//! - `POST /alertmanager`: Prometheus Alertmanager's webhook (version 4),
+//!   behind a bearer token. Its alerts go to the same channel as the live
+//!   watcher's, so both map to the same incidents.
+//! - `GET /metrics`: Prometheus text format (see [`crate::metrics`]).
+//! - `GET /healthz`: the process answers. `GET /readyz`: the database, the
+//!   watcher and the Discord gateway are all up.
+//!
+//! Every refusal is one sentence in the body and an audit row; nothing a
+//! request carries is ever run.
+
+mod alertmanager;
+
+use crate::config::Secret;
+use crate::core::alerting::AlertEvent;
+use crate::metrics::{ContainerGauge, Live};
+use crate::store::{AuditEntry, Store};
+use crate::watch::Watcher;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State as Extract};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+/// Alertmanager batches are small; anything larger is not one.
+const BODY_LIMIT: usize = 1 << 20;
+
+/// What the endpoints need.
+pub struct State {
+    /// host:port; empty turns the endpoints off.
+    pub listen: String,
+    pub watcher: Arc<Watcher>,
+    pub store: Store,
+    pub db_ready: Arc<AtomicBool>,
+    pub gateway_ready: Arc<AtomicBool>,
+    /// The bearer token Alertmanager must present; `None` refuses all.
+    pub token: Option<Secret>,
+    pub alerts: mpsc::Sender<AlertEvent>,
+}
+
+/// Binds the listener (so a taken port fails `serve` at once, with the
+/// address in the sentence) and serves in the background.
+pub async fn spawn(state: State) -> Result<(), String> {
+    if state.listen.trim().is_empty() {
+        tracing::info!("http.listen is empty: no HTTP endpoints");
+        return Ok(());
+    }
+    let listener = tokio::net::TcpListener::bind(state.listen.trim())
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", state.listen))?;
+    if state.token.is_none() {
+        tracing::warn!("ALERTMANAGER_TOKEN is not set: POST /alertmanager refuses every request");
+    }
+    let addr = listener
+        .local_addr()
+        .map_or(state.listen.clone(), |a| a.to_string());
+    let app = Router::new()
+        .route("/alertmanager", post(intake))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(Arc::new(state));
+    tracing::info!(listen = %addr, "HTTP endpoints listening");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the HTTP endpoints stopped");
+        }
+    });
+    Ok(())
+}
+
+fn sentence(status: StatusCode, text: &str) -> Response {
+    (status, format!("{text}\n")).into_response()
+}
+
+async fn intake(Extract(s): Extract<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+    let now = OffsetDateTime::now_utc();
+    let m = crate::metrics::global();
+    let Some(token) = &s.token else {
+        m.alertmanager_request("not_configured");
+        audit(&s, now, "refused: no ALERTMANAGER_TOKEN is configured").await;
+        return sentence(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this bot takes no Alertmanager deliveries: ALERTMANAGER_TOKEN is not set",
+        );
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !same(presented.as_bytes(), token.expose().as_bytes()) {
+        m.alertmanager_request("unauthorized");
+        audit(&s, now, "refused: missing or wrong bearer token").await;
+        let mut r = sentence(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
+        return r;
+    }
+    let known = s.watcher.alert_names();
+    let project = match s.watcher.scope() {
+        crate::config::Scope::Project(p) => Some(p.as_str()),
+        crate::config::Scope::All => None,
+    };
+    let parsed = match alertmanager::parse(&body, &known, project, now) {
+        Ok(p) => p,
+        Err(why) => {
+            m.alertmanager_request("malformed");
+            tracing::warn!(reason = %why, bytes = body.len(), "refused an Alertmanager delivery");
+            audit(&s, now, &format!("refused: {why}")).await;
+            return sentence(StatusCode::BAD_REQUEST, &why);
+        }
+    };
+    for ev in &parsed.events {
+        m.alert(
+            &ev.name,
+            if ev.firing { "firing" } else { "resolved" },
+            "alertmanager",
+        );
+        // Full queue: ask Alertmanager to retry rather than lose the alert.
+        let sent = tokio::time::timeout(Duration::from_secs(5), s.alerts.send(ev.clone())).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            m.alertmanager_request("busy");
+            audit(
+                &s,
+                now,
+                "failed: the alert queue is full; Alertmanager will retry",
+            )
+            .await;
+            return sentence(StatusCode::SERVICE_UNAVAILABLE, "busy: retry later");
+        }
+    }
+    m.alertmanager_request("accepted");
+    let result = format!(
+        "accepted {} alert(s){}",
+        parsed.events.len(),
+        if parsed.ignored.is_empty() {
+            String::new()
+        } else {
+            format!("; ignored: {}", parsed.ignored.join("; "))
+        }
+    );
+    audit(&s, now, &result).await;
+    sentence(StatusCode::OK, &result)
+}
+
+/// Compares without stopping at the first difference, so response time
+/// says nothing about how much of a guess was right.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0));
+    }
+    diff == 0 && !b.is_empty()
+}
+
+async fn audit(s: &State, at: OffsetDateTime, result: &str) {
+    if !s.db_ready.load(Ordering::Acquire) {
+        tracing::warn!(
+            result,
+            "Alertmanager delivery not audited: the database is not ready"
+        );
+        return;
+    }
+    let entry = AuditEntry {
+        at,
+        actor: "alertmanager".into(),
+        action: "POST /alertmanager".into(),
+        target: None,
+        result: crate::core::text::clip(result, 1000),
+        detail: None,
+    };
+    if let Err(e) = s.store.audit(&entry).await {
+        crate::metrics::global().postgres_error("audit");
+        tracing::warn!(error = %crate::cause_chain(&e), "audit row not recorded");
+    }
+}
+
+async fn metrics(Extract(s): Extract<Arc<State>>) -> Response {
+    let now = OffsetDateTime::now_utc();
+    let live = s.watcher.live(now);
+    let containers = live
+        .snapshot
+        .containers
+        .iter()
+        .filter_map(|c| match c.reading {
+            crate::core::memory::Reading::Sampled {
+                usage_bytes,
+                limit_bytes,
+            } => Some(ContainerGauge {
+                name: c.name.clone(),
+                service: c.service.clone(),
+                usage_bytes,
+                limit_bytes,
+                sample_age_seconds: s.watcher.sample_age(&c.id, now).unwrap_or(0.0),
+            }),
+            _ => None,
+        })
+        .collect();
+    let database_up = s.db_ready.load(Ordering::Acquire);
+    let alerts_firing = if database_up {
+        match tokio::time::timeout(Duration::from_secs(2), s.store.firing_alert_counts()).await {
+            Ok(Ok(counts)) => counts,
+            _ => {
+                crate::metrics::global().postgres_error("firing_alert_counts");
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let text = crate::metrics::global().render(&Live {
+        containers,
+        alerts_firing,
+        watcher_up: s.watcher.is_synced(),
+        database_up,
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn ready(Extract(s): Extract<Arc<State>>) -> Response {
+    let checks = [
+        ("database", s.db_ready.load(Ordering::Acquire)),
+        ("watcher", s.watcher.is_synced()),
+        ("discord", s.gateway_ready.load(Ordering::Acquire)),
+    ];
+    let text: Vec<String> = checks
+        .iter()
+        .map(|(what, up)| format!("{what}: {}", if *up { "up" } else { "down" }))
+        .collect();
+    let status = if checks.iter().all(|(_, up)| *up) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, text.join("\n") + "\n").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn token_comparison() {
+        assert!(super::same(b"s3cret", b"s3cret"));
+        assert!(!super::same(b"s3cre", b"s3cret"));
+        assert!(!super::same(b"s3cret!", b"s3cret"));
+        assert!(!super::same(b"", b""));
+        assert!(!super::same(b"x", b""));
+    }
+}

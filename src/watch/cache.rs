@@ -1,0 +1,294 @@
+//! The live cache: per container, the latest memory sample and a bounded,
+//! down-sampled history, in a `DashMap` so the stats streams write and the
+//! commands, alert evaluation and scrapes read without one global lock.
+
+use crate::core::memory::{ContainerSample, MemorySnapshot, Reading};
+use crate::core::trend::History;
+use crate::store::SamplePoint;
+use dashmap::DashMap;
+use std::collections::VecDeque;
+use time::OffsetDateTime;
+
+/// One watched container.
+#[derive(Debug)]
+pub struct Tracked {
+    pub id: String,
+    pub name: String,
+    pub service: Option<String>,
+    pub project: Option<String>,
+    /// The latest reading and when it arrived; `None` until the first.
+    pub latest: Option<(Reading, OffsetDateTime)>,
+    /// The container's own limit, from its latest sample.
+    pub limit_bytes: Option<u64>,
+    /// (when, bytes in use), oldest first, one point per history step.
+    pub history: VecDeque<(OffsetDateTime, u64)>,
+    /// The stats task following it, stopped when the container goes.
+    pub(super) task: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The cache: container id → [`Tracked`].
+pub struct Cache {
+    map: DashMap<String, Tracked>,
+    step: time::Duration,
+    keep: time::Duration,
+}
+
+/// A snapshot of the cache and how old its oldest sample is.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub snapshot: MemorySnapshot,
+    /// Age of the oldest sample; `None` when a container has none yet.
+    pub oldest_ms: Option<u64>,
+}
+
+impl Cache {
+    pub fn new(step_secs: u64, keep_minutes: u64) -> Cache {
+        Cache {
+            map: DashMap::new(),
+            step: time::Duration::seconds(step_secs.max(1) as i64),
+            keep: time::Duration::minutes(keep_minutes.max(1) as i64),
+        }
+    }
+
+    /// Starts tracking a container; false if it is tracked already.
+    pub fn insert(
+        &self,
+        id: &str,
+        name: &str,
+        service: Option<String>,
+        project: Option<String>,
+    ) -> bool {
+        use dashmap::mapref::entry::Entry;
+        match self.map.entry(id.to_string()) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(v) => {
+                v.insert(Tracked {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                    service,
+                    project,
+                    latest: None,
+                    limit_bytes: None,
+                    history: VecDeque::new(),
+                    task: None,
+                });
+                true
+            }
+        }
+    }
+
+    pub(super) fn set_task(&self, id: &str, task: tokio::task::AbortHandle) {
+        match self.map.get_mut(id) {
+            Some(mut t) => t.task = Some(task),
+            // Removed in between: nobody else will stop it.
+            None => task.abort(),
+        }
+    }
+
+    /// Stops tracking a container (its stats task is stopped too).
+    pub fn remove(&self, id: &str) -> bool {
+        self.map.remove(id).is_some()
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.map.contains_key(id)
+    }
+
+    /// Seconds since the latest sample of `id` arrived.
+    pub fn age(&self, id: &str, now: OffsetDateTime) -> Option<f64> {
+        let t = self.map.get(id)?;
+        let (_, at) = t.latest.as_ref()?;
+        Some((now - *at).as_seconds_f64().max(0.0))
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.map.iter().map(|t| t.key().clone()).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Records a reading taken at `at`. A history point is added when the
+    /// last one is at least a step old; points older than the kept span go.
+    pub fn record(&self, id: &str, reading: Reading, at: OffsetDateTime) {
+        let Some(mut t) = self.map.get_mut(id) else {
+            return;
+        };
+        if let Reading::Sampled {
+            usage_bytes,
+            limit_bytes,
+        } = &reading
+        {
+            t.limit_bytes = *limit_bytes;
+            let due = t
+                .history
+                .back()
+                .is_none_or(|(last, _)| at - *last >= self.step);
+            if due {
+                t.history.push_back((at, *usage_bytes));
+            }
+            let oldest = at - self.keep;
+            while t.history.front().is_some_and(|(when, _)| *when < oldest) {
+                t.history.pop_front();
+            }
+        }
+        t.latest = Some((reading, at));
+    }
+
+    /// Every container's latest reading, sorted by name. A container with
+    /// no sample yet is a `Failed` row, and makes the snapshot not fresh.
+    pub fn live(&self, host_memory_bytes: u64, now: OffsetDateTime) -> Live {
+        let mut oldest_ms = Some(0u64);
+        let mut containers: Vec<ContainerSample> = self
+            .map
+            .iter()
+            .map(|t| {
+                let reading = match &t.latest {
+                    Some((r, at)) => {
+                        let age = (now - *at).whole_milliseconds().max(0) as u64;
+                        oldest_ms = oldest_ms.map(|o| o.max(age));
+                        r.clone()
+                    }
+                    None => {
+                        oldest_ms = None;
+                        Reading::Failed {
+                            reason: "no sample yet".into(),
+                        }
+                    }
+                };
+                ContainerSample {
+                    name: t.name.clone(),
+                    id: t.id.clone(),
+                    service: t.service.clone(),
+                    project: t.project.clone(),
+                    reading,
+                }
+            })
+            .collect();
+        containers.sort_by(|a, b| a.name.cmp(&b.name));
+        Live {
+            snapshot: MemorySnapshot {
+                host_memory_bytes,
+                containers,
+            },
+            oldest_ms,
+        }
+    }
+
+    /// In-memory history of the containers of `service` (all when `None`)
+    /// from `since` on, with the container id.
+    pub fn histories(
+        &self,
+        service: Option<&str>,
+        since: OffsetDateTime,
+    ) -> Vec<(String, History)> {
+        let mut out: Vec<(String, History)> = self
+            .map
+            .iter()
+            .filter(|t| service.is_none() || t.service.as_deref() == service)
+            .map(|t| {
+                (
+                    t.id.clone(),
+                    History {
+                        name: t.name.clone(),
+                        service: t.service.clone(),
+                        limit_bytes: t.limit_bytes,
+                        samples: t
+                            .history
+                            .iter()
+                            .filter(|(at, _)| *at >= since)
+                            .copied()
+                            .collect(),
+                    },
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+        out
+    }
+
+    /// The newest history point of every container, for recording.
+    pub fn newest_points(&self) -> Vec<SamplePoint> {
+        self.map
+            .iter()
+            .filter_map(|t| {
+                let (at, usage_bytes) = *t.history.back()?;
+                Some(SamplePoint {
+                    container_id: t.id.clone(),
+                    container: t.name.clone(),
+                    service: t.service.clone(),
+                    at,
+                    usage_bytes,
+                    limit_bytes: t.limit_bytes,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
+
+    fn sampled(mib: u64) -> Reading {
+        Reading::Sampled {
+            usage_bytes: mib << 20,
+            limit_bytes: None,
+        }
+    }
+
+    #[test]
+    fn history_is_down_sampled_and_bounded() {
+        let cache = Cache::new(10, 1);
+        assert!(cache.insert("a", "web-1", Some("web".into()), None));
+        assert!(!cache.insert("a", "web-1", Some("web".into()), None));
+        // A sample a second for three minutes.
+        for s in 0..180 {
+            cache.record("a", sampled(s), T0 + time::Duration::seconds(s as i64));
+        }
+        let h = &cache.histories(Some("web"), T0)[0].1;
+        // One point per 10 s, only the last minute kept.
+        assert!((6..=7).contains(&h.samples.len()), "{}", h.samples.len());
+        assert!(h
+            .samples
+            .windows(2)
+            .all(|w| w[1].0 - w[0].0 >= time::Duration::seconds(10)));
+        assert!(cache.histories(Some("db"), T0).is_empty());
+    }
+
+    #[test]
+    fn freshness_is_the_oldest_sample() {
+        let cache = Cache::new(1, 5);
+        cache.insert("a", "a", None, None);
+        cache.insert("b", "b", None, None);
+        let now = T0 + time::Duration::seconds(3);
+        // b has no sample: not fresh at all.
+        cache.record("a", sampled(1), T0 + time::Duration::seconds(2));
+        assert_eq!(cache.live(1 << 30, now).oldest_ms, None);
+        cache.record("b", sampled(1), T0);
+        let live = cache.live(1 << 30, now);
+        assert_eq!(live.oldest_ms, Some(3000));
+        assert_eq!(live.snapshot.containers.len(), 2);
+        assert!(cache.remove("b"));
+        assert_eq!(cache.live(1 << 30, now).oldest_ms, Some(1000));
+        // Readings for containers not tracked are dropped.
+        cache.record("zzz", sampled(1), now);
+        assert_eq!(cache.len(), 1);
+    }
+}

@@ -1,0 +1,309 @@
+//! The watcher's loops: following the engine (events and one stats stream
+//! per container), evaluating HighMemoryUsage once a second, and recording
+//! history. Each loop survives engine and database outages: it logs, counts
+//! the error for /metrics, waits and tries again.
+
+use super::Watcher;
+use crate::core::alerting::{
+    AlertEvent, AlertSource, Observation, Tracker, Transition, HIGH_MEMORY, OOM_KILLER, TOTAL,
+};
+use crate::core::memory::Reading;
+use crate::docker::{DockerError, Engine, EngineEvent};
+use futures_util::StreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Follows the engine for as long as the process runs, reconnecting with
+/// backoff.
+pub(super) async fn follow(w: Arc<Watcher>) {
+    let mut backoff = Duration::from_secs(1);
+    // Services whose container the OOM killer hit; their next start
+    // resolves the OomKiller alert.
+    let mut oom_hit: BTreeSet<String> = BTreeSet::new();
+    loop {
+        match session(&w, &mut oom_hit, &mut backoff).await {
+            Ok(()) => tracing::warn!("the engine's event stream ended; reconnecting"),
+            Err(e) => {
+                crate::metrics::global().docker_error("watch");
+                tracing::warn!(error = %crate::cause_chain(&e), retry_in_secs = backoff.as_secs(), "watcher lost the engine");
+            }
+        }
+        w.synced.store(false, Ordering::Release);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// One connection's worth of following: subscribe to events first, then
+/// list, so that nothing starting in between is missed.
+async fn session(
+    w: &Arc<Watcher>,
+    oom_hit: &mut BTreeSet<String>,
+    backoff: &mut Duration,
+) -> Result<(), DockerError> {
+    let engine = Engine::from_settings(&w.settings, w.docker_host_env.clone()).await?;
+    w.host_memory
+        .store(engine.host_memory().await?, Ordering::Release);
+    let mut events = Box::pin(engine.container_events(&w.scope));
+    reconcile(w, &engine).await?;
+    w.synced.store(true, Ordering::Release);
+    *backoff = Duration::from_secs(1);
+    tracing::info!(containers = w.cache.len(), "watcher following the engine");
+    let every = Duration::from_secs(w.settings.watch.reconcile_secs.max(1));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            event = events.next() => match event {
+                None => return Ok(()),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(e)) => on_event(w, &engine, e, oom_hit).await,
+            },
+            _ = tick.tick() => {
+                reconcile(w, &engine).await?;
+                if let Ok(host) = engine.host_memory().await {
+                    w.host_memory.store(host, Ordering::Release);
+                }
+            }
+        }
+    }
+}
+
+/// Makes the cache hold exactly the running containers.
+async fn reconcile(w: &Arc<Watcher>, engine: &Engine) -> Result<(), DockerError> {
+    let listed = engine.list(&w.scope).await?;
+    let running: BTreeSet<&str> = listed.iter().map(|c| c.id.as_str()).collect();
+    for id in w.cache.ids() {
+        if !running.contains(id.as_str()) {
+            w.cache.remove(&id);
+        }
+    }
+    for c in &listed {
+        track(
+            w,
+            engine,
+            &c.id,
+            &c.name,
+            c.service.clone(),
+            c.project.clone(),
+        );
+    }
+    Ok(())
+}
+
+async fn on_event(
+    w: &Arc<Watcher>,
+    engine: &Engine,
+    e: EngineEvent,
+    oom_hit: &mut BTreeSet<String>,
+) {
+    if e.id.is_empty() {
+        return;
+    }
+    let key = e.service.clone().unwrap_or_else(|| e.name.clone());
+    match e.action.as_str() {
+        "start" => {
+            tracing::debug!(container = %e.name, "container started");
+            track(
+                w,
+                engine,
+                &e.id,
+                &e.name,
+                e.service.clone(),
+                e.project.clone(),
+            );
+            if oom_hit.remove(&key) {
+                send(
+                    w,
+                    AlertEvent {
+                        name: OOM_KILLER.into(),
+                        firing: false,
+                        fingerprint: AlertEvent::bot_fingerprint(OOM_KILLER, &key),
+                        service: e.service.clone(),
+                        container: Some((e.id.clone(), e.name.clone())),
+                        summary: format!("{} runs again", e.name),
+                        source: AlertSource::Bot,
+                        at: OffsetDateTime::now_utc(),
+                    },
+                )
+                .await;
+            }
+        }
+        "die" | "destroy" => {
+            tracing::debug!(container = %e.name, action = %e.action, "container gone");
+            w.cache.remove(&e.id);
+        }
+        "oom" => {
+            tracing::warn!(container = %e.name, "OOM kill");
+            oom_hit.insert(key.clone());
+            send(
+                w,
+                AlertEvent {
+                    name: OOM_KILLER.into(),
+                    firing: true,
+                    fingerprint: AlertEvent::bot_fingerprint(OOM_KILLER, &key),
+                    service: e.service.clone(),
+                    container: Some((e.id.clone(), e.name.clone())),
+                    summary: format!("the OOM killer killed a process in {}", e.name),
+                    source: AlertSource::Bot,
+                    at: OffsetDateTime::now_utc(),
+                },
+            )
+            .await;
+        }
+        _ => {}
+    }
+}
+
+/// Starts tracking a container and its stats stream, unless tracked.
+fn track(
+    w: &Arc<Watcher>,
+    engine: &Engine,
+    id: &str,
+    name: &str,
+    service: Option<String>,
+    project: Option<String>,
+) {
+    if !w.cache.insert(id, name, service, project) {
+        return;
+    }
+    let task = tokio::spawn(stats(
+        w.clone(),
+        engine.clone(),
+        id.to_string(),
+        name.to_string(),
+    ));
+    w.cache.set_task(id, task.abort_handle());
+}
+
+/// Follows one container's stats until it goes away (its task is aborted
+/// when the cache drops it); a broken stream is reopened.
+async fn stats(w: Arc<Watcher>, engine: Engine, id: String, name: String) {
+    loop {
+        let host = w.host_memory.load(Ordering::Acquire);
+        let mut stream = Box::pin(engine.memory_stream(&id, host));
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(Reading::Gone) => {
+                    w.cache.remove(&id);
+                    return;
+                }
+                Ok(reading) => w.cache.record(&id, reading, OffsetDateTime::now_utc()),
+                Err(e) => {
+                    crate::metrics::global().docker_error("stats");
+                    tracing::warn!(container = %name, error = %e, "stats stream failed");
+                    break;
+                }
+            }
+        }
+        if !w.cache.contains(&id) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// HighMemoryUsage, evaluated once a second over the cache.
+pub(super) async fn evaluate(w: Arc<Watcher>) {
+    let Some(rule) = w.high_memory else {
+        return;
+    };
+    let mut tracker = Tracker::default();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if !w.is_synced() {
+            // Without the engine nothing is known: keep the state as it is
+            // rather than resolving alerts that may still hold.
+            continue;
+        }
+        let now = OffsetDateTime::now_utc();
+        let live = w.live(now);
+        // A service's containers are judged one by one (the bar is per
+        // process); the service's key carries its largest.
+        let mut services: BTreeMap<String, u64> = BTreeMap::new();
+        let mut total: u64 = 0;
+        for c in &live.snapshot.containers {
+            if let Reading::Sampled { usage_bytes, .. } = c.reading {
+                total = total.saturating_add(usage_bytes);
+                let key = c.service.clone().unwrap_or_else(|| c.name.clone());
+                let e = services.entry(key).or_insert(0);
+                *e = (*e).max(usage_bytes);
+            }
+        }
+        let host = live.snapshot.host_memory_bytes;
+        let obs = Observation {
+            services: services.into_iter().collect(),
+            total_percent: (host > 0).then(|| total as f64 / host as f64 * 100.0),
+        };
+        for t in tracker.evaluate(&rule, &obs, now) {
+            let (key, firing, summary) = match t {
+                Transition::Firing { key, summary } => (key, true, summary),
+                Transition::Resolved { key } => {
+                    let s = format!("{key} is back under the bar");
+                    (key, false, s)
+                }
+            };
+            send(
+                &w,
+                AlertEvent {
+                    name: HIGH_MEMORY.into(),
+                    firing,
+                    fingerprint: AlertEvent::bot_fingerprint(HIGH_MEMORY, &key),
+                    service: (key != TOTAL).then(|| key.clone()),
+                    container: None,
+                    summary,
+                    source: AlertSource::Bot,
+                    at: now,
+                },
+            )
+            .await;
+        }
+    }
+}
+
+async fn send(w: &Watcher, event: AlertEvent) {
+    crate::metrics::global().alert(
+        &event.name,
+        if event.firing { "firing" } else { "resolved" },
+        event.source.as_str(),
+    );
+    if w.alerts.send(event).await.is_err() {
+        tracing::error!("the alert handler is gone; an alert was dropped");
+    }
+}
+
+/// Records the newest history point of every container each persist
+/// interval, and prunes what is past retention once an hour.
+pub(super) async fn persist(w: Arc<Watcher>) {
+    let every = Duration::from_secs(w.settings.watch.persist_secs.max(1));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_prune: Option<OffsetDateTime> = None;
+    loop {
+        tick.tick().await;
+        if !w.db_ready.load(Ordering::Acquire) {
+            continue;
+        }
+        let points = w.cache.newest_points();
+        if let Err(e) = w.store.record_samples(&points).await {
+            crate::metrics::global().postgres_error("record_samples");
+            tracing::warn!(error = %crate::cause_chain(&e), "memory history not recorded");
+        }
+        let now = OffsetDateTime::now_utc();
+        if last_prune.is_none_or(|at| now - at >= time::Duration::hours(1)) {
+            let before = now - time::Duration::hours(w.settings.watch.retention_hours as i64);
+            match w.store.prune_samples(before).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned recorded memory history"),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %crate::cause_chain(&e), "could not prune memory history")
+                }
+            }
+            last_prune = Some(now);
+        }
+    }
+}

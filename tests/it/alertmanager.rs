@@ -1,0 +1,245 @@
+//! Alertmanager intake with a real Prometheus Alertmanager (Debian package
+//! `prometheus-alertmanager`) configured with a webhook receiver pointing at
+//! the bot: an alert fed through its API is delivered, with the bearer
+//! token, and opens the incident. Bad tokens and bad bodies are refused and
+//! audited.
+
+use crate::bot::{Bot, WAIT};
+use crate::discord::{Emulator, INCIDENT_CHANNEL_ID};
+use crate::support::Project;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "s3cret-am-token";
+
+/// A running Alertmanager, stopped when dropped.
+struct Alertmanager {
+    child: Child,
+    base: String,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Alertmanager {
+    /// Starts Alertmanager with one route: every alert to the bot's
+    /// webhook, grouped and sent within a second.
+    async fn start(webhook: &str) -> Alertmanager {
+        let dir =
+            std::env::temp_dir().join(format!("ib-am-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = format!(
+            r#"route:
+  receiver: bot
+  group_by: ['alertname', 'service']
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: bot
+    webhook_configs:
+      - url: {webhook}
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: {TOKEN}
+"#
+        );
+        std::fs::write(dir.join("alertmanager.yml"), config).unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("log")).unwrap();
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("alertmanager.yml").display()
+            ))
+            .arg(format!("--storage.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            // One instance: no gossip port.
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus-alertmanager (Debian package) is installed");
+        let am = Alertmanager {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: TempDir(dir.clone()),
+        };
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let ready = reqwest::get(format!("{}/-/ready", am.base)).await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return am;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Alertmanager never got ready: {}",
+                std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Fires an alert through Alertmanager's own API.
+    async fn fire(&self, labels: serde_json::Value, summary: &str) {
+        let body = serde_json::json!([{ "labels": labels, "annotations": { "summary": summary } }]);
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v2/alerts", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+}
+
+async fn post(url: &str, auth: Option<&str>, body: &str) -> (u16, String) {
+    let mut r = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(a) = auth {
+        r = r.header("authorization", a);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alert_through_alertmanager_opens_the_incident() {
+    let mut p = Project::new("am");
+    p.start("web", 8, None);
+    let emu = Emulator::start().await;
+    let bot = Bot::start(&emu, &p.name, &[("ALERTMANAGER_TOKEN", TOKEN)]).await;
+    let base = bot.http_base().await;
+    let am = Alertmanager::start(&format!("{base}/alertmanager")).await;
+
+    am.fire(
+        serde_json::json!({"alertname": "HighMemoryUsage", "service": "web", "project": p.name, "severity": "critical"}),
+        "web over 500 MB for 5 minutes (from Prometheus)",
+    )
+    .await;
+    let opened = emu
+        .wait_until(WAIT, "the incident opened by the alert", |emu| {
+            emu.messages_in(INCIDENT_CHANNEL_ID).into_iter().find(|m| {
+                m["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("opened by the HighMemoryUsage alert")
+            })
+        })
+        .await;
+    assert!(
+        opened["content"]
+            .as_str()
+            .unwrap()
+            .contains("from Prometheus"),
+        "{opened}"
+    );
+    let report = emu
+        .wait_until(WAIT, "the report", |emu| {
+            emu.messages_in(INCIDENT_CHANNEL_ID).into_iter().find(|m| {
+                m["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("**HighMemoryUsage** firing (alertmanager)")
+            })
+        })
+        .await;
+    assert!(!report["embeds"].as_array().unwrap().is_empty(), "{report}");
+
+    // Alertmanager's delivery carried the token and was audited.
+    let rows = bot
+        .audit_until(|rows| {
+            rows.iter()
+                .any(|(a, r)| a == "POST /alertmanager" && r.starts_with("accepted 1 alert"))
+        })
+        .await;
+    assert!(rows
+        .iter()
+        .any(|(a, r)| a == "alert HighMemoryUsage firing (alertmanager)" && r == "opened"));
+    let db = bot.db.as_ref().unwrap().client().await;
+    let row = db
+        .query_one("SELECT count(*), min(source) FROM alerts", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, String>(1)),
+        (1, "alertmanager".to_string())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_tokens_and_bad_bodies_are_refused_and_audited() {
+    let emu = Emulator::start().await;
+    let bot = Bot::start(&emu, "ibt-none", &[("ALERTMANAGER_TOKEN", TOKEN)]).await;
+    let url = format!("{}/alertmanager", bot.http_base().await);
+    let good = format!("Bearer {TOKEN}");
+    let payload = r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"OomKiller","service":"web"}}]}"#;
+
+    for auth in [
+        None,
+        Some("Bearer wrong"),
+        Some("Basic czNjcmV0"),
+        Some(TOKEN),
+    ] {
+        let (status, body) = post(&url, auth, payload).await;
+        assert_eq!(status, 401, "{auth:?}: {body}");
+        assert_eq!(body, "a valid bearer token is required\n");
+    }
+    for (body, says) in [
+        ("{not json", "not an Alertmanager webhook payload"),
+        (
+            r#"{"version":"3","alerts":[]}"#,
+            "version 3 is not supported",
+        ),
+    ] {
+        let (status, text) = post(&url, Some(&good), body).await;
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains(says), "{text}");
+    }
+    let rows = bot
+        .audit_until(|rows| {
+            rows.iter()
+                .filter(|(a, r)| a == "POST /alertmanager" && r.starts_with("refused"))
+                .count()
+                >= 6
+        })
+        .await;
+    assert!(rows
+        .iter()
+        .any(|(_, r)| r == "refused: missing or wrong bearer token"));
+    // Nothing was opened by any of it.
+    assert!(emu.messages_in(INCIDENT_CHANNEL_ID).is_empty());
+    // The bot is still up and answers.
+    assert_eq!(
+        crate::watcher_chat::get(&url.replace("alertmanager", "healthz"))
+            .await
+            .0,
+        200
+    );
+}

@@ -1,0 +1,381 @@
+//! The live watcher through the real bot: `/mem status` from the cache,
+//! `/mem leaks` on real growing and flat workloads, HighMemoryUsage alerts
+//! that open one incident (not one per sample), thread updates, containers
+//! picked up and dropped while the bot runs, and `/metrics` checked by
+//! Prometheus's own `promtool`.
+
+use crate::bot::{assert_png, is_original_edit, responder, Bot, WAIT};
+use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
+use crate::support::Project;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// GETs `url`, returning status and body.
+pub async fn get(url: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Polls `/metrics` until `pred` holds for it.
+async fn metrics_until(base: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, body) = get(&format!("{base}/metrics")).await;
+        if status == 200 && pred(&body) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/metrics never showed {what}:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn series(metrics: &str, name: &str, container: &str) -> bool {
+    metrics
+        .lines()
+        .any(|l| l.starts_with(name) && l.contains(&format!("container=\"{container}\"")))
+}
+
+/// Runs a slash command in the incident channel; returns its edited reply.
+async fn run(emu: &Emulator, sub: &str, options: Vec<(String, Value)>) -> Value {
+    let sent = emu
+        .slash(Slash {
+            command: "mem".into(),
+            subcommand: Some(sub.into()),
+            options,
+            member: responder(),
+            channel_id: INCIDENT_CHANNEL_ID,
+        })
+        .await;
+    let edit = emu
+        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+        .await;
+    if !edit.files.is_empty() {
+        assert_png(&edit);
+    }
+    edit.json.clone().expect("payload")
+}
+
+fn field(embed: &Value, name: &str) -> String {
+    embed["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == name))
+        .map(|f| f["value"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_answers_from_the_live_cache_and_follows_containers_coming_and_going() {
+    let mut p = Project::new("live");
+    let web = p.start("web", 16, None);
+    let emu = Emulator::start().await;
+    let bot = Bot::start(&emu, &p.name, &[]).await;
+    let base = bot.http_base().await;
+    metrics_until(&base, "the web container", |m| {
+        series(m, "incident_bot_container_memory_usage_bytes", &web)
+    })
+    .await;
+
+    let body = run(&emu, "status", vec![]).await;
+    let footer = body["embeds"][0]["footer"]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        footer.contains("live data"),
+        "answered from the cache: {footer}"
+    );
+    let age: f64 = footer
+        .split("live data, ")
+        .nth(1)
+        .and_then(|s| s.split(" s old").next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("an age in {footer}"));
+    assert!(age <= 2.0, "at most 2 s old: {footer}");
+
+    // A container started while the bot runs is picked up…
+    let worker = p.start("celery_worker", 8, Some(64));
+    let m = metrics_until(&base, "the new worker", |m| {
+        series(m, "incident_bot_container_memory_usage_bytes", &worker)
+    })
+    .await;
+    assert!(series(
+        &m,
+        "incident_bot_container_memory_limit_bytes",
+        &worker
+    ));
+    // …and one removed is dropped.
+    p.remove(&web);
+    metrics_until(&base, "web gone", |m| {
+        !series(m, "incident_bot_container_memory_usage_bytes", &web)
+    })
+    .await;
+    let body = run(&emu, "status", vec![]).await;
+    let table = body["embeds"][0]["description"].as_str().unwrap();
+    assert!(table.contains(&worker) && !table.contains(&web), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leaks_flags_a_growing_workload_and_calls_a_flat_one_stable() {
+    let mut p = Project::new("leaks");
+    // 2 MiB a second: a leak by any standard. Beside it, a flat one.
+    let web = p.start_with("web", 8, None, &["--grow-mb", "2", "--every-ms", "1000"]);
+    let beat = p.start("beat", 8, None);
+    let emu = Emulator::start().await;
+    let bot = Bot::start(&emu, &p.name, &[]).await;
+    // Wait for a dozen recorded points of each (one a second).
+    let db = bot.db.as_ref().unwrap().client().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts: Vec<i64> = db
+            .query(
+                "SELECT count(*) FROM memory_samples GROUP BY container_id",
+                &[],
+            )
+            .await
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .unwrap_or_default();
+        if counts.len() == 2 && counts.iter().all(|n| *n >= 12) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "history never reached 12 points: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    let body = run(
+        &emu,
+        "leaks",
+        vec![
+            ("service".into(), json!("web")),
+            ("window".into(), json!(1)),
+        ],
+    )
+    .await;
+    let embed = &body["embeds"][0];
+    assert_eq!(embed["color"], 0xE7_4C_3C, "red: {embed:#}");
+    assert!(
+        field(embed, "Verdict").contains("Memory leak detected"),
+        "{embed:#}"
+    );
+    let offenders = field(embed, "Offenders");
+    assert!(
+        offenders.contains(&web) && offenders.contains("MiB/hour"),
+        "{offenders}"
+    );
+    let table = embed["description"].as_str().unwrap();
+    let row = table.lines().find(|l| l.starts_with(&web)).unwrap();
+    let slope: f64 = row.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(slope > 1000.0, "about +7200 MiB/hour: {row}");
+    assert!(embed["footer"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("recorded history"));
+
+    let body = run(
+        &emu,
+        "leaks",
+        vec![
+            ("service".into(), json!("beat")),
+            ("window".into(), json!(1)),
+        ],
+    )
+    .await;
+    let embed = &body["embeds"][0];
+    assert_eq!(embed["color"], 0x2E_CC_71, "green, stable: {embed:#}");
+    assert!(!embed["description"].as_str().unwrap().contains(&web));
+    assert!(embed["description"].as_str().unwrap().contains(&beat));
+
+    // A service with no history is one clear sentence.
+    let body = run(&emu, "leaks", vec![("service".into(), json!("nosuch"))]).await;
+    let content = body["content"].as_str().unwrap();
+    assert!(
+        content.contains("no container of service 'nosuch' has memory history"),
+        "{content}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sustained_breach_opens_one_incident_with_one_report_then_resolves() {
+    let mut p = Project::new("breach");
+    p.start("beat", 8, None);
+    let emu = Emulator::start().await;
+    let bot = Bot::start(
+        &emu,
+        &p.name,
+        &[
+            (
+                "INCIDENT_BOT_THRESHOLDS__MEM__HIGHMEMORYUSAGE__PROCESS_MAX_MIB",
+                "24",
+            ),
+            (
+                "INCIDENT_BOT_THRESHOLDS__MEM__HIGHMEMORYUSAGE__FOR_SECS",
+                "3",
+            ),
+            ("INCIDENT_BOT_WATCH__THREAD_UPDATE_SECS", "2"),
+        ],
+    )
+    .await;
+    bot.wait_log("watcher following the engine").await;
+    let web = p.start("web", 40, None);
+    let started = Instant::now();
+    let firing = |m: &Value| {
+        m["content"]
+            .as_str()
+            .unwrap_or("")
+            .contains("**HighMemoryUsage** firing")
+    };
+    let report = emu
+        .wait_until(WAIT, "the alert's report", |emu| {
+            emu.messages_in(INCIDENT_CHANNEL_ID)
+                .into_iter()
+                .find(firing)
+        })
+        .await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "not before the 3 s hold"
+    );
+    assert!(
+        report["content"].as_str().unwrap().contains("web uses"),
+        "{report}"
+    );
+    assert!(report["embeds"][0]["description"]
+        .as_str()
+        .unwrap()
+        .contains(&web));
+    // It keeps breaching for several more evaluations: still one of each.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let posts = emu.messages_in(INCIDENT_CHANNEL_ID);
+    assert_eq!(posts.iter().filter(|m| firing(m)).count(), 1, "{posts:#?}");
+    let opened = posts
+        .iter()
+        .filter(|m| {
+            m["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("opened by the HighMemoryUsage alert")
+        })
+        .count();
+    assert_eq!(opened, 1);
+    let db = bot.db.as_ref().unwrap().client().await;
+    let (incidents, thread): (i64, Option<i64>) = {
+        let r = db
+            .query_one("SELECT count(*), max(thread_id) FROM incidents", &[])
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(incidents, 1);
+    let thread = thread.expect("the incident has a thread") as u64;
+    // The thread gets memory updates while the incident is open.
+    emu.wait_until(WAIT, "a memory update in the thread", |emu| {
+        emu.messages_in(thread).into_iter().find(|m| {
+            m["content"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Memory update: total")
+        })
+    })
+    .await;
+
+    // The condition clears: the alert resolves, said in the thread.
+    p.remove(&web);
+    emu.wait_until(WAIT, "the resolution", |emu| {
+        emu.messages_in(thread).into_iter().find(|m| {
+            m["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("**HighMemoryUsage** resolved")
+        })
+    })
+    .await;
+    let state: String = db
+        .query_one("SELECT state FROM alerts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(state, "resolved");
+    bot.audit_until(|rows| {
+        rows.iter()
+            .any(|(a, _)| a == "alert HighMemoryUsage resolved (bot)")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_pass_promtool_and_health_endpoints_answer() {
+    let mut p = Project::new("metrics");
+    let web = p.start("web", 8, None);
+    let emu = Emulator::start().await;
+    let bot = Bot::start(&emu, &p.name, &[]).await;
+    let base = bot.http_base().await;
+    // A command handled, so the counters and histogram have samples.
+    run(&emu, "status", vec![]).await;
+    let m = metrics_until(&base, "the command and the container", |m| {
+        m.contains("incident_bot_commands_total{command=\"/mem status\"")
+            && series(m, "incident_bot_container_memory_usage_bytes", &web)
+    })
+    .await;
+    assert!(
+        m.contains(
+            "incident_bot_command_duration_seconds_bucket{command=\"/mem status\",le=\"+Inf\"} 1"
+        ),
+        "{m}"
+    );
+    assert!(
+        m.contains("incident_bot_watcher_up 1") && m.contains("incident_bot_database_up 1"),
+        "{m}"
+    );
+
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus) is installed");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(m.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool: {} {}\n{m}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+    let (status, body) = get(&format!("{base}/readyz")).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "database: up\nwatcher: up\ndiscord: up\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readyz_says_what_is_down() {
+    let emu = Emulator::start().await;
+    // No database at all: the bot still serves diagnosis, but is not ready.
+    let bot = Bot::start_on(&emu, "ibt-none", &[], "postgres://nobody@127.0.0.1:1/none").await;
+    let base = bot.http_base().await;
+    let (status, body) = get(&format!("{base}/readyz")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("database: down"), "{body}");
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+}

@@ -20,12 +20,13 @@ RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
 COPY src src
 COPY config config
 COPY commands commands
+COPY migrations migrations
 # Make sure the real sources are newer than the placeholder build.
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin incident-bot
 WORKDIR /app
@@ -34,6 +35,12 @@ COPY commands /app/commands
 COPY config /app/config
 # The site layer of the configuration; mount your own file over it.
 ENV INCIDENT_BOT_CONFIG=/app/config/site.toml
+# /metrics, /alertmanager, /healthz and /readyz, reachable from the compose
+# network (Prometheus, Alertmanager).
+ENV INCIDENT_BOT_HTTP__LISTEN=0.0.0.0:9187
+EXPOSE 9187
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+    CMD curl -fsS http://127.0.0.1:9187/healthz >/dev/null || exit 1
 USER 10001:10001
 ENTRYPOINT ["incident-bot"]
 CMD ["serve"]

@@ -30,6 +30,16 @@ pub(super) async fn alert_loop(
     mut alerts: mpsc::Receiver<AlertEvent>,
 ) {
     while let Some(event) = alerts.recv().await {
+        // An alert must be recorded before it opens anything: while the
+        // database is away, alerts wait here (the queue fills, then the
+        // watcher waits and Alertmanager is told to retry) rather than
+        // being dropped.
+        if !h.shared.db_ready() {
+            tracing::warn!(alert = %event.name, "alerts wait for the database");
+            while !h.shared.db_ready() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
         if event.firing {
             firing(&h, &http, event).await;
         } else {
@@ -39,21 +49,24 @@ pub(super) async fn alert_loop(
 }
 
 async fn firing(h: &Arc<Handler>, http: &Arc<Http>, ev: AlertEvent) {
-    if !h.shared.db_ready() {
-        tracing::error!(alert = %ev.name, summary = %ev.summary, "alert firing, but the database is unreachable: no incident can be recorded");
-        return;
-    }
     let store = &h.shared.store;
-    let fired = store
-        .fire_alert(&NewAlert {
-            fingerprint: ev.fingerprint.clone(),
-            name: ev.name.clone(),
-            service: ev.service.clone(),
-            source: ev.source.as_str().into(),
-            summary: ev.summary.clone(),
-            at: ev.at,
-        })
-        .await;
+    let alert = NewAlert {
+        fingerprint: ev.fingerprint.clone(),
+        name: ev.name.clone(),
+        service: ev.service.clone(),
+        source: ev.source.as_str().into(),
+        summary: ev.summary.clone(),
+        at: ev.at,
+    };
+    // A hiccup of the database must not lose the alert: a few tries.
+    let mut fired = store.fire_alert(&alert).await;
+    for _ in 0..3 {
+        if fired.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        fired = store.fire_alert(&alert).await;
+    }
     let alert_id = match fired {
         Ok(Fired::New { id }) => id,
         Ok(Fired::Already { incident_id, .. }) => {
@@ -198,9 +211,6 @@ async fn timeline(h: &Handler, ev: &AlertEvent, incident: i64, link: Option<Stri
 }
 
 async fn resolved(h: &Arc<Handler>, http: &Arc<Http>, ev: AlertEvent) {
-    if !h.shared.db_ready() {
-        return;
-    }
     let store = &h.shared.store;
     let r = match store.resolve_alert(&ev.fingerprint, ev.at).await {
         Ok(Some(r)) => r,

@@ -89,7 +89,7 @@ async fn bench_live_status() {
         .map(|i| p.start(&format!("svc{i}"), 8, None))
         .collect();
     let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, &p.name, &[("RUST_LOG", "warn")]).await;
+    let bot = Bot::start(&emu, &p.name, &[]).await;
     let base = bot.http_base().await;
     watching(&base, n).await;
 

@@ -5,8 +5,12 @@
 //! `core::diagnosis`, presenting to `render`. Both front ends (the terminal
 //! `cli` and `chat`) call the same functions.
 
+use crate::appdb::{AppDb, AppDbError};
+use crate::config::Secret;
 use crate::config::{Scope, Settings};
+use crate::core::connections::{judge_connections, ConnectionRule};
 use crate::core::diagnosis::{can_run, judge_memory, Diagnosis, Finding, ScopeView, Source};
+use crate::core::profile::{judge_profile, ProfileRun};
 use crate::core::runbook::{Check, Runbook, Step};
 use crate::core::trend::{judge_trend, TrendRule};
 use crate::docker::{DockerError, Engine};
@@ -29,8 +33,16 @@ pub enum DiagnoseError {
     NeedsWatcher { step: String },
     #[error("no container of service '{service}' has memory history in the last {minutes} minutes; is it running in the watched project?")]
     NoHistory { service: String, minutes: u64 },
+    #[error("{}", if service.is_empty() { format!("profiling needs a service; the runbook declares profilers for: {declared}") } else { format!("no profiler is declared for service '{service}' in the runbook; declared: {declared}") })]
+    NoProfiler { service: String, declared: String },
+    #[error("service '{service}' has no running container in the watched project")]
+    ServiceNotRunning { service: String },
+    #[error("profiling runs commands inside a watched project's containers; watching every container is read-only")]
+    NeedsProject,
     #[error(transparent)]
     Docker(#[from] DockerError),
+    #[error(transparent)]
+    AppDb(#[from] AppDbError),
     #[error("{}", no_containers_message(scope, endpoint, running))]
     NoContainers {
         scope: Scope,
@@ -92,18 +104,27 @@ pub struct StepInput {
     pub window_minutes: Option<u64>,
 }
 
-/// Runs step `step_id` of `runbook` against the engine the settings name,
+/// What steps probe, and with what: the front end fills this once.
+pub struct Probes<'a> {
+    pub settings: &'a Settings,
+    pub scope: &'a Scope,
+    /// DOCKER_HOST, read by the caller.
+    pub docker_host_env: Option<String>,
+    /// The live watcher, when `serve` runs one.
+    pub watcher: Option<&'a Watcher>,
+    /// The monitored application's PostgreSQL, if configured.
+    pub app_db: Option<&'a Secret>,
+}
+
+/// Runs step `step_id` of `runbook` with the probes its check needs,
 /// answering from the live watcher when there is one and its data is fresh.
-/// `docker_host_env` is DOCKER_HOST, read by the caller.
 pub async fn run_step(
-    settings: &Settings,
-    scope: &Scope,
-    docker_host_env: Option<String>,
+    p: &Probes<'_>,
     runbook: &Runbook,
     step_id: &str,
     input: &StepInput,
-    live: Option<&Watcher>,
 ) -> Result<Diagnosis, DiagnoseError> {
+    let (settings, scope, live) = (p.settings, p.scope, p.watcher);
     let step = runbook
         .step(step_id)
         .ok_or_else(|| DiagnoseError::UnknownStep {
@@ -127,8 +148,93 @@ pub async fn run_step(
         source,
         finding,
     };
-    let endpoint = settings.docker_endpoint(docker_host_env);
+    let endpoint = settings.docker_endpoint(p.docker_host_env.clone());
     match (can_run(&step.check), &step.check) {
+        (
+            true,
+            Check::ExecProfile {
+                timeout_secs,
+                max_output_kib,
+                profilers,
+            },
+        ) => {
+            let Scope::Project(_) = scope else {
+                return Err(DiagnoseError::NeedsProject);
+            };
+            let service = input.service.clone().unwrap_or_default();
+            // Only the runbook's own argv ever runs; the service picks which.
+            let Some(profiler) = profilers.iter().find(|p| p.service == service) else {
+                return Err(DiagnoseError::NoProfiler {
+                    service,
+                    declared: profilers
+                        .iter()
+                        .map(|p| p.service.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            };
+            let limit = Duration::from_secs(settings.docker.timeout_secs);
+            let engine = connect(settings, &endpoint, limit).await?;
+            let mut listed: Vec<_> = engine
+                .list(scope)
+                .await?
+                .into_iter()
+                .filter(|c| c.service.as_deref() == Some(service.as_str()))
+                .collect();
+            listed.sort_by(|a, b| a.name.cmp(&b.name));
+            let Some(container) = listed.into_iter().next() else {
+                return Err(DiagnoseError::ServiceNotRunning { service });
+            };
+            let out = engine
+                .exec_capture(
+                    &container.id,
+                    &profiler.command,
+                    Duration::from_secs(u64::from(*timeout_secs)),
+                    *max_output_kib as usize * 1024,
+                )
+                .await?;
+            let report = judge_profile(
+                step,
+                ProfileRun {
+                    service,
+                    container: container.name,
+                    argv: profiler.command.clone(),
+                    output: out.output,
+                    exit_code: out.exit_code,
+                    truncated: out.truncated,
+                    timed_out: out.timed_out,
+                    timeout_secs: *timeout_secs,
+                    max_output_kib: *max_output_kib,
+                },
+            );
+            Ok(diagnosis(
+                endpoint,
+                Source::Engine,
+                Finding::Profile(report),
+            ))
+        }
+        (
+            true,
+            Check::PgConnections {
+                max_connections,
+                idle_in_transaction_warn_secs,
+            },
+        ) => {
+            let timeout = Duration::from_secs(settings.docker.timeout_secs);
+            let db = AppDb::connect(p.app_db, timeout).await?;
+            let snapshot = db.sessions().await?;
+            let rule = ConnectionRule {
+                max_connections: *max_connections,
+                idle_in_transaction_warn_secs: *idle_in_transaction_warn_secs,
+                warn_ratio: 0.8,
+            };
+            let report = judge_connections(step, &rule, &snapshot);
+            Ok(diagnosis(
+                db.location().to_string(),
+                Source::AppDatabase,
+                Finding::Connections(report),
+            ))
+        }
         (true, Check::ContainerMemory(check)) => {
             let now = OffsetDateTime::now_utc();
             // The live cache answers at once when it is complete and fresh.

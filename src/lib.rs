@@ -10,6 +10,8 @@
 //! - the pure [`core`].
 
 pub mod actions;
+pub mod appdb;
+pub mod causes;
 pub mod chart;
 pub mod chat;
 pub mod cli;
@@ -22,6 +24,7 @@ pub mod metrics;
 pub mod render;
 pub mod runbooks;
 pub mod store;
+pub mod verify;
 pub mod watch;
 
 /// An error and all its sources, for the log ("a: b: c"). People get the

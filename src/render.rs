@@ -8,11 +8,45 @@ use crate::core::memory::{human_bytes, Reading};
 use crate::core::trend::{span, TrendReport};
 use std::fmt::Write;
 
+mod connections;
+mod runbook;
+pub use connections::connections_table;
+pub use runbook::runbook_sections;
+
 /// The diagnosis as a text report for a terminal.
 pub fn text(d: &Diagnosis) -> String {
     match &d.finding {
         Finding::ContainerMemory(report) => memory_text(d, report),
         Finding::MemoryTrend(report) => trend_text(d, report),
+        Finding::Profile(report) => {
+            let v = &report.verdict;
+            let mut out = format!(
+                "{} · {} ({} {})\n{} · {}\n$ {}\n\n",
+                d.runbook_title,
+                v.title,
+                d.runbook,
+                v.step,
+                report.service,
+                report.container,
+                report.command
+            );
+            out.push_str(&report.output);
+            if !report.output.ends_with('\n') {
+                out.push('\n');
+            }
+            verdict_lines(&mut out, v, d);
+            out
+        }
+        Finding::Connections(report) => {
+            let v = &report.verdict;
+            let mut out = format!(
+                "{} · {} ({} {})\napplication database {}\n\n",
+                d.runbook_title, v.title, d.runbook, v.step, d.endpoint
+            );
+            out.push_str(&connections_table(report, usize::MAX));
+            verdict_lines(&mut out, v, d);
+            out
+        }
     }
 }
 

@@ -158,20 +158,15 @@ async fn post_report(
         .map(|s| s.get_ref())
         .find(|s| matches!(s.check, crate::core::runbook::Check::ContainerMemory(_)));
     if let Some(step) = step {
-        let report = run_step(
-            settings,
-            &settings.scope(),
-            h.shared.docker_host_env.clone(),
-            rb,
-            &step.id,
-            &Default::default(),
-            Some(&h.shared.watcher),
-        )
-        .await;
+        let scope = settings.scope();
+        let report = run_step(&h.shared.probes(&scope), rb, &step.id, &Default::default()).await;
         match report {
             Ok(d) => {
                 let (embed, chart) = embed::report(&d, rb);
-                msg = msg.embed(embed).add_file(chart);
+                msg = msg.embed(embed);
+                if let Some(chart) = chart {
+                    msg = msg.add_file(chart);
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %crate::cause_chain(&e), "no memory report for the alert")

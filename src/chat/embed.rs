@@ -19,7 +19,8 @@ const FIELD_MAX: usize = 1024;
 const FOOTER_MAX: usize = 2048;
 const EMBED_MAX: usize = 6000;
 
-pub fn report(d: &Diagnosis, runbook: &Runbook) -> (CreateEmbed, CreateAttachment) {
+/// The embed, and the chart to attach when the finding has one.
+pub fn report(d: &Diagnosis, runbook: &Runbook) -> (CreateEmbed, Option<CreateAttachment>) {
     let v = d.verdict();
     let png = match &d.finding {
         Finding::ContainerMemory(r) => {
@@ -27,9 +28,10 @@ pub fn report(d: &Diagnosis, runbook: &Runbook) -> (CreateEmbed, CreateAttachmen
                 Some(Check::ContainerMemory(c)) => c.process_max_mib,
                 _ => None,
             };
-            chart::render_png(&render::memory_chart(d, r, bar))
+            Some(chart::render_png(&render::memory_chart(d, r, bar)))
         }
-        Finding::MemoryTrend(r) => chart::render_trend_png(&render::trend_chart(d, r)),
+        Finding::MemoryTrend(r) => Some(chart::render_trend_png(&render::trend_chart(d, r))),
+        Finding::Connections(_) | Finding::Profile(_) => None,
     };
     let title = clip(&format!("{} · {}", d.runbook_title, v.title), TITLE_MAX);
     let verdict = match &v.conclusion {
@@ -75,6 +77,23 @@ pub fn report(d: &Diagnosis, runbook: &Runbook) -> (CreateEmbed, CreateAttachmen
     let (mut rows, table): (usize, &dyn Fn(usize) -> String) = match &d.finding {
         Finding::ContainerMemory(r) => (r.rows.len(), &|n| render::memory_table(r, n)),
         Finding::MemoryTrend(r) => (r.rows.len(), &|n| render::trend_table(r, n)),
+        Finding::Profile(r) => (r.output.lines().count(), &|n| {
+            let mut text = format!("$ {}\n", r.command);
+            for line in r.output.lines().take(n) {
+                text.push_str(line);
+                text.push('\n');
+            }
+            text
+        }),
+        Finding::Connections(r) => (
+            [&r.by_state, &r.by_application, &r.by_user_client]
+                .iter()
+                .map(|v| v.len())
+                .chain([r.idle_in_transaction.len()])
+                .max()
+                .unwrap_or(0),
+            &|n| render::connections_table(r, n),
+        ),
     };
     let description = loop {
         let text = format!("```\n{}```", table(rows));
@@ -84,16 +103,26 @@ pub fn report(d: &Diagnosis, runbook: &Runbook) -> (CreateEmbed, CreateAttachmen
         rows -= 1;
     };
 
-    let embed = fields.into_iter().fold(
+    let mut embed = fields.into_iter().fold(
         CreateEmbed::new()
             .title(title)
             .colour(render::outcome_colour(v.outcome))
             .description(description)
-            .image(format!("attachment://{CHART_FILE}"))
             .footer(CreateEmbedFooter::new(footer)),
         |e, (name, value)| e.field(name, value, false),
     );
-    (embed, CreateAttachment::bytes(png, CHART_FILE))
+    if png.is_some() {
+        embed = embed.image(format!("attachment://{CHART_FILE}"));
+    }
+    let file = match &d.finding {
+        // The profiler's whole output, as a file people can download.
+        Finding::Profile(r) => Some(CreateAttachment::bytes(
+            r.output.clone().into_bytes(),
+            format!("profile-{}.txt", r.service),
+        )),
+        _ => png.map(|png| CreateAttachment::bytes(png, CHART_FILE)),
+    };
+    (embed, file)
 }
 
 #[cfg(test)]

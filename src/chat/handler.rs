@@ -6,7 +6,7 @@
 //! drops interactions not answered within 3 seconds, and a probe can take
 //! longer); then run the step and edit the result in.
 
-use super::{alerts, approvals, escalations, incidents, register, steps, Shared};
+use super::{alerts, approvals, causes, escalations, incidents, register, steps, verify, Shared};
 use crate::core::access::{may_invoke, Roles};
 use crate::core::commands::{self, CommandSpec, Invocation, OptionKind, Target, Value};
 use crate::core::diagnosis::can_run;
@@ -15,8 +15,9 @@ use crate::diagnose::running_services;
 use crate::store::AuditEntry;
 use serenity::all::{
     async_trait, AutocompleteChoice, CommandInteraction, Context, CreateAutocompleteResponse,
-    CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse,
-    EventHandler, GuildId, Interaction, Ready, ResolvedOption, ResolvedValue,
+    CreateEmbed, CreateInteractionResponse, CreateInteractionResponseMessage,
+    EditInteractionResponse, EventHandler, GuildId, Interaction, Ready, ResolvedOption,
+    ResolvedValue,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,13 +145,39 @@ impl Handler {
                 (target, result)
             }
             Target::Action(action) => approvals::request(self, ctx, &c, &inv, action, &label).await,
+            Target::Verify => verify::run(self, ctx, &c, &inv, &label).await,
+            Target::Causes => causes::run(self, ctx, &c, &inv, &label).await,
+            Target::Runbook => {
+                let Some(rb) = self.runbook(&inv.runbook) else {
+                    return;
+                };
+                // Four embeds, each within Discord's limits (6000 in all).
+                let embeds: Vec<CreateEmbed> = crate::render::runbook_sections(rb)
+                    .into_iter()
+                    .map(|(title, text)| {
+                        CreateEmbed::new()
+                            .title(crate::core::text::clip(&title, 256))
+                            .description(crate::core::text::clip(&text, 1450))
+                    })
+                    .collect();
+                let msg = CreateInteractionResponseMessage::new()
+                    .embeds(embeds)
+                    .ephemeral(true);
+                if let Err(e) = c
+                    .create_response(&ctx.http, CreateInteractionResponse::Message(msg))
+                    .await
+                {
+                    tracing::error!(error = %redacted(&e, &c), "could not show the runbook");
+                }
+                (None, "shown".into())
+            }
             Target::Step(step) if self.runnable(&inv.runbook, step) => {
                 steps::run(self, ctx, &c, &inv, step, &label).await
             }
             _ => {
                 let sentence = format!(
-                    "{label} is not available yet: this version runs /{} status, /{} leaks, /{} restart and /incident; the rest of the runbook follows in later releases.",
-                    inv.runbook, inv.runbook, inv.runbook
+                    "{label} is not available yet in this version; the rest of the runbook's steps (/{} status, leaks, connections, verify) and actions work.",
+                    inv.runbook
                 );
                 reply_ephemeral(ctx, &c, &sentence).await;
                 (None, format!("refused: {sentence}"))

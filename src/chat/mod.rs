@@ -9,6 +9,7 @@
 
 mod alerts;
 mod approvals;
+mod causes;
 mod embed;
 mod escalations;
 mod handler;
@@ -16,6 +17,7 @@ mod incidents;
 mod oom;
 mod register;
 mod steps;
+mod verify;
 
 use crate::config::{DiscordEnv, Settings};
 use crate::core::alerting::AlertEvent;
@@ -43,6 +45,8 @@ pub(crate) struct Shared {
     pub runbooks: Vec<Runbook>,
     /// DOCKER_HOST as the process saw it at start-up.
     pub docker_host_env: Option<String>,
+    /// The monitored application's PostgreSQL URL, if configured.
+    pub app_db: Option<crate::config::Secret>,
     pub store: Store,
     /// Set once the migrations have been applied; until then, commands that
     /// must be recorded are refused.
@@ -62,6 +66,18 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn db_ready(&self) -> bool {
         self.db_ready.load(Ordering::Acquire)
+    }
+
+    /// The probes a step from Discord runs with: the watched scope, the
+    /// live watcher and the monitored database.
+    pub fn probes<'a>(&'a self, scope: &'a crate::config::Scope) -> crate::diagnose::Probes<'a> {
+        crate::diagnose::Probes {
+            settings: &self.settings,
+            scope,
+            docker_host_env: self.docker_host_env.clone(),
+            watcher: Some(&self.watcher),
+            app_db: self.app_db.as_ref(),
+        }
     }
 }
 
@@ -111,6 +127,7 @@ pub async fn serve(
         settings,
         runbooks,
         docker_host_env,
+        app_db: env.app_db.clone(),
         store,
         db_ready,
         gateway_ready: gateway_ready.clone(),

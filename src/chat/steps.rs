@@ -52,17 +52,7 @@ pub(super) async fn run(
             _ => None,
         },
     };
-    let d = match run_step(
-        settings,
-        &scope,
-        h.shared.docker_host_env.clone(),
-        runbook,
-        step,
-        &input,
-        Some(&h.shared.watcher),
-    )
-    .await
-    {
+    let d = match run_step(&h.shared.probes(&scope), runbook, step, &input).await {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(command = %label, error = %crate::cause_chain(&e), "step failed");
@@ -77,9 +67,10 @@ pub(super) async fn run(
     let (report, chart) = embed::report(&d, runbook);
     let verdict = d.verdict();
     let posted = if in_incident {
-        let full = EditInteractionResponse::new()
-            .embed(report)
-            .new_attachment(chart);
+        let mut full = EditInteractionResponse::new().embed(report);
+        if let Some(chart) = chart {
+            full = full.new_attachment(chart);
+        }
         match edit(ctx, c, full, label).await {
             Some(msg) => Some(msg),
             // Never leave the person with "thinking…": say the verdict plainly.
@@ -96,15 +87,17 @@ pub(super) async fn run(
             }
         }
     } else {
-        let post = CreateMessage::new()
+        let mut post = CreateMessage::new()
             .content(format!(
                 "{label} requested by <@{}> in <#{}>",
                 c.user.id, c.channel_id
             ))
             // Say who asked without pinging them.
             .allowed_mentions(CreateAllowedMentions::new())
-            .embed(report)
-            .add_file(chart);
+            .embed(report);
+        if let Some(chart) = chart {
+            post = post.add_file(chart);
+        }
         match ChannelId::new(incident_channel)
             .send_message(&ctx.http, post)
             .await

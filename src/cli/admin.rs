@@ -2,18 +2,16 @@
 //! and runtime they share with `serve`.
 
 use super::fail;
-use crate::config::Secret;
 use crate::store::Store;
 use std::process::ExitCode;
 
 /// The bot's database from DATABASE_URL (never logged: it may hold a
 /// password).
 pub(super) fn database() -> Result<Store, String> {
-    let url = std::env::var("DATABASE_URL").unwrap_or_default();
-    if url.trim().is_empty() {
-        return Err("DATABASE_URL is missing: incidents, approvals and the audit log are kept in PostgreSQL (e.g. postgres://incident_bot@db/incident_bot)".into());
-    }
-    Store::new(&Secret::new(url.trim().to_string())).map_err(|e| e.to_string())
+    let url = crate::config::bot_database_url(|k| std::env::var(k).ok())
+        .map_err(|e| e.to_string())?
+        .ok_or("DATABASE_URL is missing: incidents, approvals and the audit log are kept in PostgreSQL (e.g. postgres://incident_bot@db/incident_bot); or set DATABASE_URL_FILE to a file holding it")?;
+    Store::new(&url).map_err(|e| e.to_string())
 }
 
 pub(super) fn runtime() -> tokio::runtime::Runtime {

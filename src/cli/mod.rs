@@ -9,7 +9,7 @@
 use crate::config::{DiscordEnv, Scope, Settings};
 use crate::core::diagnosis::Outcome;
 use crate::core::runbook::{Problem, Runbook};
-use crate::diagnose::run_step;
+use crate::diagnose::{run_step, Probes};
 use crate::{chat, render, runbooks};
 use admin::runtime;
 
@@ -249,15 +249,22 @@ fn step(settings: &Settings, args: Vec<String>) -> ExitCode {
     let scope: Scope = settings.scope();
 
     let docker_host = std::env::var("DOCKER_HOST").ok();
-    match runtime().block_on(run_step(
-        &settings,
-        &scope,
-        docker_host,
-        runbook,
-        step_id,
-        &Default::default(),
-        None,
-    )) {
+    let app_db = match crate::config::monitored_database_url(|k| std::env::var(k).ok()) {
+        Ok(url) => url,
+        Err(e) => return fail(&e.to_string(), unknown),
+    };
+    let probes = Probes {
+        settings: &settings,
+        scope: &scope,
+        docker_host_env: docker_host,
+        watcher: None,
+        app_db: app_db.as_ref(),
+    };
+    let input = crate::diagnose::StepInput {
+        service: m.get_one::<String>("service").cloned(),
+        window_minutes: None,
+    };
+    match runtime().block_on(run_step(&probes, runbook, step_id, &input)) {
         Ok(d) => {
             println!(
                 "{}",
@@ -313,6 +320,12 @@ fn step_command(rb: &Runbook) -> clap::Command {
                     .action(ArgAction::SetTrue)
                     .conflicts_with("project")
                     .help("Every running container on the engine, not one project"),
+            )
+            .arg(
+                Arg::new("service")
+                    .long("service")
+                    .value_name("SERVICE")
+                    .help("The Compose service (steps that look at one: profile)"),
             )
     });
     clap::Command::new(rb.id().to_string())

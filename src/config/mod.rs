@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 mod secrets;
-pub use secrets::{DiscordEnv, Secret};
+pub use secrets::{bot_database_url, monitored_database_url, DiscordEnv, Secret};
 
 /// Where the docker CLI looks when neither the config nor DOCKER_HOST says.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
@@ -29,6 +29,7 @@ pub struct Settings {
     pub approvals: ApprovalSettings,
     pub escalation: EscalationSettings,
     pub http: HttpSettings,
+    pub verify: VerifySettings,
     pub runbooks: RunbookSettings,
     /// runbook id → step id → keys of that step's check.
     #[serde(default)]
@@ -66,6 +67,15 @@ pub struct WatchSettings {
     pub reconcile_secs: u64,
     /// Memory updates in an open incident's thread this often (0: never).
     pub thread_update_secs: u64,
+}
+
+/// What `/mem verify` needs beyond the runbook.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySettings {
+    /// The application's health URL ("Application responsive"); empty
+    /// leaves that item unknown.
+    pub health_url: String,
 }
 
 /// The bot's HTTP endpoints: Alertmanager intake, /metrics, health.

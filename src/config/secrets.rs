@@ -34,6 +34,9 @@ pub struct DiscordEnv {
     /// The bearer token Alertmanager must send (ALERTMANAGER_TOKEN or
     /// ALERTMANAGER_TOKEN_FILE); without it the intake refuses everything.
     pub alertmanager_token: Option<Secret>,
+    /// The monitored application's PostgreSQL (see
+    /// [`monitored_database_url`]).
+    pub app_db: Option<Secret>,
 }
 
 /// `NAME`, else the contents of the file named by `NAME_FILE`, trimmed;
@@ -85,6 +88,24 @@ impl DiscordEnv {
             token: Secret(token),
             api_base,
             alertmanager_token,
+            app_db: monitored_database_url(&var)?,
         })
     }
+}
+
+/// The monitored application's PostgreSQL URL (`MONITORED_DATABASE_URL`, or
+/// the file named by `MONITORED_DATABASE_URL_FILE`), for step 4 and the
+/// close-idle action; `None` when neither is set.
+pub fn monitored_database_url(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Secret>, ConfigError> {
+    Ok(secret_var(&var, "MONITORED_DATABASE_URL")?.map(Secret))
+}
+
+/// The bot's own PostgreSQL URL (`DATABASE_URL`, or the file named by
+/// `DATABASE_URL_FILE`); `None` when neither is set.
+pub fn bot_database_url(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Secret>, ConfigError> {
+    Ok(secret_var(&var, "DATABASE_URL")?.map(Secret))
 }

@@ -30,6 +30,7 @@ pub fn may_invoke(
         Target::Step(_)
         | Target::Causes
         | Target::Verify
+        | Target::Runbook
         | Target::Action(_)
         | Target::Escalate
         | Target::Incident(_)

@@ -12,7 +12,7 @@ use super::runbook::{ActionEffect, Check, Runbook};
 use std::collections::BTreeMap;
 
 /// Subcommand names the bot derives itself; runbook ids may not use them.
-pub const RESERVED: [&str; 3] = ["causes", "verify", "escalate"];
+pub const RESERVED: [&str; 4] = ["causes", "verify", "escalate", "runbook"];
 
 /// The built-in command group for incidents; no runbook may take its name.
 pub const INCIDENT_GROUP: &str = "incident";
@@ -60,6 +60,8 @@ pub enum Target {
     Verify,
     /// Escalate by hand.
     Escalate,
+    /// Show the runbook itself, each step with its command.
+    Runbook,
     /// An `/incident` subcommand.
     Incident(IncidentOp),
     /// `/oncall` (show) or `/oncall set`.
@@ -82,7 +84,7 @@ impl Target {
     /// while the database is unreachable.
     pub fn must_be_recorded(&self) -> bool {
         match self {
-            Target::Step(_) | Target::Causes | Target::Verify => false,
+            Target::Step(_) | Target::Causes | Target::Verify | Target::Runbook => false,
             Target::Action(_) | Target::Escalate => true,
             Target::Incident(op) => !matches!(op, IncidentOp::Status | IncidentOp::List),
             Target::Oncall { set } => *set,
@@ -176,6 +178,15 @@ pub fn spec(rb: &Runbook) -> CommandSpec {
             options: vec![reason("Why escalate now")],
         });
     }
+    subcommands.push(SubcommandSpec {
+        name: "runbook".into(),
+        description: clip(&format!(
+            "Show the {} runbook, each step with its command",
+            rb.runbook.title
+        )),
+        target: Target::Runbook,
+        options: vec![],
+    });
     for sub in &mut subcommands {
         // Discord requires required options before optional ones.
         sub.options.sort_by_key(|o| !o.required);
@@ -223,11 +234,11 @@ fn action_options(effect: &ActionEffect) -> Vec<OptionSpec> {
         } => vec![OptionSpec {
             name: "older_than".into(),
             description: format!(
-                "Close sessions idle longer than this many minutes (default {default_older_than_minutes})"
+                "Close sessions idle longer than this many minutes (default {default_older_than_minutes}; 0: all)"
             ),
             required: false,
             kind: OptionKind::Integer {
-                min: 1,
+                min: 0,
                 max: 24 * 60,
             },
         }],

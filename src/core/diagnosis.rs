@@ -4,7 +4,9 @@
 //! renderers turn verdicts into text, JSON or embeds, and the exit code of a
 //! terminal command is the verdict's [`Outcome`].
 
+use super::connections::ConnectionsReport;
 use super::memory::{ContainerSample, MemorySnapshot, Reading, MIB};
+use super::profile::ProfileReport;
 use super::runbook::{Check, ContainerMemoryCheck, Step};
 use super::trend::TrendReport;
 use serde::Serialize;
@@ -79,6 +81,29 @@ pub struct Verdict {
     pub notes: Vec<String>,
 }
 
+impl Verdict {
+    /// A step's verdict: its Expected line verbatim, and its "If different"
+    /// conclusion when (and only when) the outcome is a failure.
+    pub fn of(
+        step: &Step,
+        observed: String,
+        outcome: Outcome,
+        offenders: Vec<Offender>,
+        notes: Vec<String>,
+    ) -> Verdict {
+        Verdict {
+            step: step.id.clone(),
+            title: step.title.clone(),
+            expected: step.expected.clone(),
+            observed,
+            outcome,
+            conclusion: (outcome == Outcome::Fail).then(|| step.if_different.clone()),
+            offenders,
+            notes,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Offender {
     pub name: String,
@@ -129,6 +154,8 @@ pub enum Source {
     Live { age_ms: u64 },
     /// The recorded history (live cache and database).
     History,
+    /// Read from the monitored application's database for this report.
+    AppDatabase,
 }
 
 impl Source {
@@ -140,6 +167,7 @@ impl Source {
                 format!("live data, {:.1} s old", *age_ms as f64 / 1000.0)
             }
             Source::History => "recorded history".into(),
+            Source::AppDatabase => "read from the application's database just now".into(),
         }
     }
 }
@@ -157,6 +185,8 @@ pub enum ScopeView {
 pub enum Finding {
     ContainerMemory(MemoryReport),
     MemoryTrend(TrendReport),
+    Connections(ConnectionsReport),
+    Profile(ProfileReport),
 }
 
 impl Diagnosis {
@@ -168,6 +198,8 @@ impl Diagnosis {
         match &self.finding {
             Finding::ContainerMemory(r) => &r.verdict,
             Finding::MemoryTrend(r) => &r.verdict,
+            Finding::Connections(r) => &r.verdict,
+            Finding::Profile(r) => &r.verdict,
         }
     }
 }
@@ -175,7 +207,13 @@ impl Diagnosis {
 /// Whether this version can run a check (the others are declared in the
 /// runbook and answered with "not available yet").
 pub fn can_run(check: &Check) -> bool {
-    matches!(check, Check::ContainerMemory(_) | Check::MemoryTrend { .. })
+    matches!(
+        check,
+        Check::ContainerMemory(_)
+            | Check::MemoryTrend { .. }
+            | Check::PgConnections { .. }
+            | Check::ExecProfile { .. }
+    )
 }
 
 /// Judges a snapshot against the thresholds of a `container_memory` check.
@@ -288,16 +326,7 @@ pub fn judge_memory(
         total_usage_bytes: total,
         total_percent_of_host: total_pct,
         rows,
-        verdict: Verdict {
-            step: step.id.clone(),
-            title: step.title.clone(),
-            expected: step.expected.clone(),
-            observed,
-            outcome,
-            conclusion: (outcome == Outcome::Fail).then(|| step.if_different.clone()),
-            offenders,
-            notes,
-        },
+        verdict: Verdict::of(step, observed, outcome, offenders, notes),
     }
 }
 

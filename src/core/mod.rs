@@ -8,11 +8,15 @@
 pub mod access;
 pub mod alerting;
 pub mod approval;
+pub mod causes;
 pub mod commands;
+pub mod connections;
 pub mod diagnosis;
 pub mod escalation;
 pub mod incident;
 pub mod memory;
+pub mod profile;
 pub mod runbook;
 pub mod text;
 pub mod trend;
+pub mod verification;

@@ -191,16 +191,7 @@ pub fn judge_trend(
         window_start: start,
         rows,
         series,
-        verdict: Verdict {
-            step: step.id.clone(),
-            title: step.title.clone(),
-            expected: step.expected.clone(),
-            observed,
-            outcome,
-            conclusion: (outcome == Outcome::Fail).then(|| step.if_different.clone()),
-            offenders,
-            notes,
-        },
+        verdict: Verdict::of(step, observed, outcome, offenders, notes),
     }
 }
 

@@ -21,7 +21,10 @@ use std::future::Future;
 use std::time::Duration;
 use time::OffsetDateTime;
 
+mod probe;
+mod recreate;
 mod stream;
+pub use probe::ExecOutput;
 pub use stream::EngineEvent;
 
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
@@ -71,6 +74,8 @@ pub struct ContainerDetails {
     pub running: bool,
     /// In a restart loop (the engine restarting it after it died).
     pub restarting: bool,
+    /// The kernel's OOM killer ended its last run (`State.OOMKilled`).
+    pub oom_killed: bool,
     pub started_at: Option<OffsetDateTime>,
 }
 
@@ -172,6 +177,15 @@ impl Engine {
 
     /// Running containers in `scope`.
     pub async fn list(&self, scope: &Scope) -> Result<Vec<Listed>, DockerError> {
+        self.list_where(scope, false).await
+    }
+
+    /// Containers in `scope`; stopped ones too when `all`.
+    pub(crate) async fn list_where(
+        &self,
+        scope: &Scope,
+        all: bool,
+    ) -> Result<Vec<Listed>, DockerError> {
         let filters = match scope {
             Scope::Project(p) => Some(HashMap::from([(
                 "label".to_string(),
@@ -180,6 +194,7 @@ impl Engine {
             Scope::All => None,
         };
         let options = ListContainersOptions {
+            all,
             filters,
             ..Default::default()
         };
@@ -274,6 +289,7 @@ impl Engine {
             service: labels.get(SERVICE_LABEL).cloned(),
             running: state.running.unwrap_or(false),
             restarting: state.restarting.unwrap_or(false),
+            oom_killed: state.oom_killed.unwrap_or(false),
             started_at: state.started_at.and_then(|t| {
                 OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
             }),

@@ -26,6 +26,10 @@ pub struct NewRequest {
     pub expires_at: OffsetDateTime,
     pub approvals_needed: u32,
     pub incident_id: Option<i64>,
+    /// What it does, in words ("restart web", "close …").
+    pub title: String,
+    /// Its typed parameters, as approved.
+    pub params: serde_json::Value,
 }
 
 /// A request as stored: the rules' view plus what it is about.
@@ -45,12 +49,14 @@ pub struct StoredRequest {
     pub incident_id: Option<i64>,
     pub outcome: Option<String>,
     pub executed_at: Option<OffsetDateTime>,
+    pub title: String,
+    pub params: serde_json::Value,
 }
 
 const COLUMNS: &str =
     "id, state, version, requested_by, requested_at, expires_at, approvals_needed, \
      runbook, action, service, container_id, container_name, reason, requested_by_label, \
-     channel_id, message_id, incident_id, outcome, executed_at, target_summary";
+     channel_id, message_id, incident_id, outcome, executed_at, target_summary, title, params";
 
 impl Store {
     pub async fn create_request(&self, n: &NewRequest) -> Result<StoredRequest, StoreError> {
@@ -60,8 +66,10 @@ impl Store {
                 &format!(
                     "INSERT INTO action_requests (runbook, action, service, container_id,
                          container_name, reason, requested_by, requested_by_label, requested_at,
-                         expires_at, approvals_needed, state, incident_id, target_summary)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13)
+                         expires_at, approvals_needed, state, incident_id, target_summary,
+                         title, params)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13,
+                             $14, $15)
                      RETURNING {COLUMNS}"
                 ),
                 &[
@@ -78,6 +86,8 @@ impl Store {
                     &(n.approvals_needed as i32),
                     &n.incident_id,
                     &n.target_summary,
+                    &n.title,
+                    &n.params,
                 ],
             )
             .await
@@ -312,5 +322,7 @@ fn request(r: &Row, votes: Vec<Vote>) -> Result<StoredRequest, StoreError> {
         outcome: r.get(17),
         executed_at: r.get(18),
         target_summary: r.get(19),
+        title: r.get(20),
+        params: r.get(21),
     })
 }

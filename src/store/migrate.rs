@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "watcher",
         include_str!("../../migrations/0004_watcher.sql"),
     ),
+    (
+        5,
+        "action_params",
+        include_str!("../../migrations/0005_action_params.sql"),
+    ),
 ];
 
 /// Any constant works; it only has to be the same for every bot.

@@ -116,7 +116,7 @@ impl Store {
 }
 
 /// `host:port/dbname` of a connection config.
-fn location(config: &tokio_postgres::Config) -> String {
+pub(crate) fn location(config: &tokio_postgres::Config) -> String {
     let host = config
         .get_hosts()
         .first()

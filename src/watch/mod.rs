@@ -41,7 +41,13 @@ pub struct Watcher {
     high_memory: Option<HighMemory>,
     /// Every alert name the runbooks declare (what Alertmanager may send).
     alert_names: Vec<String>,
+    /// The latest OOM kills seen (when, container name), newest last, for
+    /// the verification checklist.
+    ooms: std::sync::Mutex<std::collections::VecDeque<(OffsetDateTime, String)>>,
 }
+
+/// OOM kills remembered for `/mem verify`.
+const OOMS_KEPT: usize = 100;
 
 impl Watcher {
     pub fn new(
@@ -81,11 +87,35 @@ impl Watcher {
             db_ready,
             alerts,
             high_memory,
+            ooms: std::sync::Mutex::new(std::collections::VecDeque::new()),
             alert_names: runbooks
                 .iter()
                 .flat_map(|rb| rb.alerts.iter().map(|a| a.get_ref().name.clone()))
                 .collect(),
         })
+    }
+
+    /// Remembers an OOM kill (the engine's `oom` event).
+    pub(crate) fn note_oom(&self, at: OffsetDateTime, container: &str) {
+        if let Ok(mut ooms) = self.ooms.lock() {
+            ooms.push_back((at, container.to_string()));
+            while ooms.len() > OOMS_KEPT {
+                ooms.pop_front();
+            }
+        }
+    }
+
+    /// Containers the OOM killer hit since `since`, as seen while running.
+    pub fn ooms_since(&self, since: OffsetDateTime) -> Vec<String> {
+        self.ooms
+            .lock()
+            .map(|o| {
+                o.iter()
+                    .filter(|(at, _)| *at >= since)
+                    .map(|(_, name)| name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The alert names the runbooks declare.

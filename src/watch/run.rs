@@ -137,6 +137,7 @@ async fn on_event(
         }
         "oom" => {
             tracing::warn!(container = %e.name, "OOM kill");
+            w.note_oom(OffsetDateTime::now_utc(), &e.name);
             oom_hit.insert(key.clone());
             send(
                 w,

@@ -8,7 +8,7 @@ use crate::support::Project;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-fn member(id: u64, name: &str, roles: &[u64]) -> Member {
+pub fn member(id: u64, name: &str, roles: &[u64]) -> Member {
     Member {
         user_id: id,
         name: name.into(),
@@ -17,10 +17,10 @@ fn member(id: u64, name: &str, roles: &[u64]) -> Member {
 }
 
 /// Alice asks; Bob and Carol approve; Dave is a responder, not an approver.
-fn alice() -> Member {
+pub fn alice() -> Member {
     member(9001, "alice", &[RESPONDER_ROLE, APPROVER_ROLE])
 }
-fn bob() -> Member {
+pub fn bob() -> Member {
     member(9003, "bob", &[RESPONDER_ROLE, APPROVER_ROLE])
 }
 fn carol() -> Member {
@@ -80,7 +80,7 @@ async fn request_restart(emu: &Emulator, service: &str) -> (u64, String) {
 
 /// Clicks; returns once the bot acknowledged the click (a deferred update,
 /// type 6: the message is edited, refusals follow privately).
-async fn click(emu: &Emulator, message: u64, choice: &str, who: Member, raw: bool) -> Sent {
+pub async fn click(emu: &Emulator, message: u64, choice: &str, who: Member, raw: bool) -> Sent {
     let id = emu.message(message).unwrap()["components"][0]["components"][0]["custom_id"]
         .as_str()
         .unwrap()
@@ -98,7 +98,7 @@ async fn click(emu: &Emulator, message: u64, choice: &str, who: Member, raw: boo
     sent
 }
 
-async fn acked(emu: &Emulator, sent: &Sent) {
+pub async fn acked(emu: &Emulator, sent: &Sent) {
     let ack = emu
         .wait_for(WAIT, |r| {
             r.path

@@ -145,6 +145,36 @@ impl Bot {
         format!("http://{addr}")
     }
 
+    /// Waits until at least `containers` containers have `n` points of
+    /// recorded memory history each (the test bot records one a second).
+    pub async fn wait_history(&self, containers: usize, n: i64) {
+        let db = self
+            .db
+            .as_ref()
+            .expect("a bot with its database")
+            .client()
+            .await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let counts: Vec<i64> = db
+                .query(
+                    "SELECT count(*) FROM memory_samples GROUP BY container_id",
+                    &[],
+                )
+                .await
+                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+                .unwrap_or_default();
+            if counts.iter().filter(|c| **c >= n).count() >= containers {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "history never reached {n} points: {counts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// Waits until the bot's log contains `needle`.
     pub async fn wait_log(&self, needle: &str) {
         let deadline = Instant::now() + WAIT;

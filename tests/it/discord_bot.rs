@@ -351,7 +351,7 @@ async fn service_options_autocomplete_from_running_containers() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn bad_input_and_unbuilt_steps_get_one_private_sentence() {
+async fn bad_input_gets_one_private_sentence() {
     let emu = Emulator::start().await;
     let _bot = Bot::start(&emu, "ibt-none", &[]).await;
     for (sub, options, expected) in [
@@ -364,9 +364,12 @@ async fn bad_input_and_unbuilt_steps_get_one_private_sentence() {
             "That input was not accepted: 'web; rm -rf /' is not a service name.",
         ),
         (
-            "profile",
-            vec![("service".to_string(), json!("web"))],
-            "/mem profile is not available yet",
+            "restart-workers",
+            vec![
+                ("concurrency".to_string(), json!(99)),
+                ("reason".to_string(), json!("leak")),
+            ],
+            "That input was not accepted: concurrency must be between 1 and 16, not 99.",
         ),
     ] {
         let sent = emu

@@ -84,7 +84,7 @@ fn usage_errors_exit_unknown_not_critical() {
     unknown_with(
         &["mem", "profile"],
         &[],
-        "step 'profile' runs a exec_profile check, which this version cannot run yet",
+        "profiling needs a service; the runbook declares profilers for: web, celery_worker",
     );
 }
 

@@ -6,9 +6,11 @@
 //! client.
 
 mod alertmanager;
-mod approvals_chat;
+pub mod approvals_chat;
 mod bench;
 mod bot;
+mod causes_chat;
+pub mod connections_chat;
 mod discord;
 mod discord_bot;
 mod discord_emulator;
@@ -16,7 +18,10 @@ mod escalation_chat;
 mod faults;
 mod incidents_chat;
 mod mem_status;
+mod profile_chat;
 mod runbooks;
 mod store;
 mod support;
+mod verify_chat;
 mod watcher_chat;
+mod workers_chat;

@@ -132,27 +132,8 @@ async fn leaks_flags_a_growing_workload_and_calls_a_flat_one_stable() {
     let beat = p.start("beat", 8, None);
     let emu = Emulator::start().await;
     let bot = Bot::start(&emu, &p.name, &[]).await;
-    // Wait for a dozen recorded points of each (one a second).
-    let db = bot.db.as_ref().unwrap().client().await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let counts: Vec<i64> = db
-            .query(
-                "SELECT count(*) FROM memory_samples GROUP BY container_id",
-                &[],
-            )
-            .await
-            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-            .unwrap_or_default();
-        if counts.len() == 2 && counts.iter().all(|n| *n >= 12) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "history never reached 12 points: {counts:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    // A dozen recorded points of each (one a second).
+    bot.wait_history(2, 12).await;
 
     let body = run(
         &emu,

@@ -1,7 +1,10 @@
 //! Test workload for incident-bot's Docker tests: a tiny static program, run
 //! from a FROM-scratch image, that holds a requested amount of memory.
 //!
-//! Usage: `memhog [--mb N] [--grow-mb N --every-ms MS] [--max-mb N]`
+//! Usage: `memhog [--mb N] [--grow-mb N --every-ms MS] [--max-mb N]`, or
+//! `memhog --report [--spew-kib N]` (run inside a container by the bot's
+//! `/mem profile`: prints a profiler-like report, optionally padded to N KiB,
+//! and exits).
 //!
 //! It allocates and touches `--mb` MiB (so the pages are resident and show in
 //! the container's cgroup usage), prints `ready`, then optionally grows by
@@ -27,7 +30,10 @@ fn arg(args: &[String], name: &str) -> u64 {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number, got {v}")))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name} takes a number, got {v}"))
+        })
         .unwrap_or(0)
 }
 
@@ -44,6 +50,24 @@ fn main() {
         signal(SIGINT, on_sigterm);
     }
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--report") {
+        // What a tracemalloc top-10 looks like, so the bot's handling of a
+        // profiler's output is tested on something of that shape.
+        for i in 1..=10 {
+            println!(
+                "memhog.rs:{}: size={} KiB, count={}, average=1024 KiB",
+                40 + i,
+                1024 * (11 - i),
+                11 - i
+            );
+        }
+        let spew = arg(&args, "--spew-kib");
+        for _ in 0..spew * 16 {
+            println!("{}", "x".repeat(63));
+        }
+        let _ = std::io::stdout().flush();
+        return;
+    }
     let (mb, grow, every, max) = (
         arg(&args, "--mb"),
         arg(&args, "--grow-mb"),
@@ -54,7 +78,11 @@ fn main() {
     println!("ready {mb}");
     let _ = std::io::stdout().flush();
     loop {
-        std::thread::sleep(Duration::from_millis(if grow == 0 { 3_600_000 } else { every }));
+        std::thread::sleep(Duration::from_millis(if grow == 0 {
+            3_600_000
+        } else {
+            every
+        }));
         if grow > 0 && (max == 0 || (held.len() as u64) < max) {
             held.extend((0..grow).map(|_| chunk()));
             println!("holding {}", held.len());

@@ -1,5 +1,6 @@
-//! Action requests in Discord: `/mem restart` posts a request with Approve
-//! and Deny buttons; clicks are decided by `core::approval::vote` and
+//! Action requests in Discord: `/mem restart`, `/mem close-idle` and
+//! `/mem restart-workers` post a request (prepared in `prepare.rs`: exactly
+//! what it will touch and run) with Approve and Deny buttons; clicks are decided by `core::approval::vote` and
 //! written conditionally (the pending → approved write is the execution
 //! claim); expiry runs in the background.
 //!
@@ -7,23 +8,25 @@
 //! everything else comes from the database, so buttons keep working after a
 //! restart and a forged id finds nothing to act on.
 
+mod prepare;
 mod run;
 mod view;
 
 pub(super) use run::expiry_loop;
 
-use super::handler::{actor, defer, edit, reply_ephemeral, Handler};
-use crate::actions::restart_target;
+use super::handler::{actor, defer, edit, Handler};
 use crate::core::approval::{self, RequestState, VoteResult, Voter};
 use crate::core::commands::{Invocation, Value};
 use crate::core::incident::stamp;
 use crate::core::runbook::ActionEffect;
 use crate::store::{AuditEntry, NewRequest};
+use prepare::{prepare_close_idle, prepare_recreate, prepare_restart, text_arg, DATABASE_KEY};
 use run::{execute, expire_now, timeline};
 use serenity::all::{
     ChannelId, CommandInteraction, ComponentInteraction, Context, CreateInteractionResponse,
     CreateInteractionResponseFollowup, CreateMessage, EditInteractionResponse, EditMessage,
 };
+use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use view::{buttons, parse_custom_id, request_embed};
 
@@ -45,24 +48,20 @@ pub(super) async fn request(
     }) else {
         return (None, "failed: action not loaded".into());
     };
-    let ActionEffect::RestartService {
-        rate_limit_per_hour,
-        ..
-    } = &action.effect
-    else {
-        let sentence =
-            format!("{label} is not available yet: this version executes restarts only.");
-        reply_ephemeral(ctx, c, &sentence).await;
-        return (None, format!("refused: {sentence}"));
+    // Who or what the request is about: the one open request per action
+    // and key is enforced by the database.
+    let key = match &action.effect {
+        ActionEffect::RestartService { .. } => text_arg(inv, "service"),
+        ActionEffect::CloseIdleConnections { .. } => DATABASE_KEY.to_string(),
+        ActionEffect::RecreateWithCommand { service, .. } => service.clone(),
     };
-    let text = |name: &str| match inv.args.get(name) {
-        Some(Value::Text(s)) => s.clone(),
-        _ => String::new(),
-    };
-    let (service, reason) = (text("service"), text("reason"));
+    let reason = text_arg(inv, "reason");
     let store = &h.shared.store;
     let now = OffsetDateTime::now_utc();
-    let target = Some(format!("service {service}"));
+    let target = Some(match &action.effect {
+        ActionEffect::CloseIdleConnections { .. } => "the application's database".to_string(),
+        _ => format!("service {key}"),
+    });
     // Acknowledge before any I/O (Discord's 3 s). The reply is private: a
     // refusal concerns the requester, and the request itself is posted
     // for everyone.
@@ -82,51 +81,51 @@ pub(super) async fn request(
             (target, format!("refused: {sentence}"))
         }
     };
-    match store.open_request(action_id, &service).await {
+    match store.open_request(action_id, &key).await {
         Ok(Some(open)) => {
             return refuse(format!(
-                "Request #{open} for {service} is still open; approve or deny it rather than asking twice."
+                "Request #{open} for {key} is still open; approve or deny it rather than asking twice."
             ))
             .await;
         }
         Ok(None) => {}
         Err(e) => return refuse(format!("Nothing was requested: {e}.")).await,
     }
-    match store
-        .restarts_since(action_id, &service, now - time::Duration::hours(1), None)
-        .await
-    {
-        Ok(recent) => {
-            if let Err(sentence) =
-                approval::within_rate_limit(&service, &recent, *rate_limit_per_hour, now)
-            {
-                return refuse(sentence).await;
-            }
+    let prepared = match &action.effect {
+        ActionEffect::RestartService {
+            rate_limit_per_hour,
+            ..
+        } => prepare_restart(h, action_id, &key, *rate_limit_per_hour, now).await,
+        ActionEffect::CloseIdleConnections {
+            default_older_than_minutes,
+            include_idle,
+        } => {
+            let minutes = match inv.args.get("older_than") {
+                Some(Value::Integer(n)) => u32::try_from(*n).unwrap_or(*default_older_than_minutes),
+                _ => *default_older_than_minutes,
+            };
+            prepare_close_idle(h, minutes, *include_idle).await
         }
-        Err(e) => return refuse(format!("Nothing was requested: {e}.")).await,
-    }
-    let settings = &h.shared.settings;
-    let found = restart_target(
-        settings,
-        &settings.scope(),
-        h.shared.docker_host_env.clone(),
-        &service,
-        now,
-    )
-    .await;
-    let found = match found {
-        Ok(found) => found,
-        Err(e) => {
-            tracing::warn!(command = %label, error = %crate::cause_chain(&e), "restart target not found");
-            let sentence = format!("No request was made: {}.", e.for_chat());
-            edit(
-                ctx,
-                c,
-                EditInteractionResponse::new().content(sentence.clone()),
-                label,
-            )
-            .await;
-            return (target, format!("refused: {sentence}"));
+        ActionEffect::RecreateWithCommand {
+            service,
+            command,
+            params,
+        } => {
+            let values: BTreeMap<String, i64> = params
+                .iter()
+                .filter_map(|p| match inv.args.get(&p.name) {
+                    Some(Value::Integer(n)) => Some((p.name.clone(), *n)),
+                    _ => None,
+                })
+                .collect();
+            prepare_recreate(h, service, command, params, values, now).await
+        }
+    };
+    let p = match prepared {
+        Ok(p) => p,
+        Err(sentence) => {
+            tracing::info!(command = %label, refusal = %sentence, "no request made");
+            return refuse(sentence).await;
         }
     };
     let incident = super::incidents::find(h, c).await.ok().and_then(Result::ok);
@@ -134,10 +133,10 @@ pub(super) async fn request(
         .create_request(&NewRequest {
             runbook: inv.runbook.clone(),
             action: action.id.clone(),
-            service: service.clone(),
-            container_id: found.container.id.clone(),
-            container_name: found.container.name.clone(),
-            target_summary: found.summary.clone(),
+            service: key.clone(),
+            container_id: p.container_id,
+            container_name: p.container_name,
+            target_summary: p.summary,
             reason: reason.clone(),
             requested_by: c.user.id.get(),
             requested_by_label: actor(c),
@@ -145,6 +144,8 @@ pub(super) async fn request(
             expires_at: now + time::Duration::minutes(i64::from(action.expires_minutes)),
             approvals_needed: action.approvals,
             incident_id: incident.as_ref().map(|i| i.id),
+            title: p.title.clone(),
+            params: p.params,
         })
         .await;
     if stored.is_ok() {
@@ -167,7 +168,7 @@ pub(super) async fn request(
     let channel = incident
         .as_ref()
         .and_then(|i| i.thread_id)
-        .map_or(settings.discord.incident_channel_id, |t| t as u64);
+        .map_or(h.shared.settings.discord.incident_channel_id, |t| t as u64);
     let message = CreateMessage::new()
         .content(format!(
             "Approval needed: {} (request #{})",
@@ -188,8 +189,9 @@ pub(super) async fn request(
                 tracing::warn!(error = %e, "request message not recorded");
             }
             format!(
-                "Request #{} to restart {service} is waiting for {} approval(s) from someone else, until {}: {}",
+                "Request #{} to {} is waiting for {} approval(s) from someone else, until {}: {}",
                 req.rule.id,
+                p.title,
                 req.rule.approvals_needed,
                 stamp(req.rule.expires_at),
                 msg.link()
@@ -215,7 +217,7 @@ pub(super) async fn request(
         &req,
         &actor(c),
         "action",
-        format!("restart of {service} requested: {reason}"),
+        format!("{} requested: {reason}", p.title),
     )
     .await;
     (

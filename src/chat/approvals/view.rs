@@ -31,7 +31,7 @@ pub(super) fn request_embed(req: &StoredRequest) -> CreateEmbed {
             0xF1_C4_0F,
         ),
         RequestState::Approved => (
-            format!("Approved by {}: restarting…", approvals.join(", ")),
+            format!("Approved by {}: executing…", approvals.join(", ")),
             0x34_98_DB,
         ),
         RequestState::Executed => (
@@ -67,11 +67,30 @@ pub(super) fn request_embed(req: &StoredRequest) -> CreateEmbed {
         ),
     };
     CreateEmbed::new()
-        .title(format!("Request #{}: restart {}", r.id, req.service))
+        .title(clip(
+            &format!(
+                "Request #{}: {}",
+                r.id,
+                if req.title.is_empty() {
+                    format!("restart {}", req.service)
+                } else {
+                    req.title.clone()
+                }
+            ),
+            256,
+        ))
         .colour(colour)
         .field("Requested by", req.requested_by_label.clone(), true)
         .field("Reason", clip(&req.reason, 1024), true)
-        .field("Container", clip(&req.target_summary, 1024), false)
+        .field(
+            if req.container_id.is_empty() {
+                "Target"
+            } else {
+                "Container"
+            },
+            clip(&req.target_summary, 1024),
+            false,
+        )
         .field(
             "Needs",
             format!(

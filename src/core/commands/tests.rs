@@ -28,7 +28,8 @@ fn the_memory_runbook_becomes_the_mem_group() {
             "restart-workers",
             "causes",
             "verify",
-            "escalate"
+            "escalate",
+            "runbook"
         ]
     );
     assert!(spec

@@ -14,7 +14,9 @@
 mod check;
 mod validate;
 
-pub use check::{ActionEffect, ActionParam, AlertCondition, Check, ContainerMemoryCheck, Profiler};
+pub use check::{
+    fill_command, ActionEffect, ActionParam, AlertCondition, Check, ContainerMemoryCheck, Profiler,
+};
 
 use serde::Deserialize;
 use std::fmt;

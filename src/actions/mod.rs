@@ -3,8 +3,14 @@
 //! must still hold at that moment (same container, same project).
 //!
 //! Only typed values reach here: a service name checked against the
-//! runbook's list and a container id from the engine. Nothing is run from
-//! text; the one effect is the engine's restart of one container.
+//! runbook's list, a container id from the engine, typed numbers. Nothing is
+//! run from text. The effects: the engine's restart of one container, and
+//! (`close_idle`) terminating idle sessions of the monitored database.
+
+mod close_idle;
+pub use close_idle::{
+    close_idle_target, describe as describe_closed, execute_close_idle, CloseIdlePlan,
+};
 
 use crate::config::{Scope, Settings};
 use crate::core::incident::span;
@@ -44,8 +50,12 @@ pub enum ActionError {
     NotInProject { id: String },
     #[error("actions need a watched Compose project (watch.project); watching every container is read-only")]
     NoProject,
+    #[error("nothing to close: {what}")]
+    NothingToClose { what: String },
     #[error(transparent)]
     Docker(#[from] DockerError),
+    #[error(transparent)]
+    AppDb(#[from] crate::appdb::AppDbError),
 }
 
 impl ActionError {
@@ -140,22 +150,18 @@ pub async fn restart_target(
     Ok(RestartTarget { container, summary })
 }
 
-/// Restarts the container a request was made for, if it is still the
-/// service's container in the watched project; then reads its memory after
-/// `settle`.
-pub async fn execute_restart(
-    settings: &Settings,
+/// Refuses unless `container_id` is still the running container of
+/// `service` in the watched project (a request names one container; a
+/// recreated one is not what approvers saw).
+async fn still_the_services(
+    engine: &Engine,
     scope: &Scope,
-    docker_host_env: Option<String>,
     service: &str,
     container_id: &str,
-    stop_timeout: Duration,
-    settle: Duration,
-) -> Result<Restarted, ActionError> {
+) -> Result<(), ActionError> {
     let Scope::Project(project) = scope else {
         return Err(ActionError::NoProject);
     };
-    let engine = Engine::from_settings(settings, docker_host_env).await?;
     let current: Vec<_> = engine
         .list(scope)
         .await?
@@ -178,6 +184,42 @@ pub async fn execute_restart(
             id: short(container_id).into(),
         });
     }
+    Ok(())
+}
+
+/// Recreates the container a request was made for with `command` (the
+/// runbook's, filled from the approved values), if it is still the
+/// service's container in the watched project.
+pub async fn execute_recreate(
+    settings: &Settings,
+    scope: &Scope,
+    docker_host_env: Option<String>,
+    service: &str,
+    container_id: &str,
+    command: Vec<String>,
+    stop_timeout: Duration,
+) -> Result<ContainerDetails, ActionError> {
+    let engine = Engine::from_settings(settings, docker_host_env).await?;
+    still_the_services(&engine, scope, service, container_id).await?;
+    Ok(engine
+        .recreate_with_command(container_id, command, stop_timeout)
+        .await?)
+}
+
+/// Restarts the container a request was made for, if it is still the
+/// service's container in the watched project; then reads its memory after
+/// `settle`.
+pub async fn execute_restart(
+    settings: &Settings,
+    scope: &Scope,
+    docker_host_env: Option<String>,
+    service: &str,
+    container_id: &str,
+    stop_timeout: Duration,
+    settle: Duration,
+) -> Result<Restarted, ActionError> {
+    let engine = Engine::from_settings(settings, docker_host_env).await?;
+    still_the_services(&engine, scope, service, container_id).await?;
     engine.restart(container_id, stop_timeout).await?;
     tokio::time::sleep(settle).await;
     let container =

@@ -2,11 +2,14 @@
 //! Compose hosts, driven by runbooks kept as data in `commands/`.
 //!
 //! Layers, top to bottom (arrows point down only; see ARCHITECTURE.md):
-//! - front ends: [`cli`], [`chat`] (the only serenity user)
-//! - orchestration: [`diagnose`], [`actions`]
-//! - adapters: [`docker`] (the only bollard user), [`store`] (the only SQL),
-//!   [`runbooks`] (reads runbook files), [`render`] and [`chart`] (verdicts
-//!   to text, JSON and PNG), [`config`]
+//! - front ends: [`cli`], [`chat`] (the only serenity user), [`http`] (the
+//!   only axum user: Alertmanager intake, /metrics, health)
+//! - orchestration: [`diagnose`], [`actions`], [`watch`] (the live
+//!   watcher), [`verify`], [`causes`]
+//! - adapters: [`docker`] (the only bollard user), [`store`] (the bot's own
+//!   SQL), [`appdb`] (the monitored application's PostgreSQL), [`runbooks`]
+//!   (reads runbook files), [`render`] and [`chart`] (verdicts to text, JSON
+//!   and PNG), [`metrics`], [`config`]
 //! - the pure [`core`].
 
 pub mod actions;

@@ -306,3 +306,29 @@ async fn idle_transactions_are_closed_only_after_approval_and_never_a_superusers
     assert!(worker_a.batch_execute("SELECT 1").await.is_err());
     drop((web, admin));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_terminal_command_reads_the_same_sessions() {
+    let app = TestDb::create().await;
+    let _a = session(&app.url, None, "celery-worker", true).await;
+    let _b = session(&app.url, None, "gunicorn-web", false).await;
+    let url = app.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::support::bot(
+            &["mem", "connections", "--json"],
+            &[("MONITORED_DATABASE_URL", url.as_str())],
+        )
+    })
+    .await
+    .unwrap();
+    let json: Value = serde_json::from_str(&crate::support::stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}", crate::support::stderr(&out)));
+    assert_eq!(out.status.code(), Some(0), "{json:#}");
+    assert_eq!(json["check"], "connections");
+    assert_eq!(json["total"], 2, "the bot's own session is not counted");
+    assert_eq!(json["source"]["from"], "app_database");
+    assert!(
+        !crate::support::stdout(&out).contains("postgres://"),
+        "no URL in the output"
+    );
+}

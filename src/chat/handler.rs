@@ -6,7 +6,9 @@
 //! drops interactions not answered within 3 seconds, and a probe can take
 //! longer); then run the step and edit the result in.
 
-use super::{alerts, approvals, causes, escalations, incidents, register, steps, verify, Shared};
+use super::{
+    alerts, approvals, causes, escalations, incidents, register, runbook, steps, verify, Shared,
+};
 use crate::core::access::{may_invoke, Roles};
 use crate::core::commands::{self, CommandSpec, Invocation, OptionKind, Target, Value};
 use crate::core::diagnosis::can_run;
@@ -15,9 +17,8 @@ use crate::diagnose::running_services;
 use crate::store::AuditEntry;
 use serenity::all::{
     async_trait, AutocompleteChoice, CommandInteraction, Context, CreateAutocompleteResponse,
-    CreateEmbed, CreateInteractionResponse, CreateInteractionResponseMessage,
-    EditInteractionResponse, EventHandler, GuildId, Interaction, Ready, ResolvedOption,
-    ResolvedValue,
+    CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse,
+    EventHandler, GuildId, Interaction, Ready, ResolvedOption, ResolvedValue,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,30 +148,7 @@ impl Handler {
             Target::Action(action) => approvals::request(self, ctx, &c, &inv, action, &label).await,
             Target::Verify => verify::run(self, ctx, &c, &inv, &label).await,
             Target::Causes => causes::run(self, ctx, &c, &inv, &label).await,
-            Target::Runbook => {
-                let Some(rb) = self.runbook(&inv.runbook) else {
-                    return;
-                };
-                // Four embeds, each within Discord's limits (6000 in all).
-                let embeds: Vec<CreateEmbed> = crate::render::runbook_sections(rb)
-                    .into_iter()
-                    .map(|(title, text)| {
-                        CreateEmbed::new()
-                            .title(crate::core::text::clip(&title, 256))
-                            .description(crate::core::text::clip(&text, 1450))
-                    })
-                    .collect();
-                let msg = CreateInteractionResponseMessage::new()
-                    .embeds(embeds)
-                    .ephemeral(true);
-                if let Err(e) = c
-                    .create_response(&ctx.http, CreateInteractionResponse::Message(msg))
-                    .await
-                {
-                    tracing::error!(error = %redacted(&e, &c), "could not show the runbook");
-                }
-                (None, "shown".into())
-            }
+            Target::Runbook => runbook::show(self, ctx, &c, &inv).await,
             Target::Step(step) if self.runnable(&inv.runbook, step) => {
                 steps::run(self, ctx, &c, &inv, step, &label).await
             }

@@ -16,6 +16,7 @@ mod handler;
 mod incidents;
 mod oom;
 mod register;
+mod runbook;
 mod steps;
 mod verify;
 

@@ -454,3 +454,53 @@ async fn watching_everything_allows_no_restarts() {
             .starts_with("Approval needed")));
     assert_eq!(started_at(&web), before);
 }
+
+/// `/mem <sub>` with `options` by Alice in the incident channel: her
+/// private reply and the posted request message.
+pub async fn request_action(
+    emu: &Emulator,
+    sub: &str,
+    options: Vec<(String, serde_json::Value)>,
+) -> (String, serde_json::Value) {
+    let sent = emu
+        .slash(Slash {
+            command: "mem".into(),
+            subcommand: Some(sub.into()),
+            options,
+            member: alice(),
+            channel_id: INCIDENT_CHANNEL_ID,
+        })
+        .await;
+    let reply = emu
+        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+        .await;
+    let text = reply.json.as_ref().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let request = emu
+        .messages_in(INCIDENT_CHANNEL_ID)
+        .into_iter()
+        .find(|m| {
+            m["content"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Approval needed")
+        })
+        .unwrap_or_else(|| panic!("a request message; the reply was {text:?}"));
+    (text, request)
+}
+
+/// Bob approves the request `message`; returns the outcome's text.
+pub async fn approve(emu: &Emulator, message: &serde_json::Value) -> String {
+    let id: u64 = message["id"].as_str().unwrap().parse().unwrap();
+    click(emu, id, "approve", bob(), false).await;
+    let outcome = emu
+        .wait_until(WAIT, "the outcome", |emu| {
+            emu.messages_in(INCIDENT_CHANNEL_ID)
+                .into_iter()
+                .find(|m| m["content"].as_str().unwrap_or("").contains(" executed: "))
+        })
+        .await;
+    outcome["content"].as_str().unwrap().to_string()
+}

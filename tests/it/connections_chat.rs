@@ -190,7 +190,7 @@ async fn pid(c: &tokio_postgres::Client) -> i32 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_transactions_are_closed_only_after_approval_and_never_a_superusers() {
-    use crate::approvals_chat::{alice, bob, click};
+    use crate::approvals_chat::{approve, request_action};
     let app = TestDb::create().await;
     let role = app_role(&app).await;
     // Two application sessions idle in a transaction, an idle one (not in a
@@ -213,39 +213,19 @@ async fn idle_transactions_are_closed_only_after_approval_and_never_a_superusers
         &[("MONITORED_DATABASE_URL", app.url.as_str())],
     )
     .await;
-    let sent = emu
-        .slash(Slash {
-            command: "mem".into(),
-            subcommand: Some("close-idle".into()),
-            options: vec![
-                ("older_than".into(), serde_json::json!(0)),
-                ("reason".into(), serde_json::json!("pool exhausted")),
-            ],
-            member: alice(),
-            channel_id: INCIDENT_CHANNEL_ID,
-        })
-        .await;
-    let reply = emu
-        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
-        .await;
-    let text = reply.json.as_ref().unwrap()["content"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (text, request) = request_action(
+        &emu,
+        "close-idle",
+        vec![
+            ("older_than".into(), serde_json::json!(0)),
+            ("reason".into(), serde_json::json!("pool exhausted")),
+        ],
+    )
+    .await;
     assert!(
         text.contains("to close 2 idle database sessions older than 0 min"),
         "{text}"
     );
-    let request = emu
-        .messages_in(INCIDENT_CHANNEL_ID)
-        .into_iter()
-        .find(|m| {
-            m["content"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with("Approval needed")
-        })
-        .expect("the request message");
     let summary = request["embeds"][0]["fields"]
         .as_array()
         .unwrap()
@@ -271,19 +251,7 @@ async fn idle_transactions_are_closed_only_after_approval_and_never_a_superusers
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(alive(&app, a).await && alive(&app, b).await);
 
-    let id: u64 = request["id"].as_str().unwrap().parse().unwrap();
-    click(&emu, id, "approve", bob(), false).await;
-    let outcome = emu
-        .wait_until(WAIT, "the outcome", |emu| {
-            emu.messages_in(INCIDENT_CHANNEL_ID).into_iter().find(|m| {
-                m["content"]
-                    .as_str()
-                    .unwrap_or("")
-                    .contains("executed: closed")
-            })
-        })
-        .await;
-    let outcome = outcome["content"].as_str().unwrap();
+    let outcome = approve(&emu, &request).await;
     assert!(outcome.contains("closed 2 sessions"), "{outcome}");
     assert!(
         outcome.contains(&format!("pid {a} celery-worker"))

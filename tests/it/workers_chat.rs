@@ -3,9 +3,9 @@
 //! limited-concurrency command (filled from typed values), and not before.
 //! The test runbook's command is the test workload's own arguments.
 
-use crate::approvals_chat::{alice, bob, click};
-use crate::bot::{is_original_edit, Bot, WAIT};
-use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
+use crate::approvals_chat::{approve, request_action};
+use crate::bot::Bot;
+use crate::discord::Emulator;
 use crate::support::Project;
 use serde_json::{json, Value};
 
@@ -46,39 +46,19 @@ async fn the_worker_is_recreated_with_the_new_command_after_approval_only() {
     )
     .await;
 
-    let sent = emu
-        .slash(Slash {
-            command: "mem".into(),
-            subcommand: Some("restart-workers".into()),
-            options: vec![
-                ("concurrency".into(), json!(3)),
-                ("reason".into(), json!("worker holds memory")),
-            ],
-            member: alice(),
-            channel_id: INCIDENT_CHANNEL_ID,
-        })
-        .await;
-    let reply = emu
-        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
-        .await;
-    let text = reply.json.as_ref().unwrap()["content"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (text, request) = request_action(
+        &emu,
+        "restart-workers",
+        vec![
+            ("concurrency".into(), json!(3)),
+            ("reason".into(), json!("worker holds memory")),
+        ],
+    )
+    .await;
     assert!(
         text.contains("to recreate celery_worker with `--mb 3 --max-mb 100`"),
         "{text}"
     );
-    let request = emu
-        .messages_in(INCIDENT_CHANNEL_ID)
-        .into_iter()
-        .find(|m| {
-            m["content"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with("Approval needed")
-        })
-        .expect("the request message");
     assert!(request["embeds"][0]
         .to_string()
         .contains("new command: --mb 3 --max-mb 100"));
@@ -86,16 +66,7 @@ async fn the_worker_is_recreated_with_the_new_command_after_approval_only() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(inspect(&worker)["Id"], before["Id"]);
 
-    let id: u64 = request["id"].as_str().unwrap().parse().unwrap();
-    click(&emu, id, "approve", bob(), false).await;
-    let outcome = emu
-        .wait_until(WAIT, "the outcome", |emu| {
-            emu.messages_in(INCIDENT_CHANNEL_ID)
-                .into_iter()
-                .find(|m| m["content"].as_str().unwrap_or("").contains("executed:"))
-        })
-        .await;
-    let outcome = outcome["content"].as_str().unwrap();
+    let outcome = approve(&emu, &request).await;
     assert!(
         outcome.contains(&format!("{worker} recreated as {worker}")),
         "{outcome}"

@@ -12,11 +12,11 @@
 //! at start-up rather than silently fall back to a default.
 
 mod check;
+mod fill;
 mod validate;
 
-pub use check::{
-    fill_command, ActionEffect, ActionParam, AlertCondition, Check, ContainerMemoryCheck, Profiler,
-};
+pub use check::{ActionEffect, ActionParam, AlertCondition, Check, ContainerMemoryCheck, Profiler};
+pub use fill::fill_command;
 
 use serde::Deserialize;
 use std::fmt;

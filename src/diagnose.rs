@@ -53,6 +53,18 @@ pub enum DiagnoseError {
 }
 
 impl DiagnoseError {
+    /// Counts an engine or database failure for /metrics (a refused input
+    /// is not a failure of either).
+    pub fn count(&self) {
+        match self {
+            DiagnoseError::Docker(_) => crate::metrics::global().docker_error("diagnose"),
+            DiagnoseError::AppDb(_) => {
+                crate::metrics::global().postgres_error("monitored_database")
+            }
+            _ => {}
+        }
+    }
+
     /// The sentence for a chat channel: like `Display`, but without the
     /// names of other Compose projects on the host or the engine endpoint,
     /// which the channel has no business seeing.

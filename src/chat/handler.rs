@@ -192,6 +192,7 @@ impl Handler {
     /// records already happened (or was refused) either way.
     pub(super) async fn record(&self, entry: AuditEntry) {
         if let Err(e) = self.shared.store.audit(&entry).await {
+            crate::metrics::global().postgres_error("audit");
             tracing::warn!(action = %entry.action, error = %crate::cause_chain(&e), "audit row not recorded");
         }
     }

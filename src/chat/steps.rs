@@ -55,6 +55,7 @@ pub(super) async fn run(
     let d = match run_step(&h.shared.probes(&scope), runbook, step, &input).await {
         Ok(d) => d,
         Err(e) => {
+            e.count();
             tracing::warn!(command = %label, error = %crate::cause_chain(&e), "step failed");
             let reply = EditInteractionResponse::new()
                 .content(format!("Could not run {label}: {}.", e.for_chat()));

@@ -55,6 +55,7 @@ pub(super) async fn run(
     let report = match crate::verify::verify(&h.shared.probes(&scope), rb, since).await {
         Ok(r) => r,
         Err(e) => {
+            e.count();
             tracing::warn!(command = %label, error = %crate::cause_chain(&e), "verification failed");
             let sentence = format!("Could not run {label}: {}.", e.for_chat());
             edit(

@@ -91,7 +91,11 @@ async fn connections_are_counted_broken_down_and_judged() {
         field("Verdict").contains("Connection pool may be exhausted"),
         "{embed:#}"
     );
-    assert_eq!(field("Expected"), "< 100 connections");
+    assert_eq!(
+        field("Expected"),
+        "< 100 connections (here: idle_in_transaction_warn_secs = 1, max_connections = 4)",
+        "the runbook's words, and the bars in force"
+    );
     let observed = field("Observed");
     assert!(observed.starts_with("4 connections (bar 4)"), "{observed}");
     assert!(observed.contains("3 idle in transaction"), "{observed}");

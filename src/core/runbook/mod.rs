@@ -332,7 +332,16 @@ impl Runbook {
             // (INCIDENT_BOT_THRESHOLDS__MEM__HIGHMEMORYUSAGE__FOR_SECS).
             if let Some(step) = self.steps.iter_mut().find(|s| s.get_ref().id == *id) {
                 match step.get_mut().check.with_overrides(table) {
-                    Ok(check) => step.get_mut().check = check,
+                    Ok(check) => {
+                        let step = step.get_mut();
+                        step.check = check;
+                        // The runbook's words stay; the bars in force are
+                        // said next to them, so a verdict never seems to
+                        // contradict its Expected line.
+                        let set: Vec<String> =
+                            table.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                        step.expected = format!("{} (here: {})", step.expected, set.join(", "));
+                    }
                     Err(e) => {
                         problems.push(problem(format!("thresholds.{}.{id}: {e}", self.runbook.id)))
                     }

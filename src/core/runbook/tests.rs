@@ -323,6 +323,13 @@ fn overrides_change_thresholds_and_are_validated() {
     };
     assert_eq!(c.process_max_mib, Some(700.0));
     assert_eq!(c.total_max_percent, Some(80.0), "other keys are kept");
+    assert!(
+        rb.step("status")
+            .unwrap()
+            .expected
+            .ends_with(" (here: process_max_mib = 700)"),
+        "the Expected line says which bar is in force"
+    );
 
     for (src, want) in [
         ("process_max_mb = 700", "unknown field `process_max_mb`"),

@@ -154,7 +154,7 @@ impl Handler {
             }
             _ => {
                 let sentence = format!(
-                    "{label} is not available yet in this version; the rest of the runbook's steps (/{} status, leaks, connections, verify) and actions work.",
+                    "{label} is not available yet: this version cannot run its check kind as a step. The other /{} commands work.",
                     inv.runbook
                 );
                 reply_ephemeral(ctx, &c, &sentence).await;

@@ -92,6 +92,30 @@ pub async fn container_state(
         .map(|c| c.running && !c.restarting))
 }
 
+/// The container of `service` in `scope` that an alert naming only the
+/// service concerns: a running one if any, else the last one created
+/// (stopped containers count: an OOM kill may have left it down).
+pub async fn service_container(
+    settings: &Settings,
+    scope: &Scope,
+    docker_host_env: Option<String>,
+    service: &str,
+) -> Result<Option<(String, String)>, DockerError> {
+    let engine = Engine::from_settings(settings, docker_host_env).await?;
+    let mut found = Vec::new();
+    for c in engine.list_all(scope).await? {
+        if c.service.as_deref() != Some(service) {
+            continue;
+        }
+        if let Some(d) = engine.inspect(&c.id).await? {
+            found.push((d.running, d.started_at, c.id, c.name));
+        }
+    }
+    // Running first, then the most recently started.
+    found.sort_by_key(|f| std::cmp::Reverse((f.0, f.1)));
+    Ok(found.into_iter().next().map(|(_, _, id, name)| (id, name)))
+}
+
 /// The one running container of `service` in `scope`, with what approvers
 /// need to see.
 pub async fn restart_target(

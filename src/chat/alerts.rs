@@ -11,7 +11,7 @@
 use super::embed;
 use super::handler::Handler;
 use super::incidents::open_with_thread;
-use crate::core::alerting::{AlertEvent, AlertSource, OOM_KILLER};
+use crate::core::alerting::{AlertEvent, OOM_KILLER};
 use crate::core::incident::{Incident, TimelineEntry};
 use crate::core::memory::{human_bytes, Reading};
 use crate::diagnose::run_step;
@@ -118,10 +118,31 @@ async fn firing(h: &Arc<Handler>, http: &Arc<Http>, ev: AlertEvent) {
         if joined { "joined" } else { "opened" }.into(),
     )
     .await;
-    if let (OOM_KILLER, AlertSource::Bot, Some((id, name))) =
-        (ev.name.as_str(), ev.source, ev.container.clone())
-    {
-        tokio::spawn(super::oom::after_oom(h.clone(), inc.id, id, name));
+    if ev.name == OOM_KILLER {
+        // The runbook's "if OOM causing downtime, escalate immediately",
+        // whichever source saw the kill: Alertmanager's names the service,
+        // so its container is looked up.
+        let container = match (&ev.container, &ev.service) {
+            (Some(c), _) => Some(c.clone()),
+            (None, Some(service)) => {
+                let settings = &h.shared.settings;
+                crate::actions::service_container(
+                    settings,
+                    &settings.scope(),
+                    h.shared.docker_host_env.clone(),
+                    service,
+                )
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(service, error = %e, "cannot find the container of an OOM alert");
+                    None
+                })
+            }
+            (None, None) => None,
+        };
+        if let Some((id, name)) = container {
+            tokio::spawn(super::oom::after_oom(h.clone(), inc.id, id, name));
+        }
     }
 }
 

@@ -267,6 +267,11 @@ pub(super) async fn evaluate(w: Arc<Watcher>) {
 }
 
 async fn send(w: &Watcher, event: AlertEvent) {
+    if w.scope == crate::config::Scope::All {
+        // Watching every container is for looking: the bot's own alerts
+        // open incidents only for the watched project's containers.
+        return tracing::debug!(alert = %event.name, summary = %event.summary, "no watched project: alert not raised");
+    }
     crate::metrics::global().alert(
         &event.name,
         if event.firing { "firing" } else { "resolved" },

@@ -243,3 +243,59 @@ async fn bad_tokens_and_bad_bodies_are_refused_and_audited() {
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oom_alert_from_alertmanager_that_left_the_service_down_escalates() {
+    let mut p = Project::new("am-oom");
+    let worker = p.start("celery_worker", 8, None);
+    // The service is down (as an OOM kill without a restart policy leaves it).
+    let stopped = std::process::Command::new("docker")
+        .args(["stop", "-t", "0", &worker])
+        .output()
+        .unwrap();
+    assert!(stopped.status.success());
+    let emu = Emulator::start().await;
+    let bot = Bot::start(&emu, &p.name, &[("ALERTMANAGER_TOKEN", TOKEN)]).await;
+    let url = format!("{}/alertmanager", bot.http_base().await);
+    let payload = serde_json::json!({
+        "version": "4",
+        "status": "firing",
+        "alerts": [{
+            "status": "firing",
+            "labels": {"alertname": "OomKiller", "container_label_com_docker_compose_service": "celery_worker",
+                       "container_label_com_docker_compose_project": p.name},
+            "annotations": {"summary": "celery_worker was OOM-killed"},
+            "fingerprint": "0a1b2c"
+        }]
+    });
+    let (status, body) = post(&url, Some(&format!("Bearer {TOKEN}")), &payload.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    let db = bot.db.as_ref().unwrap().client().await;
+    let deadline = Instant::now() + WAIT;
+    let thread: i64 = loop {
+        let row = db
+            .query_opt(
+                "SELECT thread_id FROM incidents WHERE thread_id IS NOT NULL",
+                &[],
+            )
+            .await
+            .unwrap();
+        if let Some(r) = row {
+            break r.get(0);
+        }
+        assert!(Instant::now() < deadline, "no incident thread");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let pings = crate::escalation_chat::wait_escalations(&emu, thread as u64, 1).await;
+    let text = pings[0]["content"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("<@{}> (DevOps Lead)", crate::bot::LEAD)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{worker} was killed by the OOM killer and is not running"
+        )),
+        "{text}"
+    );
+}

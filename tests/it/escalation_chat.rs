@@ -63,7 +63,7 @@ fn escalations_in(emu: &Emulator, channel: u64) -> Vec<Value> {
         .collect()
 }
 
-async fn wait_escalations(emu: &Emulator, channel: u64, n: usize) -> Vec<Value> {
+pub async fn wait_escalations(emu: &Emulator, channel: u64, n: usize) -> Vec<Value> {
     emu.wait_until(WAIT, "escalation messages", |emu| {
         let found = escalations_in(emu, channel);
         (found.len() >= n).then_some(found)

@@ -14,7 +14,7 @@ pub mod connections_chat;
 mod discord;
 mod discord_bot;
 mod discord_emulator;
-mod escalation_chat;
+pub mod escalation_chat;
 mod faults;
 mod incidents_chat;
 mod mem_status;

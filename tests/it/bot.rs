@@ -118,6 +118,9 @@ impl Bot {
         emu.wait_ready(WAIT).await;
         emu.wait_for(WAIT, |r| r.method == "PUT" && r.path.ends_with("/commands"))
             .await;
+        // The emulator may still remember an earlier bot's session and
+        // commands (a restart test): wait for this process's own READY.
+        bot.wait_log("slash commands registered").await;
         bot
     }
 }

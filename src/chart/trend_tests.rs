@@ -3,6 +3,7 @@
 
 use super::super::{MIB, OK, UNKNOWN, WARN};
 use super::*;
+use crate::chart::tests::{decode, Img};
 use std::ops::Range;
 
 const M: u64 = 1024 * 1024;
@@ -44,27 +45,7 @@ fn empty(series: Vec<TrendSeries>) -> TrendChart {
     }
 }
 
-struct Img {
-    w: i32,
-    h: i32,
-    px: Vec<u8>,
-}
-
 impl Img {
-    fn at(&self, x: i32, y: i32) -> Rgb {
-        let i = (y * self.w + x) as usize * 3;
-        [self.px[i], self.px[i + 1], self.px[i + 2]]
-    }
-
-    /// Pixels of colour `c` in the box `xs` x `ys`.
-    fn count(&self, xs: Range<i32>, ys: Range<i32>, c: Rgb) -> usize {
-        let xs = xs.start.max(0)..xs.end.min(self.w);
-        let ys = ys.start.max(0)..ys.end.min(self.h);
-        ys.flat_map(|y| xs.clone().map(move |x| (x, y)))
-            .filter(|&(x, y)| self.at(x, y) == c)
-            .count()
-    }
-
     /// Mean row of the pixels in colour `c` in columns `xs` of the plot.
     fn mean_row(&self, p: &Plot, xs: Range<i32>, c: Rgb) -> Option<f64> {
         let hit = |y: i32| {
@@ -77,19 +58,6 @@ impl Img {
             .map(f64::from)
             .collect();
         (!rows.is_empty()).then(|| rows.iter().sum::<f64>() / rows.len() as f64)
-    }
-}
-
-fn decode(bytes: &[u8]) -> Img {
-    let mut r = png::Decoder::new(bytes).read_info().expect("a PNG header");
-    let mut px = vec![0; r.output_buffer_size()];
-    let info = r.next_frame(&mut px).expect("PNG pixels");
-    assert_eq!(info.color_type, png::ColorType::Rgb);
-    assert_eq!(info.bit_depth, png::BitDepth::Eight);
-    Img {
-        w: info.width as i32,
-        h: info.height as i32,
-        px,
     }
 }
 

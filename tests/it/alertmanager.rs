@@ -270,23 +270,8 @@ async fn an_oom_alert_from_alertmanager_that_left_the_service_down_escalates() {
     });
     let (status, body) = post(&url, Some(&format!("Bearer {TOKEN}")), &payload.to_string()).await;
     assert_eq!(status, 200, "{body}");
-    let db = bot.db.as_ref().unwrap().client().await;
-    let deadline = Instant::now() + WAIT;
-    let thread: i64 = loop {
-        let row = db
-            .query_opt(
-                "SELECT thread_id FROM incidents WHERE thread_id IS NOT NULL",
-                &[],
-            )
-            .await
-            .unwrap();
-        if let Some(r) = row {
-            break r.get(0);
-        }
-        assert!(Instant::now() < deadline, "no incident thread");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let pings = crate::escalation_chat::wait_escalations(&emu, thread as u64, 1).await;
+    let thread = bot.wait_incident_thread().await;
+    let pings = crate::escalation_chat::wait_escalations(&emu, thread, 1).await;
     let text = pings[0]["content"].as_str().unwrap();
     assert!(
         text.contains(&format!("<@{}> (DevOps Lead)", crate::bot::LEAD)),

@@ -52,29 +52,18 @@ fn restart_slash(service: &str, reason: &str, who: Member) -> Slash {
     }
 }
 
-/// `/mem restart service:<service>` by Alice; returns the request message id.
+/// `/mem restart service:<service>` by Alice; returns the request message
+/// id and her reply.
 async fn request_restart(emu: &Emulator, service: &str) -> (u64, String) {
-    let sent = emu
-        .slash(restart_slash(service, "memory keeps growing", alice()))
-        .await;
-    let reply = emu
-        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
-        .await;
-    let text = reply.json.as_ref().unwrap()["content"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let msg = emu
-        .messages_in(INCIDENT_CHANNEL_ID)
-        .into_iter()
-        .rev()
-        .find(|m| {
-            m["content"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with("Approval needed")
-        })
-        .unwrap_or_else(|| panic!("a request message; the reply was {text:?}"));
+    let (text, msg) = request_action(
+        emu,
+        "restart",
+        vec![
+            ("service".into(), json!(service)),
+            ("reason".into(), json!("memory keeps growing")),
+        ],
+    )
+    .await;
     (msg["id"].as_str().unwrap().parse().unwrap(), text)
 }
 
@@ -478,9 +467,11 @@ pub async fn request_action(
         .as_str()
         .unwrap()
         .to_string();
+    // The newest request: a test may make several.
     let request = emu
         .messages_in(INCIDENT_CHANNEL_ID)
         .into_iter()
+        .rev()
         .find(|m| {
             m["content"]
                 .as_str()

@@ -178,6 +178,31 @@ impl Bot {
         }
     }
 
+    /// The thread of the (first) incident that has one, once it exists.
+    pub async fn wait_incident_thread(&self) -> u64 {
+        let db = self
+            .db
+            .as_ref()
+            .expect("a bot with its database")
+            .client()
+            .await;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let row = db
+                .query_opt(
+                    "SELECT thread_id FROM incidents WHERE thread_id IS NOT NULL ORDER BY id LIMIT 1",
+                    &[],
+                )
+                .await
+                .unwrap();
+            if let Some(r) = row {
+                return r.get::<_, i64>(0) as u64;
+            }
+            assert!(Instant::now() < deadline, "no incident thread");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the bot's log contains `needle`.
     pub async fn wait_log(&self, needle: &str) {
         let deadline = Instant::now() + WAIT;

@@ -204,23 +204,8 @@ async fn an_oom_kill_that_takes_a_service_down_pings_the_devops_lead_at_once() {
         })
         .await;
     assert!(!report["embeds"].as_array().unwrap().is_empty(), "{report}");
-    let db = bot.db.as_ref().unwrap().client().await;
-    let deadline = Instant::now() + WAIT;
-    let thread: i64 = loop {
-        let row = db
-            .query_opt(
-                "SELECT thread_id FROM incidents WHERE thread_id IS NOT NULL",
-                &[],
-            )
-            .await
-            .unwrap();
-        if let Some(r) = row {
-            break r.get(0);
-        }
-        assert!(Instant::now() < deadline, "no thread");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let pings = wait_escalations(&emu, thread as u64, 1).await;
+    let thread = bot.wait_incident_thread().await;
+    let pings = wait_escalations(&emu, thread, 1).await;
     let text = pings[0]["content"].as_str().unwrap();
     assert!(text.contains(&format!("<@{LEAD}> (DevOps Lead)")), "{text}");
     assert!(

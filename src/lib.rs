@@ -9,7 +9,7 @@
 //! - adapters: [`docker`] (the only bollard user), [`store`] (the bot's own
 //!   SQL), [`appdb`] (the monitored application's PostgreSQL), [`runbooks`]
 //!   (reads runbook files), [`render`] and [`chart`] (verdicts to text, JSON
-//!   and PNG), [`metrics`], [`config`]
+//!   and PNG), [`metrics`], [`health`] (what is up right now), [`config`]
 //! - the pure [`core`].
 
 pub mod actions;
@@ -22,7 +22,9 @@ pub mod config;
 pub mod core;
 pub mod diagnose;
 pub mod docker;
+pub mod health;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod render;
 pub mod runbooks;

@@ -101,6 +101,19 @@ pub async fn service_container(
     docker_host_env: Option<String>,
     service: &str,
 ) -> Result<Option<(String, String)>, DockerError> {
+    let mut found = containers_of(settings, scope, docker_host_env, service).await?;
+    // Running first, then the most recently started.
+    found.sort_by_key(|d| std::cmp::Reverse((d.running, d.started_at)));
+    Ok(found.into_iter().next().map(|d| (d.id, d.name)))
+}
+
+/// Every container of `service` in `scope`, stopped ones too, as inspected.
+pub async fn containers_of(
+    settings: &Settings,
+    scope: &Scope,
+    docker_host_env: Option<String>,
+    service: &str,
+) -> Result<Vec<ContainerDetails>, DockerError> {
     let engine = Engine::from_settings(settings, docker_host_env).await?;
     let mut found = Vec::new();
     for c in engine.list_all(scope).await? {
@@ -108,12 +121,22 @@ pub async fn service_container(
             continue;
         }
         if let Some(d) = engine.inspect(&c.id).await? {
-            found.push((d.running, d.started_at, c.id, c.name));
+            found.push(d);
         }
     }
-    // Running first, then the most recently started.
-    found.sort_by_key(|f| std::cmp::Reverse((f.0, f.1)));
-    Ok(found.into_iter().next().map(|(_, _, id, name)| (id, name)))
+    Ok(found)
+}
+
+/// One container as inspected now; `None` when it no longer exists.
+pub async fn inspect_container(
+    settings: &Settings,
+    docker_host_env: Option<String>,
+    id: &str,
+) -> Result<Option<ContainerDetails>, DockerError> {
+    Engine::from_settings(settings, docker_host_env)
+        .await?
+        .inspect(id)
+        .await
 }
 
 /// The one running container of `service` in `scope`, with what approvers

@@ -11,15 +11,14 @@
 use super::embed;
 use super::handler::Handler;
 use super::incidents::open_with_thread;
-use crate::core::alerting::{AlertEvent, OOM_KILLER};
+use crate::chat::outgoing;
+use crate::core::alerting::{AlertEvent, AlertSource, OOM_KILLER};
 use crate::core::incident::{Incident, TimelineEntry};
-use crate::core::memory::{human_bytes, Reading};
 use crate::diagnose::run_step;
 use crate::store::{Fired, NewAlert};
-use serenity::all::{ChannelId, CreateAllowedMentions, CreateMessage, Http};
+use serenity::all::{ChannelId, Http, Message};
 use std::sync::Arc;
 use std::time::Duration;
-use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 /// Handles alerts one at a time, so two alerts for one service arriving
@@ -36,9 +35,7 @@ pub(super) async fn alert_loop(
         // being dropped.
         if !h.shared.db_ready() {
             tracing::warn!(alert = %event.name, "alerts wait for the database");
-            while !h.shared.db_ready() {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+            while !h.shared.health.wait_db(Duration::from_secs(60)).await {}
         }
         if event.firing {
             firing(&h, &http, event).await;
@@ -58,19 +55,24 @@ async fn firing(h: &Arc<Handler>, http: &Arc<Http>, ev: AlertEvent) {
         summary: ev.summary.clone(),
         at: ev.at,
     };
+    // Each of the bot's OOM events is a kill: another occurrence of a
+    // firing OomKiller alert, counted on it. Anything else firing again is
+    // a repeat delivery (Alertmanager resends), which changes nothing.
+    let occurrence = ev.name == OOM_KILLER && ev.source == AlertSource::Bot;
     // A hiccup of the database must not lose the alert: a few tries.
-    let mut fired = store.fire_alert(&alert).await;
+    let mut fired = store.fire_alert(&alert, occurrence).await;
     for _ in 0..3 {
         if fired.is_ok() {
             break;
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
-        fired = store.fire_alert(&alert).await;
+        fired = store.fire_alert(&alert, occurrence).await;
     }
     let alert_id = match fired {
         Ok(Fired::New { id }) => id,
-        Ok(Fired::Already { incident_id, .. }) => {
-            return tracing::debug!(alert = %ev.fingerprint, ?incident_id, "alert still firing");
+        Ok(Fired::Already(f)) if occurrence => return super::oom::again(h, http, &ev, f).await,
+        Ok(Fired::Already(f)) => {
+            return tracing::debug!(alert = %ev.fingerprint, incident_id = ?f.incident_id, "alert still firing");
         }
         Err(e) => {
             crate::metrics::global().postgres_error("fire_alert");
@@ -110,7 +112,16 @@ async fn firing(h: &Arc<Handler>, http: &Arc<Http>, ev: AlertEvent) {
         tracing::warn!(error = %crate::cause_chain(&e), "alert not linked to its incident");
     }
     let posted = post_report(h, http, &ev, &inc, joined).await;
-    timeline(h, &ev, inc.id, posted).await;
+    if let Some(m) = &posted {
+        // Later occurrences update this message instead of posting anew.
+        if let Err(e) = store
+            .set_alert_message(alert_id, m.channel_id.get(), m.id.get())
+            .await
+        {
+            tracing::warn!(error = %crate::cause_chain(&e), "the alert's report message was not recorded");
+        }
+    }
+    timeline(h, &ev, inc.id, posted.map(|m| m.link())).await;
     h.audit_bot(
         ev.at,
         format!("alert {} firing ({})", ev.name, ev.source.as_str()),
@@ -141,37 +152,24 @@ async fn firing(h: &Arc<Handler>, http: &Arc<Http>, ev: AlertEvent) {
             (None, None) => None,
         };
         if let Some((id, name)) = container {
-            tokio::spawn(super::oom::after_oom(h.clone(), inc.id, id, name));
+            super::oom::after_oom(h, inc.id, id, name, ev.at);
         }
     }
 }
 
 /// Posts the memory report with its chart in the incident channel, with
-/// the alert's sentence above it; returns the message's link.
+/// the alert's sentence above it; returns the message.
 async fn post_report(
     h: &Handler,
     http: &Http,
     ev: &AlertEvent,
     inc: &Incident,
     joined: bool,
-) -> Option<String> {
+) -> Option<Message> {
     let settings = &h.shared.settings;
     let rb = h.runbook(&inc.runbook).unwrap_or(&h.shared.runbooks[0]);
-    let text = format!(
-        "**{}** firing ({}): {} · incident #{}{}",
-        ev.name,
-        ev.source.as_str(),
-        ev.summary,
-        inc.id,
-        if joined {
-            " (joined the open incident)"
-        } else {
-            ""
-        }
-    );
-    let mut msg = CreateMessage::new()
-        .content(crate::core::text::clip(&text, 1900))
-        .allowed_mentions(CreateAllowedMentions::new());
+    let text = headline(ev, inc.id, joined);
+    let mut msg = outgoing::post_text(&text);
     // The first container_memory step is the report (`/mem status`).
     let step = rb
         .steps
@@ -198,7 +196,7 @@ async fn post_report(
         .send_message(http, msg)
         .await
     {
-        Ok(m) => Some(m.link()),
+        Ok(m) => Some(m),
         Err(e) => {
             tracing::error!(error = %e, "posting the alert's report failed");
             None
@@ -206,7 +204,22 @@ async fn post_report(
     }
 }
 
-async fn timeline(h: &Handler, ev: &AlertEvent, incident: i64, link: Option<String>) {
+/// The line above an alert's report.
+pub(super) fn headline(ev: &AlertEvent, incident: i64, joined: bool) -> String {
+    format!(
+        "**{}** firing ({}): {} · incident #{incident}{}",
+        ev.name,
+        ev.source.as_str(),
+        ev.summary,
+        if joined {
+            " (joined the open incident)"
+        } else {
+            ""
+        }
+    )
+}
+
+pub(super) async fn timeline(h: &Handler, ev: &AlertEvent, incident: i64, link: Option<String>) {
     let entry = TimelineEntry {
         at: ev.at,
         actor: format!("alert:{}", ev.name),
@@ -255,12 +268,7 @@ async fn resolved(h: &Arc<Handler>, http: &Arc<Http>, ev: AlertEvent) {
         ev.summary
     );
     let link = match ChannelId::new(channel)
-        .send_message(
-            http,
-            CreateMessage::new()
-                .content(crate::core::text::clip(&text, 1900))
-                .allowed_mentions(CreateAllowedMentions::new()),
-        )
+        .send_message(http, outgoing::post_text(&text))
         .await
     {
         Ok(m) => Some(m.link()),
@@ -277,84 +285,4 @@ async fn resolved(h: &Arc<Handler>, http: &Arc<Http>, ev: AlertEvent) {
         "ok".into(),
     )
     .await;
-}
-
-/// Posts a short memory update in every open incident's thread each
-/// `watch.thread_update_secs`.
-pub(super) async fn update_loop(h: Arc<Handler>, http: Arc<Http>) {
-    let secs = h.shared.settings.watch.thread_update_secs;
-    if secs == 0 {
-        return;
-    }
-    let every = Duration::from_secs(secs);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if !h.shared.db_ready() {
-            continue;
-        }
-        let open = match h.shared.store.unresolved_incidents().await {
-            Ok(open) => open,
-            Err(e) => {
-                crate::metrics::global().postgres_error("unresolved_incidents");
-                tracing::warn!(error = %crate::cause_chain(&e), "no memory updates this time");
-                continue;
-            }
-        };
-        let now = OffsetDateTime::now_utc();
-        let text = memory_update(&h, now);
-        for inc in open {
-            // The first update comes an interval after the incident opened.
-            let (Some(thread), true) = (inc.thread_id, now - inc.opened_at >= every) else {
-                continue;
-            };
-            let msg = CreateMessage::new()
-                .content(text.clone())
-                .allowed_mentions(CreateAllowedMentions::new());
-            if let Err(e) = ChannelId::new(thread as u64).send_message(&http, msg).await {
-                tracing::warn!(incident = inc.id, error = %e, "memory update not posted");
-            }
-        }
-    }
-}
-
-/// "Memory update: total 1.2GiB (15.0% of host) · web-1 600MiB, …".
-fn memory_update(h: &Handler, now: OffsetDateTime) -> String {
-    let live = h.shared.watcher.live(now);
-    let mut sampled: Vec<(&str, u64)> = live
-        .snapshot
-        .containers
-        .iter()
-        .filter_map(|c| match c.reading {
-            Reading::Sampled { usage_bytes, .. } => Some((c.name.as_str(), usage_bytes)),
-            _ => None,
-        })
-        .collect();
-    if sampled.is_empty() {
-        return "Memory update: no container of the watched project is running.".into();
-    }
-    sampled.sort_by_key(|s| std::cmp::Reverse(s.1));
-    let total: u64 = sampled.iter().map(|s| s.1).sum();
-    let host = live.snapshot.host_memory_bytes;
-    let pct = if host > 0 {
-        format!(" ({:.1}% of host)", total as f64 / host as f64 * 100.0)
-    } else {
-        String::new()
-    };
-    let top: Vec<String> = sampled
-        .iter()
-        .take(3)
-        .map(|(n, b)| format!("{n} {}", human_bytes(*b)))
-        .collect();
-    let age = live
-        .oldest_ms
-        .map_or("some containers not sampled yet".into(), |ms| {
-            format!("data {:.1} s old", ms as f64 / 1000.0)
-        });
-    format!(
-        "Memory update: total {}{pct} · largest: {} · {age}",
-        human_bytes(total),
-        top.join(", ")
-    )
 }

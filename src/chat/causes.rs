@@ -3,12 +3,14 @@
 //! cause's resolution as the runbook gives it (advice with its code, the
 //! action to request, the step that verifies).
 
-use super::handler::{defer, edit, Handler};
+use super::handler::Handler;
+use super::reply::{defer, edit};
+use crate::chat::outgoing;
 use crate::core::causes::RankedCause;
 use crate::core::commands::Invocation;
 use crate::core::runbook::{ResolutionItem, Runbook};
 use crate::core::text::clip;
-use serenity::all::{CommandInteraction, Context, CreateEmbed, EditInteractionResponse};
+use serenity::all::{CommandInteraction, Context, CreateEmbed};
 
 /// Ranks the causes; returns the audit target and result.
 pub(super) async fn run(
@@ -18,8 +20,8 @@ pub(super) async fn run(
     inv: &Invocation,
     label: &str,
 ) -> (Option<String>, String) {
-    if !defer(ctx, c, false, label).await {
-        return (None, "failed: could not acknowledge".into());
+    if let Err(result) = defer(ctx, c, false, label).await {
+        return (None, result);
     }
     let Some(rb) = h.runbook(&inv.runbook) else {
         return (None, "failed: runbook not loaded".into());
@@ -62,7 +64,7 @@ pub(super) async fn run(
             embed = embed.field(name, value, false);
         }
     }
-    edit(ctx, c, EditInteractionResponse::new().embed(embed), label).await;
+    edit(ctx, c, outgoing::reply().embed(embed), label).await;
     let top = ranked.first().map(|r| r.id.clone()).unwrap_or_default();
     (None, format!("ok: {top} first"))
 }

@@ -2,16 +2,15 @@
 //! (claimed in the database, so two bots never ping twice), `/oncall` and
 //! `/mem escalate`. The OOM watcher (`oom.rs`) schedules the OOM ones.
 
-use super::handler::{actor, Handler};
+use super::handler::Handler;
 use super::incidents::find;
+use super::reply::actor;
+use crate::chat::outgoing;
 use crate::core::commands::{Invocation, Value};
 use crate::core::escalation::{self, Due};
 use crate::core::incident::{span, Incident, TimelineEntry};
 use crate::store::{Claimed, StoreError};
-use serenity::all::{
-    ChannelId, CommandInteraction, CreateAllowedMentions, CreateMessage, EditInteractionResponse,
-    Http, RoleId, UserId,
-};
+use serenity::all::{ChannelId, CommandInteraction, EditInteractionResponse, Http};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,11 +19,14 @@ use time::OffsetDateTime;
 /// Delivers due escalations every `every`, for as long as the bot runs.
 pub(super) async fn scheduler(h: Arc<Handler>, http: Arc<Http>, every: Duration) {
     let mut tick = tokio::time::interval(every);
+    let mut warn = crate::core::throttle::Throttle::per_minute();
     loop {
         tick.tick().await;
         if h.shared.db_ready() {
             if let Err(e) = fire_due(&h, &http).await {
-                tracing::warn!(error = %e, "escalation check failed");
+                if let Some(suppressed) = warn.allow(std::time::Instant::now()) {
+                    tracing::warn!(error = %e, suppressed, "escalation check failed");
+                }
             }
         }
     }
@@ -113,13 +115,10 @@ async fn deliver(
     if let Some(late) = escalation::lateness(e.due_at, e.fired_at) {
         text.push_str(&format!("\n(This escalation is {late}.)"));
     }
-    let allowed = CreateAllowedMentions::new()
-        .users(m.users.iter().map(|u| UserId::new(*u)))
-        .roles(m.roles.iter().map(|r| RoleId::new(*r)));
     let channel = inc.thread_id.unwrap_or(inc.channel_id) as u64;
-    let message = CreateMessage::new()
-        .content(crate::core::text::clip(&text, 1900))
-        .allowed_mentions(allowed);
+    // Exactly the escalation's targets are notified; the incident's title
+    // and the reason are people's text and notify nobody.
+    let message = outgoing::ping(&text, &m.users, &m.roles);
     if let Err(first) = ChannelId::new(channel)
         .send_message(http, message.clone())
         .await
@@ -217,7 +216,7 @@ pub(super) async fn manual(
         Ok(inc) => inc,
         Err(sentence) => {
             return Ok((
-                EditInteractionResponse::new().content(sentence.clone()),
+                outgoing::reply().content(sentence.clone()),
                 None,
                 format!("refused: {sentence}"),
             ))
@@ -229,7 +228,7 @@ pub(super) async fn manual(
             inc.id
         );
         return Ok((
-            EditInteractionResponse::new().content(sentence.clone()),
+            outgoing::reply().content(sentence.clone()),
             Some(format!("incident #{}", inc.id)),
             format!("refused: {sentence}"),
         ));
@@ -251,7 +250,7 @@ pub(super) async fn manual(
     let Some(next) = escalation::next_level(&ladder, &pinged) else {
         let sentence = "This incident's runbook has no roster roles to escalate to.".to_string();
         return Ok((
-            EditInteractionResponse::new().content(sentence.clone()),
+            outgoing::reply().content(sentence.clone()),
             None,
             format!("refused: {sentence}"),
         ));
@@ -267,7 +266,7 @@ pub(super) async fn manual(
         .schedule_escalations(inc.id, &[due], Some(&reason))
         .await?;
     Ok((
-        EditInteractionResponse::new().content(format!(
+        outgoing::reply().content(format!(
             "Escalating incident #{} to the {}; the ping follows in its thread.",
             inc.id, next.title
         )),
@@ -289,7 +288,7 @@ pub(super) async fn oncall(
             (inv.args.get("role"), inv.args.get("member"))
         else {
             return Ok((
-                EditInteractionResponse::new().content("Give a role and a member."),
+                outgoing::reply().content("Give a role and a member."),
                 "refused".into(),
             ));
         };
@@ -297,9 +296,7 @@ pub(super) async fn oncall(
             .set_roster(role, *user, &actor(c), OffsetDateTime::now_utc(), false)
             .await?;
         return Ok((
-            EditInteractionResponse::new()
-                .content(format!("<@{user}> is now {role} on the roster."))
-                .allowed_mentions(CreateAllowedMentions::new()),
+            outgoing::reply().content(format!("<@{user}> is now {role} on the roster.")),
             format!("set {role} = {user}"),
         ));
     }
@@ -318,10 +315,5 @@ pub(super) async fn oncall(
             lines.push(format!("{}: {who}", role.title));
         }
     }
-    Ok((
-        EditInteractionResponse::new()
-            .content(lines.join("\n"))
-            .allowed_mentions(CreateAllowedMentions::new()),
-        "ok".into(),
-    ))
+    Ok((outgoing::reply().content(lines.join("\n")), "ok".into()))
 }

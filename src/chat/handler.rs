@@ -6,23 +6,30 @@
 //! drops interactions not answered within 3 seconds, and a probe can take
 //! longer); then run the step and edit the result in.
 
+use super::input::{member_roles, raw_label, subcommand_options};
+use super::reply::{actor, defer, edit, redacted, reply_ephemeral, TAKEN};
 use super::{
-    alerts, approvals, causes, escalations, incidents, register, runbook, steps, verify, Shared,
+    alerts, approvals, causes, escalations, incidents, outgoing, register, runbook, steps, updates,
+    verify, Shared,
 };
 use crate::core::access::{may_invoke, Roles};
-use crate::core::commands::{self, CommandSpec, Invocation, OptionKind, Target, Value};
+use crate::core::commands::{self, CommandSpec, Invocation, OptionKind, Target};
 use crate::core::diagnosis::can_run;
 use crate::core::runbook::Runbook;
 use crate::diagnose::running_services;
 use crate::store::AuditEntry;
 use serenity::all::{
-    async_trait, AutocompleteChoice, CommandInteraction, Context, CreateAutocompleteResponse,
-    CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse,
-    EventHandler, GuildId, Interaction, Ready, ResolvedOption, ResolvedValue,
+    async_trait, AutocompleteChoice, CommandInteraction, ConnectionStage, Context,
+    CreateAutocompleteResponse, CreateInteractionResponse, EventHandler, GuildId, Interaction,
+    Ready, ShardStageUpdateEvent,
 };
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
+
+/// How long a command that must be recorded waits for the database before
+/// it is refused: well inside Discord's 3 s acknowledgement deadline.
+const DB_WAIT: Duration = Duration::from_millis(2000);
 
 #[derive(Clone)]
 pub struct Handler {
@@ -99,33 +106,41 @@ impl Handler {
             Ok(inv) => inv,
             Err(sentence) => {
                 tracing::info!(user = %c.user.id, command = %label, refusal = %sentence, "refused");
-                reply_ephemeral(ctx, &c, &sentence).await;
-                return self
-                    .audit(&c, received, &label, None, format!("refused: {sentence}"))
-                    .await;
+                let result = match reply_ephemeral(ctx, &c, &sentence).await {
+                    Err(taken) if taken == TAKEN => taken,
+                    _ => format!("refused: {sentence}"),
+                };
+                return self.audit(&c, received, &label, None, result).await;
             }
         };
         tracing::info!(user = %c.user.id, command = %label, "command");
-        if inv.target.must_be_recorded() && !self.shared.db_ready() {
+        // A command arriving while the database is (re)connecting waits for
+        // it briefly; Discord's 3 s acknowledgement deadline bounds how long.
+        if inv.target.must_be_recorded()
+            && !self.shared.db_ready()
+            && !self.shared.health.wait_db(DB_WAIT).await
+        {
             // Acting unrecorded is worse than not acting: say so instead.
             let sentence = format!(
-                "{label} was not run: it must be recorded, and the database at {} is not reachable yet. Diagnosis commands still work.",
+                "{label} was not run: it must be recorded, and the database at {} is not reachable right now. Diagnosis commands still work.",
                 self.shared.store.location()
             );
-            return reply_ephemeral(ctx, &c, &sentence).await;
+            // Not audited: the audit log is in that database.
+            let _ = reply_ephemeral(ctx, &c, &sentence).await;
+            return;
         }
         let (target, result) = match &inv.target {
             Target::Incident(op) => {
-                if !defer(ctx, &c, false, &label).await {
-                    return;
+                if let Err(result) = defer(ctx, &c, false, &label).await {
+                    return self.audit(&c, received, &label, None, result).await;
                 }
                 let done = incidents::run(self, ctx, &c, &inv, *op).await;
                 edit(ctx, &c, done.reply, &label).await;
                 (done.target, done.result)
             }
             Target::Escalate | Target::Oncall { .. } => {
-                if !defer(ctx, &c, false, &label).await {
-                    return;
+                if let Err(result) = defer(ctx, &c, false, &label).await {
+                    return self.audit(&c, received, &label, None, result).await;
                 }
                 let done = match &inv.target {
                     Target::Oncall { set } => escalations::oncall(self, &c, &inv, *set)
@@ -135,7 +150,7 @@ impl Handler {
                 };
                 let (reply, target, result) = done.unwrap_or_else(|e| {
                     (
-                        EditInteractionResponse::new().content(format!(
+                        outgoing::reply_text(&format!(
                             "Nothing was recorded: {e}. Diagnosis commands still work."
                         )),
                         None,
@@ -157,8 +172,10 @@ impl Handler {
                     "{label} is not available yet: this version cannot run its check kind as a step. The other /{} commands work.",
                     inv.runbook
                 );
-                reply_ephemeral(ctx, &c, &sentence).await;
-                (None, format!("refused: {sentence}"))
+                match reply_ephemeral(ctx, &c, &sentence).await {
+                    Err(taken) if taken == TAKEN => (None, taken),
+                    _ => (None, format!("refused: {sentence}")),
+                }
             }
         };
         // "refused: …" → refused; "fail" → fail: a closed set of outcomes.
@@ -309,14 +326,12 @@ impl EventHandler for Handler {
                     rx,
                 ));
             }
-            tokio::spawn(alerts::update_loop(
+            tokio::spawn(updates::update_loop(
                 Arc::new(self.clone()),
                 ctx.http.clone(),
             ));
         }
-        self.shared
-            .gateway_ready
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.shared.health.set_gateway(true);
         let guild = GuildId::new(self.shared.settings.discord.guild_id);
         let commands = self.specs.iter().map(register::command).collect();
         match guild.set_commands(&ctx.http, commands).await {
@@ -332,6 +347,21 @@ impl EventHandler for Handler {
         }
     }
 
+    /// Keeps /readyz honest about the gateway: any stage but Connected
+    /// (a resume, a re-identify, a lost connection) is "down" until the
+    /// session is back.
+    async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
+        let up = matches!(event.new, ConnectionStage::Connected);
+        if !up {
+            tracing::info!(stage = ?event.new, "the gateway session is not connected");
+        }
+        self.shared.health.set_gateway(up);
+    }
+
+    async fn resume(&self, _ctx: Context, _event: serenity::all::ResumedEvent) {
+        self.shared.health.set_gateway(true);
+    }
+
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
         match interaction {
             Interaction::Command(c) => self.command(&ctx, c).await,
@@ -339,110 +369,5 @@ impl EventHandler for Handler {
             Interaction::Component(b) => approvals::click(self, &ctx, b).await,
             _ => {}
         }
-    }
-}
-
-/// The subcommand's name and its options as core values.
-fn subcommand_options(
-    options: &[ResolvedOption<'_>],
-) -> Result<(String, Vec<(String, Value)>), String> {
-    let Some(ResolvedOption {
-        name,
-        value: ResolvedValue::SubCommand(inner),
-        ..
-    }) = options.first()
-    else {
-        return Err("That command needs a subcommand.".into());
-    };
-    let mut given = Vec::new();
-    for o in inner {
-        let value = match &o.value {
-            ResolvedValue::String(s) => Value::Text(s.to_string()),
-            ResolvedValue::Autocomplete { value, .. } => Value::Text(value.to_string()),
-            ResolvedValue::Integer(n) => Value::Integer(*n),
-            ResolvedValue::User(user, _) => Value::User(user.id.get()),
-            _ => {
-                return Err(format!(
-                    "Option {} has a type this bot does not take.",
-                    o.name
-                ))
-            }
-        };
-        given.push((o.name.to_string(), value));
-    }
-    Ok((name.to_string(), given))
-}
-
-/// The member's role IDs (none outside a server).
-fn member_roles(c: &CommandInteraction) -> Vec<u64> {
-    c.member
-        .as_ref()
-        .map(|m| m.roles.iter().map(|r| r.get()).collect())
-        .unwrap_or_default()
-}
-
-/// A Discord API error for the log, without the interaction token that
-/// request URLs carry.
-pub(super) fn redacted(e: &serenity::Error, c: &CommandInteraction) -> String {
-    e.to_string().replace(&c.token, "[token]")
-}
-
-/// Who did it, readable in Discord and in files: `alice (<@9001>)`.
-pub(super) fn actor(c: &CommandInteraction) -> String {
-    format!("{} (<@{}>)", c.user.name, c.user.id)
-}
-
-/// `/mem status` as the user typed it, even when it did not parse.
-fn raw_label(c: &CommandInteraction) -> String {
-    match c.data.options.first() {
-        Some(sub) => format!("/{} {}", c.data.name, sub.name),
-        None => format!("/{}", c.data.name),
-    }
-}
-
-/// Acknowledges within Discord's deadline; false if even that failed.
-pub(super) async fn defer(
-    ctx: &Context,
-    c: &CommandInteraction,
-    ephemeral: bool,
-    label: &str,
-) -> bool {
-    let defer = CreateInteractionResponse::Defer(
-        CreateInteractionResponseMessage::new().ephemeral(ephemeral),
-    );
-    match c.create_response(&ctx.http, defer).await {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::error!(command = %label, error = %redacted(&e, c), "could not acknowledge the interaction");
-            false
-        }
-    }
-}
-
-/// Edits the deferred reply; returns the message when it worked.
-pub(super) async fn edit(
-    ctx: &Context,
-    c: &CommandInteraction,
-    reply: EditInteractionResponse,
-    label: &str,
-) -> Option<serenity::all::Message> {
-    match c.edit_response(&ctx.http, reply).await {
-        Ok(msg) => Some(msg),
-        Err(e) => {
-            tracing::error!(command = %label, error = %redacted(&e, c), "could not edit the response");
-            None
-        }
-    }
-}
-
-pub(super) async fn reply_ephemeral(ctx: &Context, c: &CommandInteraction, sentence: &str) {
-    let msg = CreateInteractionResponseMessage::new()
-        .content(sentence)
-        .ephemeral(true);
-    if let Err(e) = c
-        .create_response(&ctx.http, CreateInteractionResponse::Message(msg))
-        .await
-    {
-        tracing::error!(error = %redacted(&e, c), "could not send an ephemeral reply");
     }
 }

@@ -5,14 +5,16 @@
 //! decision was made on) before it is announced. Without the database these
 //! commands refuse rather than act unrecorded.
 
-use super::handler::{actor, Handler};
+use super::handler::Handler;
+use super::reply::actor;
+use crate::chat::outgoing;
 use crate::core::commands::{IncidentOp, Invocation, Value};
 use crate::core::incident::{self, decide, Incident, Request, State};
 use crate::render;
 use crate::store::{NewIncident, StoreError};
 use serenity::all::{
     AutoArchiveDuration, ChannelId, CommandInteraction, Context, CreateAttachment, CreateEmbed,
-    CreateMessage, CreateThread, EditInteractionResponse, Http,
+    CreateThread, EditInteractionResponse, Http,
 };
 use time::OffsetDateTime;
 
@@ -26,7 +28,7 @@ pub(super) struct Done {
 impl Done {
     fn refused(sentence: String) -> Done {
         Done {
-            reply: EditInteractionResponse::new().content(sentence.clone()),
+            reply: outgoing::reply().content(sentence.clone()),
             target: None,
             result: format!("refused: {sentence}"),
         }
@@ -37,7 +39,7 @@ impl From<StoreError> for Done {
     fn from(e: StoreError) -> Done {
         tracing::warn!(error = %crate::cause_chain(&e), "incident command hit the database");
         Done {
-            reply: EditInteractionResponse::new().content(format!(
+            reply: outgoing::reply().content(format!(
                 "Nothing was recorded: {e}. Diagnosis commands still work."
             )),
             target: None,
@@ -104,7 +106,7 @@ async fn open(
     let channel = h.shared.settings.discord.incident_channel_id;
     Ok(match thread {
         Ok(thread) => Done {
-            reply: EditInteractionResponse::new().content(format!(
+            reply: outgoing::reply().content(format!(
                 "Opened incident #{}: <#{thread}>. Run the runbook's commands in that thread; they are added to its timeline.",
                 inc.id
             )),
@@ -112,7 +114,7 @@ async fn open(
             result: "ok".into(),
         },
         Err(e) => Done {
-            reply: EditInteractionResponse::new().content(format!(
+            reply: outgoing::reply().content(format!(
                 "Opened incident #{}, but its thread could not be created in <#{channel}> (check the bot's Create Public Threads permission).",
                 inc.id
             )),
@@ -151,12 +153,10 @@ pub(super) async fn open_with_thread(
             escalations: crate::core::escalation::on_open(&rules, now),
         })
         .await?;
-    let announce = CreateMessage::new()
-        .content(format!(
-            "**Incident #{}** opened by {announced_by}: {title}",
-            inc.id
-        ))
-        .allowed_mentions(serenity::all::CreateAllowedMentions::new());
+    let announce = outgoing::post().content(format!(
+        "**Incident #{}** opened by {announced_by}: {title}",
+        inc.id
+    ));
     let thread_name: String = format!("#{} {title}", inc.id).chars().take(100).collect();
     let made = async {
         let msg = ChannelId::new(channel).send_message(http, announce).await?;
@@ -179,7 +179,7 @@ pub(super) async fn open_with_thread(
             .field("Owner", rb.runbook.owner.clone(), true);
         thread
             .id
-            .send_message(http, CreateMessage::new().embed(card))
+            .send_message(http, outgoing::post().embed(card))
             .await?;
         Ok::<_, serenity::Error>(thread.id)
     }
@@ -261,7 +261,7 @@ async fn transition(h: &Handler, c: &CommandInteraction, req: Request) -> Result
                 ),
             };
             return Ok(Done {
-                reply: EditInteractionResponse::new().content(sentence),
+                reply: outgoing::reply().content(sentence),
                 target: Some(format!("incident #{}", now.id)),
                 result: now.state.as_str().to_string(),
             });
@@ -334,7 +334,7 @@ async fn status(h: &Handler, c: &CommandInteraction) -> Result<Done, StoreError>
         embed = embed.field("Timeline (latest)", clip(&recent.join("\n")), false);
     }
     Ok(Done {
-        reply: EditInteractionResponse::new().embed(embed),
+        reply: outgoing::reply().embed(embed),
         target: Some(format!("incident #{}", inc.id)),
         result: "ok".into(),
     })
@@ -375,7 +375,7 @@ async fn list(h: &Handler) -> Result<Done, StoreError> {
         }
     }
     Ok(Done {
-        reply: EditInteractionResponse::new().content(clip(&text)),
+        reply: outgoing::reply().content(clip(&text)),
         target: None,
         result: "ok".into(),
     })
@@ -389,7 +389,7 @@ async fn postmortem(h: &Handler, c: &CommandInteraction) -> Result<Done, StoreEr
     let timeline = h.shared.store.timeline(inc.id).await?;
     let md = incident::postmortem(&inc, &timeline, OffsetDateTime::now_utc());
     Ok(Done {
-        reply: EditInteractionResponse::new()
+        reply: outgoing::reply()
             .content(format!("Postmortem of incident #{}: {}", inc.id, inc.title))
             .new_attachment(CreateAttachment::bytes(
                 md.into_bytes(),

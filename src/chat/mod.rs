@@ -14,19 +14,24 @@ mod embed;
 mod escalations;
 mod handler;
 mod incidents;
+mod input;
 mod oom;
+mod outgoing;
 mod register;
+mod reply;
 mod runbook;
 mod steps;
+mod updates;
 mod verify;
 
 use crate::config::{DiscordEnv, Settings};
 use crate::core::alerting::AlertEvent;
 use crate::core::runbook::Runbook;
+use crate::health::Health;
 use crate::store::Store;
 use crate::watch::Watcher;
 use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -49,11 +54,10 @@ pub(crate) struct Shared {
     /// The monitored application's PostgreSQL URL, if configured.
     pub app_db: Option<crate::config::Secret>,
     pub store: Store,
-    /// Set once the migrations have been applied; until then, commands that
-    /// must be recorded are refused.
-    pub db_ready: Arc<AtomicBool>,
-    /// Set once the gateway session is up (READY seen), for /readyz.
-    pub gateway_ready: Arc<AtomicBool>,
+    /// Whether the database can record right now (migrated and answering)
+    /// and whether the gateway is connected; commands that must be recorded
+    /// wait briefly for the database, then refuse.
+    pub health: Arc<Health>,
     /// The live watcher: `/mem status` answers from it, `/mem leaks` reads
     /// its history.
     pub watcher: Arc<Watcher>,
@@ -62,11 +66,17 @@ pub(crate) struct Shared {
     pub alerts: std::sync::Mutex<Option<mpsc::Receiver<AlertEvent>>>,
     /// Whether the approval expiry loop runs already.
     pub expiry_started: AtomicBool,
+    /// Containers watched for OOM downtime now, with their latest kill.
+    pub oom_watch: dashmap::DashMap<String, time::OffsetDateTime>,
+    /// This process, as named in execution claims: host, process id and
+    /// start time, so a restarted bot is never mistaken for its
+    /// predecessor.
+    pub instance: String,
 }
 
 impl Shared {
     pub fn db_ready(&self) -> bool {
-        self.db_ready.load(Ordering::Acquire)
+        self.health.db_ready()
     }
 
     /// The probes a step from Discord runs with: the watched scope, the
@@ -113,14 +123,13 @@ pub async fn serve(
     // Alerts queue here until Discord is connected; the watcher and the
     // HTTP intake wait (backpressure) rather than drop when it is full.
     let (alert_tx, alert_rx) = mpsc::channel(256);
-    let db_ready = Arc::new(AtomicBool::new(false));
-    let gateway_ready = Arc::new(AtomicBool::new(false));
+    let health = Arc::new(Health::default());
     let watcher = Watcher::new(
         settings.clone(),
         &runbooks,
         docker_host_env.clone(),
         store.clone(),
-        db_ready.clone(),
+        health.clone(),
         alert_tx.clone(),
     );
     watcher.spawn();
@@ -130,26 +139,41 @@ pub async fn serve(
         docker_host_env,
         app_db: env.app_db.clone(),
         store,
-        db_ready,
-        gateway_ready: gateway_ready.clone(),
+        health: health.clone(),
         watcher,
         alerts: std::sync::Mutex::new(Some(alert_rx)),
         expiry_started: AtomicBool::new(false),
+        instance: instance_name(),
+        oom_watch: Default::default(),
     });
     crate::http::spawn(crate::http::State {
         listen: shared.settings.http.listen.clone(),
         watcher: shared.watcher.clone(),
         store: shared.store.clone(),
-        db_ready: shared.db_ready.clone(),
-        gateway_ready,
+        health: health.clone(),
         token: env.alertmanager_token.clone(),
         alerts: alert_tx,
+        refusal_audit_every: std::time::Duration::from_secs(
+            shared.settings.http.refusal_audit_secs.max(1),
+        ),
+        refusals: Default::default(),
     })
     .await
     .map_err(ServeError::Listen)?;
     // Discord first, database in the background: diagnosis must work even
     // while PostgreSQL is down, and the bot keeps trying to reach it.
-    tokio::spawn(prepare_database(shared.clone()));
+    let roster = shared
+        .settings
+        .discord
+        .roster
+        .iter()
+        .map(|(role, user)| (role.clone(), *user))
+        .collect();
+    tokio::spawn(crate::health::supervise_database(
+        shared.store.clone(),
+        health,
+        roster,
+    ));
     // Slash commands need no privileged intent; GUILDS is the minimum the
     // gateway accepts usefully.
     let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::GUILDS)
@@ -165,39 +189,16 @@ pub async fn serve(
     Ok(())
 }
 
-/// Applies migrations, retrying until the database answers.
-async fn prepare_database(shared: Arc<Shared>) {
-    let mut delay = std::time::Duration::from_secs(1);
-    loop {
-        match shared.store.migrate().await {
-            Ok(applied) => {
-                // The configured roster fills roles nobody holds yet;
-                // /oncall set changes it from then on.
-                let now = time::OffsetDateTime::now_utc();
-                for (role, user) in &shared.settings.discord.roster {
-                    if let Err(e) = shared
-                        .store
-                        .set_roster(role, *user, "configuration", now, true)
-                        .await
-                    {
-                        tracing::warn!(role, error = %e, "could not seed the roster");
-                    }
-                }
-                shared.db_ready.store(true, Ordering::Release);
-                tracing::info!(database = %shared.store.location(), ?applied, "database ready");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(
-                    error = %e,
-                    retry_in_secs = delay.as_secs(),
-                    "cannot prepare the database; incidents and approvals are refused until it answers"
-                );
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(std::time::Duration::from_secs(30));
-            }
-        }
-    }
+/// `host:pid:start` of this process.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into());
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    )
 }
 
 async fn shutdown_signal() {

@@ -2,13 +2,12 @@
 //! (each step with the commands the document had people type and the bot
 //! command that runs it; causes; resolutions; checklist and escalation).
 
-use super::handler::{redacted, Handler};
+use super::handler::Handler;
+use super::reply::redacted;
+use crate::chat::outgoing;
 use crate::core::commands::Invocation;
 use crate::core::text::clip;
-use serenity::all::{
-    CommandInteraction, Context, CreateEmbed, CreateInteractionResponse,
-    CreateInteractionResponseMessage,
-};
+use serenity::all::{CommandInteraction, Context, CreateEmbed};
 
 /// Shows the runbook; returns the audit target and result.
 pub(super) async fn show(
@@ -30,13 +29,8 @@ pub(super) async fn show(
                 .description(clip(&text, 1450))
         })
         .collect();
-    let msg = CreateInteractionResponseMessage::new()
-        .embeds(embeds)
-        .ephemeral(true);
-    match c
-        .create_response(&ctx.http, CreateInteractionResponse::Message(msg))
-        .await
-    {
+    let msg = outgoing::answer().embeds(embeds).ephemeral(true);
+    match c.create_response(&ctx.http, outgoing::respond(msg)).await {
         Ok(()) => (None, "shown".into()),
         Err(e) => {
             tracing::error!(error = %redacted(&e, c), "could not show the runbook");

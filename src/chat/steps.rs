@@ -2,14 +2,13 @@
 //! when it was run in an incident's thread, add it to that timeline.
 
 use super::embed;
-use super::handler::{actor, defer, edit, Handler};
+use super::handler::Handler;
+use super::reply::{actor, defer, edit};
+use crate::chat::outgoing;
 use crate::core::commands::{Invocation, Value};
 use crate::core::incident::TimelineEntry;
 use crate::diagnose::{run_step, StepInput};
-use serenity::all::{
-    ChannelId, CommandInteraction, Context, CreateAllowedMentions, CreateMessage,
-    EditInteractionResponse,
-};
+use serenity::all::{ChannelId, CommandInteraction, Context};
 use time::OffsetDateTime;
 
 /// Runs `step`; returns the audit target and result.
@@ -31,8 +30,8 @@ pub(super) async fn run(
     let in_incident = c.channel_id.get() == incident_channel || parent == Some(incident_channel);
     // Acknowledge first. Outside the incident channel the report goes there
     // and the requester gets a private pointer to it.
-    if !defer(ctx, c, !in_incident, label).await {
-        return (None, "failed: could not acknowledge".into());
+    if let Err(result) = defer(ctx, c, !in_incident, label).await {
+        return (None, result);
     }
     let Some(runbook) = h.runbook(&inv.runbook) else {
         return (None, "failed: runbook not loaded".into());
@@ -57,8 +56,8 @@ pub(super) async fn run(
         Err(e) => {
             e.count();
             tracing::warn!(command = %label, error = %crate::cause_chain(&e), "step failed");
-            let reply = EditInteractionResponse::new()
-                .content(format!("Could not run {label}: {}.", e.for_chat()));
+            let reply =
+                outgoing::reply().content(format!("Could not run {label}: {}.", e.for_chat()));
             edit(ctx, c, reply, label).await;
             return (target, format!("failed: {e}"));
         }
@@ -68,7 +67,7 @@ pub(super) async fn run(
     let (report, chart) = embed::report(&d, runbook);
     let verdict = d.verdict();
     let posted = if in_incident {
-        let mut full = EditInteractionResponse::new().embed(report);
+        let mut full = outgoing::reply().embed(report);
         if let Some(chart) = chart {
             full = full.new_attachment(chart);
         }
@@ -84,17 +83,16 @@ pub(super) async fn run(
                     ),
                     1900,
                 );
-                edit(ctx, c, EditInteractionResponse::new().content(text), label).await
+                edit(ctx, c, outgoing::reply().content(text), label).await
             }
         }
     } else {
-        let mut post = CreateMessage::new()
+        let mut post = outgoing::post()
             .content(format!(
                 "{label} requested by <@{}> in <#{}>",
                 c.user.id, c.channel_id
             ))
             // Say who asked without pinging them.
-            .allowed_mentions(CreateAllowedMentions::new())
             .embed(report);
         if let Some(chart) = chart {
             post = post.add_file(chart);
@@ -105,13 +103,7 @@ pub(super) async fn run(
         {
             Ok(msg) => {
                 let pointer = format!("Posted the report in <#{incident_channel}>: {}", msg.link());
-                edit(
-                    ctx,
-                    c,
-                    EditInteractionResponse::new().content(pointer),
-                    label,
-                )
-                .await;
+                edit(ctx, c, outgoing::reply().content(pointer), label).await;
                 Some(msg)
             }
             Err(e) => {
@@ -119,13 +111,7 @@ pub(super) async fn run(
                 let sentence = format!(
                     "The report could not be posted in <#{incident_channel}>; check that the bot may send messages and attach files there."
                 );
-                edit(
-                    ctx,
-                    c,
-                    EditInteractionResponse::new().content(sentence),
-                    label,
-                )
-                .await;
+                edit(ctx, c, outgoing::reply().content(sentence), label).await;
                 None
             }
         }

@@ -3,15 +3,15 @@
 //! incident. Run in an incident's thread, OOM signs count from when that
 //! incident opened and the result joins its timeline.
 
-use super::handler::{actor, defer, edit, Handler};
+use super::handler::Handler;
+use super::reply::{actor, defer, edit};
+use crate::chat::outgoing;
 use crate::core::commands::Invocation;
 use crate::core::diagnosis::Outcome;
 use crate::core::incident::{stamp, TimelineEntry};
 use crate::core::text::clip;
 use crate::render;
-use serenity::all::{
-    CommandInteraction, Context, CreateEmbed, CreateEmbedFooter, EditInteractionResponse,
-};
+use serenity::all::{CommandInteraction, Context, CreateEmbed, CreateEmbedFooter};
 use time::OffsetDateTime;
 
 /// Without an incident, OOM signs are looked for this far back.
@@ -34,8 +34,8 @@ pub(super) async fn run(
     inv: &Invocation,
     label: &str,
 ) -> (Option<String>, String) {
-    if !defer(ctx, c, false, label).await {
-        return (None, "failed: could not acknowledge".into());
+    if let Err(result) = defer(ctx, c, false, label).await {
+        return (None, result);
     }
     let Some(rb) = h.runbook(&inv.runbook) else {
         return (None, "failed: runbook not loaded".into());
@@ -58,13 +58,7 @@ pub(super) async fn run(
             e.count();
             tracing::warn!(command = %label, error = %crate::cause_chain(&e), "verification failed");
             let sentence = format!("Could not run {label}: {}.", e.for_chat());
-            edit(
-                ctx,
-                c,
-                EditInteractionResponse::new().content(sentence),
-                label,
-            )
-            .await;
+            edit(ctx, c, outgoing::reply().content(sentence), label).await;
             return (None, format!("failed: {e}"));
         }
     };
@@ -106,7 +100,7 @@ pub(super) async fn run(
     let posted = edit(
         ctx,
         c,
-        EditInteractionResponse::new().content(content).embed(embed),
+        outgoing::reply().content(content).embed(embed),
         label,
     )
     .await;

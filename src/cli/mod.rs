@@ -92,7 +92,7 @@ pub fn main() -> ExitCode {
     };
     // A service logs what it does; a terminal command stays quiet unless
     // something is wrong. RUST_LOG overrides both.
-    init_tracing(if matches!(cli.command, Command::Serve) {
+    crate::logging::init(if matches!(cli.command, Command::Serve) {
         "info"
     } else {
         "warn"
@@ -361,16 +361,4 @@ pub(crate) fn fail(message: &str, code: u8) -> ExitCode {
     }
     eprintln!("error: {message}");
     ExitCode::from(code)
-}
-
-fn init_tracing(default_filter: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        // Colour codes only for people at a terminal, not in log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
 }

@@ -9,7 +9,9 @@ use super::ConfigError;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value`; from now on no log line can carry it.
     pub fn new(value: String) -> Secret {
+        crate::logging::register_secret(&value);
         Secret(value)
     }
 
@@ -83,9 +85,9 @@ impl DiscordEnv {
                 )));
             }
         }
-        let alertmanager_token = secret_var(&var, "ALERTMANAGER_TOKEN")?.map(Secret);
+        let alertmanager_token = secret_var(&var, "ALERTMANAGER_TOKEN")?.map(Secret::new);
         Ok(DiscordEnv {
-            token: Secret(token),
+            token: Secret::new(token),
             api_base,
             alertmanager_token,
             app_db: monitored_database_url(&var)?,
@@ -99,7 +101,7 @@ impl DiscordEnv {
 pub fn monitored_database_url(
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Secret>, ConfigError> {
-    Ok(secret_var(&var, "MONITORED_DATABASE_URL")?.map(Secret))
+    Ok(secret_var(&var, "MONITORED_DATABASE_URL")?.map(Secret::new))
 }
 
 /// The bot's own PostgreSQL URL (`DATABASE_URL`, or the file named by
@@ -107,5 +109,5 @@ pub fn monitored_database_url(
 pub fn bot_database_url(
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Secret>, ConfigError> {
-    Ok(secret_var(&var, "DATABASE_URL")?.map(Secret))
+    Ok(secret_var(&var, "DATABASE_URL")?.map(Secret::new))
 }

@@ -19,6 +19,9 @@ pub enum RequestState {
     Failed,
     Denied,
     Expired,
+    /// Approved and claimed, but its executor stopped before recording the
+    /// outcome, and what it did cannot be told from outside.
+    Unknown,
 }
 
 impl RequestState {
@@ -30,6 +33,7 @@ impl RequestState {
             RequestState::Failed => "failed",
             RequestState::Denied => "denied",
             RequestState::Expired => "expired",
+            RequestState::Unknown => "unknown",
         }
     }
 
@@ -41,6 +45,7 @@ impl RequestState {
             RequestState::Failed,
             RequestState::Denied,
             RequestState::Expired,
+            RequestState::Unknown,
         ]
         .into_iter()
         .find(|state| state.as_str() == s)
@@ -122,7 +127,10 @@ pub fn vote(req: &ActionRequest, voter: &Voter, approve: bool, now: OffsetDateTi
                 req.id
             ));
         }
-        RequestState::Approved | RequestState::Executed | RequestState::Failed => {
+        RequestState::Approved
+        | RequestState::Executed
+        | RequestState::Failed
+        | RequestState::Unknown => {
             return VoteResult::Refused(format!(
                 "Request #{} was already approved; see its message for the outcome.",
                 req.id
@@ -186,6 +194,9 @@ pub fn within_rate_limit(
         ))
     }
 }
+
+pub mod reconcile;
+pub use reconcile::{reconcile, Observed};
 
 #[cfg(test)]
 mod tests;

@@ -305,7 +305,10 @@ pub fn parse(
             (OptionKind::Service { allowed }, Value::Text(s)) => {
                 let s = s.trim();
                 if !is_service_name(s) {
-                    return Err(format!("'{s}' is not a service name"));
+                    return Err(format!(
+                        "'{}' is not a service name",
+                        super::text::clip(s, 100)
+                    ));
                 }
                 if !allowed.is_empty() && !allowed.iter().any(|a| a == s) {
                     return Err(format!(
@@ -322,6 +325,12 @@ pub fn parse(
                 }
                 if s.chars().count() > usize::from(*max_len) {
                     return Err(format!("{name} is longer than {max_len} characters"));
+                }
+                if let Some(c) = super::text::control_char(s) {
+                    return Err(format!(
+                        "{name} contains a control character ({})",
+                        c.escape_unicode()
+                    ));
                 }
                 Value::Text(s.to_string())
             }
@@ -361,7 +370,7 @@ pub fn parse(
 
 /// Compose service names: letters, digits, `-`, `_`, `.`; never a path or
 /// anything a shell would interpret.
-fn is_service_name(s: &str) -> bool {
+pub fn is_service_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && s.chars()

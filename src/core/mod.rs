@@ -18,5 +18,6 @@ pub mod memory;
 pub mod profile;
 pub mod runbook;
 pub mod text;
+pub mod throttle;
 pub mod trend;
 pub mod verification;

@@ -19,11 +19,12 @@ use futures_util::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::Duration;
-use time::OffsetDateTime;
 
+mod inspect;
 mod probe;
 mod recreate;
 mod stream;
+pub use inspect::ContainerDetails;
 pub use probe::ExecOutput;
 pub use stream::EngineEvent;
 
@@ -61,22 +62,6 @@ pub enum DockerError {
         #[source]
         source: BollardError,
     },
-}
-
-/// What an action request shows and checks about its container.
-#[derive(Debug, Clone)]
-pub struct ContainerDetails {
-    pub id: String,
-    pub name: String,
-    pub image: String,
-    pub project: Option<String>,
-    pub service: Option<String>,
-    pub running: bool,
-    /// In a restart loop (the engine restarting it after it died).
-    pub restarting: bool,
-    /// The kernel's OOM killer ended its last run (`State.OOMKilled`).
-    pub oom_killed: bool,
-    pub started_at: Option<OffsetDateTime>,
 }
 
 /// A running container, as listed: what to sample, and how to name it.
@@ -252,48 +237,6 @@ impl Engine {
             project: c.project,
             reading,
         }
-    }
-
-    /// A container's identity and state; `None` when it does not exist.
-    pub async fn inspect(&self, id: &str) -> Result<Option<ContainerDetails>, DockerError> {
-        let found =
-            match tokio::time::timeout(self.timeout, self.client.inspect_container(id, None)).await
-            {
-                Err(_) => {
-                    return Err(DockerError::Timeout {
-                        endpoint: self.endpoint.clone(),
-                        secs: self.timeout.as_secs(),
-                    })
-                }
-                Ok(Err(BollardError::DockerResponseServerError {
-                    status_code: 404, ..
-                })) => return Ok(None),
-                Ok(Err(e)) => return Err(classify(&self.endpoint, self.timeout, e)),
-                Ok(Ok(found)) => found,
-            };
-        let labels = found
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.clone())
-            .unwrap_or_default();
-        let state = found.state.unwrap_or_default();
-        Ok(Some(ContainerDetails {
-            id: found.id.unwrap_or_default(),
-            name: found
-                .name
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string(),
-            image: found.config.and_then(|c| c.image).unwrap_or_default(),
-            project: labels.get(PROJECT_LABEL).cloned(),
-            service: labels.get(SERVICE_LABEL).cloned(),
-            running: state.running.unwrap_or(false),
-            restarting: state.restarting.unwrap_or(false),
-            oom_killed: state.oom_killed.unwrap_or(false),
-            started_at: state.started_at.and_then(|t| {
-                OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
-            }),
-        }))
     }
 
     /// Restarts a container: SIGTERM, then SIGKILL after `stop_timeout`.

@@ -5,6 +5,8 @@
 //! Compose project, are ignored (counted, never acted on).
 
 use crate::core::alerting::{AlertEvent, AlertSource};
+use crate::core::commands::is_service_name;
+use crate::core::text::{clip, storable};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -90,8 +92,10 @@ pub fn parse(
         let label = |names: &[&str]| names.iter().find_map(|n| a.labels.get(*n).cloned());
         if let (Some(theirs), Some(ours)) = (label(&PROJECT_LABELS), project) {
             if theirs != ours {
-                out.ignored
-                    .push(format!("{name}: for project {theirs}, not {ours}"));
+                out.ignored.push(format!(
+                    "{name}: for project {}, not {ours}",
+                    clip(&storable(&theirs), 60)
+                ));
                 continue;
             }
         }
@@ -104,7 +108,17 @@ pub fn parse(
                 .collect::<Vec<_>>()
                 .join(",")
         });
+        // A fingerprint is a key, not a story; whatever arrived, it is
+        // stored as it can be.
+        let fingerprint = storable(&clip(&fingerprint, 200)).into_owned();
         let service = label(&SERVICE_LABELS);
+        if let Some(s) = service.as_deref().filter(|s| !is_service_name(s)) {
+            out.ignored.push(format!(
+                "{name}: '{}' is not a Compose service name",
+                clip(&storable(s), 60)
+            ));
+            continue;
+        }
         let summary = a
             .annotations
             .get("summary")
@@ -120,7 +134,7 @@ pub fn parse(
             fingerprint: format!("am:{fingerprint}"),
             service,
             container: None,
-            summary: crate::core::text::clip(&summary, 500),
+            summary: storable(&clip(&summary, 500)).into_owned(),
             source: AlertSource::Alertmanager,
             at: now,
         });

@@ -7,23 +7,29 @@
 //! - `GET /healthz`: the process answers. `GET /readyz`: the database, the
 //!   watcher and the Discord gateway are all up.
 //!
-//! Every refusal is one sentence in the body and an audit row; nothing a
-//! request carries is ever run.
+//! Every refusal is one sentence in the body and is audited: after the
+//! token, one row each; before it (anyone can knock), counted per source
+//! and written as one row per interval. Nothing a request carries is ever
+//! run.
 
 mod alertmanager;
+mod refusals;
+
+pub use refusals::Refusals;
 
 use crate::config::Secret;
 use crate::core::alerting::AlertEvent;
+use crate::health::Health;
 use crate::metrics::{ContainerGauge, Live};
 use crate::store::{AuditEntry, Store};
 use crate::watch::Watcher;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State as Extract};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State as Extract};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -38,11 +44,14 @@ pub struct State {
     pub listen: String,
     pub watcher: Arc<Watcher>,
     pub store: Store,
-    pub db_ready: Arc<AtomicBool>,
-    pub gateway_ready: Arc<AtomicBool>,
+    /// Database and gateway, as known right now.
+    pub health: Arc<Health>,
     /// The bearer token Alertmanager must present; `None` refuses all.
     pub token: Option<Secret>,
     pub alerts: mpsc::Sender<AlertEvent>,
+    /// Unauthenticated refusals are audited in aggregate this often.
+    pub refusal_audit_every: Duration,
+    pub refusals: Refusals,
 }
 
 /// Binds the listener (so a taken port fails `serve` at once, with the
@@ -61,17 +70,32 @@ pub async fn spawn(state: State) -> Result<(), String> {
     let addr = listener
         .local_addr()
         .map_or(state.listen.clone(), |a| a.to_string());
+    let state = Arc::new(state);
     let app = Router::new()
         .route("/alertmanager", post(intake))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(Arc::new(state));
+        .with_state(state.clone());
     tracing::info!(listen = %addr, "HTTP endpoints listening");
     tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the HTTP endpoints stopped");
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(state.refusal_audit_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if state.health.db_ready() {
+                state
+                    .refusals
+                    .flush(&state.store, OffsetDateTime::now_utc())
+                    .await;
+            }
         }
     });
     Ok(())
@@ -81,12 +105,24 @@ fn sentence(status: StatusCode, text: &str) -> Response {
     (status, format!("{text}\n")).into_response()
 }
 
-async fn intake(Extract(s): Extract<Arc<State>>, headers: HeaderMap, body: Bytes) -> Response {
+/// Why an unauthenticated request was refused (aggregated in the audit).
+const NO_TOKEN_CONFIGURED: &str = "no ALERTMANAGER_TOKEN is configured";
+const BAD_TOKEN: &str = "missing or wrong bearer token";
+
+async fn intake(
+    Extract(s): Extract<Arc<State>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let now = OffsetDateTime::now_utc();
     let m = crate::metrics::global();
+    // The token is checked before a byte of the body is read: a stranger
+    // cannot make the bot buffer anything, and is counted, not audited
+    // one row at a time (see `refusals`).
     let Some(token) = &s.token else {
         m.alertmanager_request("not_configured");
-        audit(&s, now, "refused: no ALERTMANAGER_TOKEN is configured").await;
+        s.refusals.count(Some(peer.ip()), NO_TOKEN_CONFIGURED, now);
         return sentence(
             StatusCode::SERVICE_UNAVAILABLE,
             "this bot takes no Alertmanager deliveries: ALERTMANAGER_TOKEN is not set",
@@ -99,12 +135,24 @@ async fn intake(Extract(s): Extract<Arc<State>>, headers: HeaderMap, body: Bytes
         .unwrap_or("");
     if !same(presented.as_bytes(), token.expose().as_bytes()) {
         m.alertmanager_request("unauthorized");
-        audit(&s, now, "refused: missing or wrong bearer token").await;
+        s.refusals.count(Some(peer.ip()), BAD_TOKEN, now);
         let mut r = sentence(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
         return r;
     }
+    let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(e) => {
+            m.alertmanager_request("too_large");
+            let why = format!(
+                "refused: the body is not a webhook delivery of at most {} KiB ({e})",
+                BODY_LIMIT / 1024
+            );
+            audit(&s, now, &why).await;
+            return sentence(StatusCode::PAYLOAD_TOO_LARGE, &why["refused: ".len()..]);
+        }
+    };
     let known = s.watcher.alert_names();
     let project = match s.watcher.scope() {
         crate::config::Scope::Project(p) => Some(p.as_str()),
@@ -163,7 +211,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn audit(s: &State, at: OffsetDateTime, result: &str) {
-    if !s.db_ready.load(Ordering::Acquire) {
+    if !s.health.db_ready() {
         tracing::warn!(
             result,
             "Alertmanager delivery not audited: the database is not ready"
@@ -205,7 +253,7 @@ async fn metrics(Extract(s): Extract<Arc<State>>) -> Response {
             _ => None,
         })
         .collect();
-    let database_up = s.db_ready.load(Ordering::Acquire);
+    let database_up = s.health.db_ready();
     let alerts_firing = if database_up {
         match tokio::time::timeout(Duration::from_secs(2), s.store.firing_alert_counts()).await {
             Ok(Ok(counts)) => counts,
@@ -235,9 +283,9 @@ async fn metrics(Extract(s): Extract<Arc<State>>) -> Response {
 
 async fn ready(Extract(s): Extract<Arc<State>>) -> Response {
     let checks = [
-        ("database", s.db_ready.load(Ordering::Acquire)),
+        ("database", s.health.db_ready()),
         ("watcher", s.watcher.is_synced()),
-        ("discord", s.gateway_ready.load(Ordering::Acquire)),
+        ("discord", s.health.gateway_up()),
     ];
     let text: Vec<String> = checks
         .iter()

@@ -51,12 +51,15 @@ pub struct StoredRequest {
     pub executed_at: Option<OffsetDateTime>,
     pub title: String,
     pub params: serde_json::Value,
+    /// When the approval that claimed it for execution was written.
+    pub claimed_at: Option<OffsetDateTime>,
 }
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, state, version, requested_by, requested_at, expires_at, approvals_needed, \
      runbook, action, service, container_id, container_name, reason, requested_by_label, \
-     channel_id, message_id, incident_id, outcome, executed_at, target_summary, title, params";
+     channel_id, message_id, incident_id, outcome, executed_at, target_summary, title, params, \
+     claimed_at";
 
 impl Store {
     pub async fn create_request(&self, n: &NewRequest) -> Result<StoredRequest, StoreError> {
@@ -128,52 +131,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records `vote` and moves the request to `to`, if it is still pending
-    /// at `version`. `Ok(None)`: someone else changed it first.
-    pub async fn record_vote(
-        &self,
-        id: i64,
-        version: i32,
-        vote: &Vote,
-        to: RequestState,
-    ) -> Result<Option<StoredRequest>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|e| self.query_error(e))?;
-        let Some(row) = tx
-            .query_opt(
-                &format!(
-                    "UPDATE action_requests SET state = $3, version = version + 1
-                     WHERE id = $1 AND version = $2 AND state = 'pending' AND expires_at > now()
-                     RETURNING {COLUMNS}"
-                ),
-                &[&id, &version, &to.as_str()],
-            )
-            .await
-            .map_err(|e| self.query_error(e))?
-        else {
-            return Ok(None);
-        };
-        tx.execute(
-            "INSERT INTO action_votes (request_id, user_id, label, approve, at)
-             VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &id,
-                &(vote.user_id as i64),
-                &vote.label,
-                &vote.approve,
-                &vote.at,
-            ],
-        )
-        .await
-        .map_err(|e| self.query_error(e))?;
-        let votes = self.votes(&tx, id).await?;
-        tx.commit().await.map_err(|e| self.query_error(e))?;
-        request(&row, votes).map(Some)
-    }
-
     /// Marks pending requests past their expiry as expired; returns them.
     pub async fn expire_due(&self, now: OffsetDateTime) -> Result<Vec<StoredRequest>, StoreError> {
         let client = self.client().await?;
@@ -193,27 +150,6 @@ impl Store {
             out.push(request(row, votes)?);
         }
         Ok(out)
-    }
-
-    /// Records how an approved request ended (executed or failed).
-    pub async fn finish_request(
-        &self,
-        id: i64,
-        state: RequestState,
-        outcome: &str,
-        at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE action_requests SET state = $2, outcome = $3, executed_at = $4,
-                     version = version + 1
-                 WHERE id = $1 AND state = 'approved'",
-                &[&id, &state.as_str(), &outcome, &at],
-            )
-            .await
-            .map_err(|e| self.query_error(e))?;
-        Ok(())
     }
 
     /// The open (pending or approved) request for this action and service.
@@ -247,30 +183,7 @@ impl Store {
         Ok(row.get(0))
     }
 
-    /// When `service`'s restarts by `action` ran (or were approved to run,
-    /// counted as now), since `since`: what the rate limit counts.
-    /// `except` leaves out the request being executed itself.
-    pub async fn restarts_since(
-        &self,
-        action: &str,
-        service: &str,
-        since: OffsetDateTime,
-        except: Option<i64>,
-    ) -> Result<Vec<OffsetDateTime>, StoreError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT coalesce(executed_at, now()) FROM action_requests
-                 WHERE action = $1 AND service = $2 AND id <> $4
-                   AND (state = 'approved' OR (state = 'executed' AND executed_at >= $3))",
-                &[&action, &service, &since, &except.unwrap_or(0)],
-            )
-            .await
-            .map_err(|e| self.query_error(e))?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
-    }
-
-    async fn votes(
+    pub(super) async fn votes(
         &self,
         client: &impl deadpool_postgres::GenericClient,
         id: i64,
@@ -295,7 +208,7 @@ impl Store {
     }
 }
 
-fn request(r: &Row, votes: Vec<Vote>) -> Result<StoredRequest, StoreError> {
+pub(super) fn request(r: &Row, votes: Vec<Vote>) -> Result<StoredRequest, StoreError> {
     let state: String = r.get(1);
     Ok(StoredRequest {
         rule: ActionRequest {
@@ -324,5 +237,6 @@ fn request(r: &Row, votes: Vec<Vote>) -> Result<StoredRequest, StoreError> {
         target_summary: r.get(19),
         title: r.get(20),
         params: r.get(21),
+        claimed_at: r.get(22),
     })
 }

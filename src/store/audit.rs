@@ -2,6 +2,7 @@
 //! are only ever inserted (a trigger refuses updates and deletes).
 
 use super::{Store, StoreError};
+use crate::core::text::storable;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -34,13 +35,25 @@ pub struct AuditRow {
 }
 
 impl Store {
+    /// Appends a row. Whatever bytes the entry holds, it is written: what
+    /// PostgreSQL cannot store (NUL) is escaped, so a refusal of hostile
+    /// input is never lost for the very bytes that made it hostile.
     pub async fn audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
         let client = self.client().await?;
+        let target = e.target.as_deref().map(storable);
+        let detail = e.detail.clone().map(storable_json);
         client
             .execute(
                 "INSERT INTO audit_log (at, actor, action, target, result, detail)
                  VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&e.at, &e.actor, &e.action, &e.target, &e.result, &e.detail],
+                &[
+                    &e.at,
+                    &storable(&e.actor),
+                    &storable(&e.action),
+                    &target,
+                    &storable(&e.result),
+                    &detail,
+                ],
             )
             .await
             .map_err(|err| self.query_error(err))?;
@@ -70,5 +83,20 @@ impl Store {
                 detail: r.get(6),
             })
             .collect())
+    }
+}
+
+/// A JSON value with every string (keys too) made storable.
+fn storable_json(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(storable(&s).into_owned()),
+        Value::Array(items) => Value::Array(items.into_iter().map(storable_json).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (storable(&k).into_owned(), storable_json(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }

@@ -8,6 +8,7 @@
 
 use super::{Store, StoreError};
 use crate::core::incident::{Change, Incident, State, TimelineEntry};
+use crate::core::text::storable;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
@@ -265,7 +266,14 @@ async fn insert_timeline(
             "INSERT INTO timeline (incident_id, at, actor, kind, summary, outcome, link)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
-                &id, &e.at, &e.actor, &e.kind, &e.summary, &e.outcome, &e.link,
+                &id,
+                &e.at,
+                &storable(&e.actor),
+                &e.kind,
+                // Summaries quote alerts and people's words.
+                &storable(&e.summary),
+                &e.outcome,
+                &e.link,
             ],
         )
         .await

@@ -28,6 +28,16 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "action_params",
         include_str!("../../migrations/0005_action_params.sql"),
     ),
+    (
+        6,
+        "execution_claims",
+        include_str!("../../migrations/0006_execution_claims.sql"),
+    ),
+    (
+        7,
+        "alert_occurrences",
+        include_str!("../../migrations/0007_alert_occurrences.sql"),
+    ),
 ];
 
 /// Any constant works; it only has to be the same for every bot.

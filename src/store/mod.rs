@@ -9,6 +9,7 @@
 
 mod approvals;
 mod audit;
+mod claims;
 mod escalations;
 mod incidents;
 mod migrate;
@@ -16,9 +17,10 @@ mod watch;
 
 pub use approvals::{NewRequest, StoredRequest};
 pub use audit::{AuditEntry, AuditRow};
+pub use claims::Claim;
 pub use escalations::Claimed;
 pub use incidents::NewIncident;
-pub use watch::{Fired, NewAlert, Resolved, SamplePoint};
+pub use watch::{Fired, Firing, NewAlert, Resolved, SamplePoint};
 
 use crate::config::Secret;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -41,7 +43,9 @@ pub enum StoreError {
     BadUrl(String),
     #[error("the database at {location} is unreachable ({reason})")]
     Unavailable { location: String, reason: String },
-    #[error("the database at {location} refused a request: {source}")]
+    /// The database's own message stays in the cause chain (the log);
+    /// people are told only that it refused.
+    #[error("the database at {location} refused the request")]
     Query {
         location: String,
         #[source]
@@ -90,6 +94,16 @@ impl Store {
         migrate::apply(&mut client)
             .await
             .map_err(|e| self.query_error(e))
+    }
+
+    /// One round trip: does the database answer now?
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(())
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {

@@ -5,6 +5,7 @@
 use super::incidents::{incident, COLUMNS};
 use super::{Store, StoreError};
 use crate::core::incident::Incident;
+use crate::core::text::storable;
 use time::OffsetDateTime;
 
 /// One recorded point of a container's memory.
@@ -35,8 +36,21 @@ pub struct NewAlert {
 pub enum Fired {
     /// A new alert row; it has no incident yet.
     New { id: i64 },
-    /// It was firing already (a repeat): nothing to do.
-    Already { id: i64, incident_id: Option<i64> },
+    /// It was firing already: a repeat of the same delivery, or (when
+    /// counted) another occurrence of the same condition.
+    Already(Firing),
+}
+
+/// A firing alert as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Firing {
+    pub id: i64,
+    pub incident_id: Option<i64>,
+    /// How many times it fired since it started (1: once).
+    pub occurrences: i32,
+    pub started_at: OffsetDateTime,
+    /// Its report message, once posted: (channel, message).
+    pub message: Option<(i64, i64)>,
 }
 
 /// An alert that stopped firing.
@@ -119,15 +133,27 @@ impl Store {
 
     /// Records that an alert fires, unless it fires already (the partial
     /// unique index makes the check and the insert one step).
-    pub async fn fire_alert(&self, a: &NewAlert) -> Result<Fired, StoreError> {
+    /// Records a firing alert: a new row, or, if it is firing already, the
+    /// existing one. `occurrence`: this firing is another occurrence of the
+    /// condition (another OOM kill), counted on the existing row; otherwise
+    /// a repeat delivery, which changes nothing.
+    pub async fn fire_alert(&self, a: &NewAlert, occurrence: bool) -> Result<Fired, StoreError> {
         let client = self.client().await?;
         let inserted = client
             .query_opt(
-                "INSERT INTO alerts (fingerprint, name, service, source, summary, state, started_at)
-                 VALUES ($1, $2, $3, $4, $5, 'firing', $6)
+                "INSERT INTO alerts (fingerprint, name, service, source, summary, state, started_at,
+                                     last_at)
+                 VALUES ($1, $2, $3, $4, $5, 'firing', $6, $6)
                  ON CONFLICT (fingerprint) WHERE state = 'firing' DO NOTHING
                  RETURNING id",
-                &[&a.fingerprint, &a.name, &a.service, &a.source, &a.summary, &a.at],
+                &[
+                    &a.fingerprint,
+                    &a.name,
+                    &a.service.as_deref().map(storable),
+                    &a.source,
+                    &storable(&a.summary),
+                    &a.at,
+                ],
             )
             .await
             .map_err(|e| self.query_error(e))?;
@@ -136,15 +162,41 @@ impl Store {
         }
         let row = client
             .query_one(
-                "SELECT id, incident_id FROM alerts WHERE fingerprint = $1 AND state = 'firing'",
-                &[&a.fingerprint],
+                "UPDATE alerts SET occurrences = occurrences + CASE WHEN $2 THEN 1 ELSE 0 END,
+                     last_at = CASE WHEN $2 THEN $3 ELSE last_at END
+                 WHERE fingerprint = $1 AND state = 'firing'
+                 RETURNING id, incident_id, occurrences, started_at, channel_id, message_id",
+                &[&a.fingerprint, &occurrence, &a.at],
             )
             .await
             .map_err(|e| self.query_error(e))?;
-        Ok(Fired::Already {
+        Ok(Fired::Already(Firing {
             id: row.get(0),
             incident_id: row.get(1),
-        })
+            occurrences: row.get(2),
+            started_at: row.get(3),
+            message: row
+                .get::<_, Option<i64>>(4)
+                .zip(row.get::<_, Option<i64>>(5)),
+        }))
+    }
+
+    /// Where an alert's report was posted, so later occurrences update it.
+    pub async fn set_alert_message(
+        &self,
+        id: i64,
+        channel_id: u64,
+        message_id: u64,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE alerts SET channel_id = $2, message_id = $3 WHERE id = $1",
+                &[&id, &(channel_id as i64), &(message_id as i64)],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(())
     }
 
     pub async fn link_alert(&self, id: i64, incident_id: i64) -> Result<(), StoreError> {
@@ -207,6 +259,24 @@ impl Store {
             .await
             .map_err(|e| self.query_error(e))?;
         row.as_ref().map(incident).transpose()
+    }
+
+    /// The bot's own firing alerts named `name`: (fingerprint, latest
+    /// occurrence). A restarted watcher picks up where it left off.
+    pub async fn firing_bot_alerts(
+        &self,
+        name: &str,
+    ) -> Result<Vec<(String, OffsetDateTime)>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT fingerprint, coalesce(last_at, started_at) FROM alerts
+                 WHERE state = 'firing' AND source = 'bot' AND name = $1",
+                &[&name],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     /// Firing alerts per name, for /metrics.

@@ -16,6 +16,7 @@ use crate::config::{Scope, Settings};
 use crate::core::alerting::{AlertEvent, HighMemory};
 use crate::core::runbook::{AlertCondition, Runbook};
 use crate::core::trend::History;
+use crate::health::Health;
 use crate::store::Store;
 use cache::{Cache, Live};
 use std::collections::BTreeMap;
@@ -35,12 +36,15 @@ pub struct Watcher {
     /// opened: the cache holds every running container.
     synced: AtomicBool,
     store: Store,
-    db_ready: Arc<AtomicBool>,
+    health: Arc<Health>,
     alerts: mpsc::Sender<AlertEvent>,
     /// The runbook's HighMemoryUsage rule, if it declares one.
     high_memory: Option<HighMemory>,
     /// Every alert name the runbooks declare (what Alertmanager may send).
     alert_names: Vec<String>,
+    /// Services (or container names) with a firing OomKiller alert, and
+    /// their latest kill: resolved after `oom_resolve_secs` of running.
+    oom_open: std::sync::Mutex<BTreeMap<String, OffsetDateTime>>,
     /// The latest OOM kills seen (when, container name), newest last, for
     /// the verification checklist.
     ooms: std::sync::Mutex<std::collections::VecDeque<(OffsetDateTime, String)>>,
@@ -55,7 +59,7 @@ impl Watcher {
         runbooks: &[Runbook],
         docker_host_env: Option<String>,
         store: Store,
-        db_ready: Arc<AtomicBool>,
+        health: Arc<Health>,
         alerts: mpsc::Sender<AlertEvent>,
     ) -> Arc<Watcher> {
         let high_memory = runbooks
@@ -84,10 +88,11 @@ impl Watcher {
             host_memory: AtomicU64::new(0),
             synced: AtomicBool::new(false),
             store,
-            db_ready,
+            health,
             alerts,
             high_memory,
             ooms: std::sync::Mutex::new(std::collections::VecDeque::new()),
+            oom_open: std::sync::Mutex::new(BTreeMap::new()),
             alert_names: runbooks
                 .iter()
                 .flat_map(|rb| rb.alerts.iter().map(|a| a.get_ref().name.clone()))
@@ -170,7 +175,7 @@ impl Watcher {
     pub async fn history(&self, service: Option<&str>, since: OffsetDateTime) -> Vec<History> {
         let mut by_id: BTreeMap<String, History> =
             self.cache.histories(service, since).into_iter().collect();
-        if self.db_ready.load(Ordering::Acquire) {
+        if self.health.db_ready() {
             match self.store.samples_since(service, since).await {
                 Ok(points) => {
                     for p in points {

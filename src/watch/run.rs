@@ -20,11 +20,8 @@ use time::OffsetDateTime;
 /// backoff.
 pub(super) async fn follow(w: Arc<Watcher>) {
     let mut backoff = Duration::from_secs(1);
-    // Services whose container the OOM killer hit; their next start
-    // resolves the OomKiller alert.
-    let mut oom_hit: BTreeSet<String> = BTreeSet::new();
     loop {
-        match session(&w, &mut oom_hit, &mut backoff).await {
+        match session(&w, &mut backoff).await {
             Ok(()) => tracing::warn!("the engine's event stream ended; reconnecting"),
             Err(e) => {
                 crate::metrics::global().docker_error("watch");
@@ -39,11 +36,7 @@ pub(super) async fn follow(w: Arc<Watcher>) {
 
 /// One connection's worth of following: subscribe to events first, then
 /// list, so that nothing starting in between is missed.
-async fn session(
-    w: &Arc<Watcher>,
-    oom_hit: &mut BTreeSet<String>,
-    backoff: &mut Duration,
-) -> Result<(), DockerError> {
+async fn session(w: &Arc<Watcher>, backoff: &mut Duration) -> Result<(), DockerError> {
     let engine = Engine::from_settings(&w.settings, w.docker_host_env.clone()).await?;
     w.host_memory
         .store(engine.host_memory().await?, Ordering::Release);
@@ -59,7 +52,7 @@ async fn session(
             event = events.next() => match event {
                 None => return Ok(()),
                 Some(Err(e)) => return Err(e),
-                Some(Ok(e)) => on_event(w, &engine, e, oom_hit).await,
+                Some(Ok(e)) => on_event(w, &engine, e).await,
             },
             _ = tick.tick() => {
                 reconcile(w, &engine).await?;
@@ -93,18 +86,17 @@ async fn reconcile(w: &Arc<Watcher>, engine: &Engine) -> Result<(), DockerError>
     Ok(())
 }
 
-async fn on_event(
-    w: &Arc<Watcher>,
-    engine: &Engine,
-    e: EngineEvent,
-    oom_hit: &mut BTreeSet<String>,
-) {
+async fn on_event(w: &Arc<Watcher>, engine: &Engine, e: EngineEvent) {
     if e.id.is_empty() {
         return;
     }
     let key = e.service.clone().unwrap_or_else(|| e.name.clone());
     match e.action.as_str() {
         "start" => {
+            // A start does not resolve an OomKiller alert: a container in
+            // a crash loop starts after every kill. It resolves once the
+            // service has run `oom_resolve_secs` without another kill
+            // (`resolve_quiet_ooms`).
             tracing::debug!(container = %e.name, "container started");
             track(
                 w,
@@ -114,31 +106,20 @@ async fn on_event(
                 e.service.clone(),
                 e.project.clone(),
             );
-            if oom_hit.remove(&key) {
-                send(
-                    w,
-                    AlertEvent {
-                        name: OOM_KILLER.into(),
-                        firing: false,
-                        fingerprint: AlertEvent::bot_fingerprint(OOM_KILLER, &key),
-                        service: e.service.clone(),
-                        container: Some((e.id.clone(), e.name.clone())),
-                        summary: format!("{} runs again", e.name),
-                        source: AlertSource::Bot,
-                        at: OffsetDateTime::now_utc(),
-                    },
-                )
-                .await;
-            }
         }
         "die" | "destroy" => {
             tracing::debug!(container = %e.name, action = %e.action, "container gone");
             w.cache.remove(&e.id);
         }
         "oom" => {
+            let now = OffsetDateTime::now_utc();
             tracing::warn!(container = %e.name, "OOM kill");
-            w.note_oom(OffsetDateTime::now_utc(), &e.name);
-            oom_hit.insert(key.clone());
+            w.note_oom(now, &e.name);
+            if let Ok(mut open) = w.oom_open.lock() {
+                open.insert(key.clone(), now);
+            }
+            // Every kill is sent: the first opens the alert, the others
+            // are counted on it (one report, updated in place).
             send(
                 w,
                 AlertEvent {
@@ -149,12 +130,82 @@ async fn on_event(
                     container: Some((e.id.clone(), e.name.clone())),
                     summary: format!("the OOM killer killed a process in {}", e.name),
                     source: AlertSource::Bot,
-                    at: OffsetDateTime::now_utc(),
+                    at: now,
                 },
             )
             .await;
         }
         _ => {}
+    }
+}
+
+/// OomKiller alerts still firing from before this process started: they
+/// resolve here like the ones this process saw begin.
+async fn adopt_firing_ooms(w: &Watcher) -> bool {
+    let prefix = AlertEvent::bot_fingerprint(OOM_KILLER, "");
+    match w.store.firing_bot_alerts(OOM_KILLER).await {
+        Ok(firing) => {
+            if let Ok(mut open) = w.oom_open.lock() {
+                for (fingerprint, last) in firing {
+                    if let Some(key) = fingerprint.strip_prefix(&prefix) {
+                        open.entry(key.to_string()).or_insert(last);
+                    }
+                }
+            }
+            true
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "firing OOM alerts not read yet");
+            false
+        }
+    }
+}
+
+/// Resolves OomKiller alerts of services that have run for
+/// `oom_resolve_secs` since their last kill.
+async fn resolve_quiet_ooms(w: &Watcher, now: OffsetDateTime) {
+    let quiet = time::Duration::seconds(w.settings.watch.oom_resolve_secs as i64);
+    let due: Vec<String> = match w.oom_open.lock() {
+        Ok(open) => open
+            .iter()
+            .filter(|(_, last)| now - **last >= quiet)
+            .map(|(key, _)| key.clone())
+            .collect(),
+        Err(_) => return,
+    };
+    if due.is_empty() {
+        return;
+    }
+    let running = w.live(now).snapshot.containers;
+    for key in due {
+        // Still down: the alert keeps firing.
+        let Some(c) = running
+            .iter()
+            .find(|c| c.service.as_deref() == Some(key.as_str()) || c.name == key)
+        else {
+            continue;
+        };
+        if let Ok(mut open) = w.oom_open.lock() {
+            open.remove(&key);
+        }
+        send(
+            w,
+            AlertEvent {
+                name: OOM_KILLER.into(),
+                firing: false,
+                fingerprint: AlertEvent::bot_fingerprint(OOM_KILLER, &key),
+                service: c.service.clone(),
+                container: Some((c.id.clone(), c.name.clone())),
+                summary: format!(
+                    "{} has run {} s without another OOM kill",
+                    c.name,
+                    quiet.whole_seconds()
+                ),
+                source: AlertSource::Bot,
+                at: now,
+            },
+        )
+        .await;
     }
 }
 
@@ -206,22 +257,28 @@ async fn stats(w: Arc<Watcher>, engine: Engine, id: String, name: String) {
     }
 }
 
-/// HighMemoryUsage, evaluated once a second over the cache.
+/// HighMemoryUsage, evaluated once a second over the cache, and the
+/// OomKiller alerts' resolution.
 pub(super) async fn evaluate(w: Arc<Watcher>) {
-    let Some(rule) = w.high_memory else {
-        return;
-    };
     let mut tracker = Tracker::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut adopted = false;
     loop {
         tick.tick().await;
+        if !adopted && w.health.db_ready() {
+            adopted = adopt_firing_ooms(&w).await;
+        }
         if !w.is_synced() {
             // Without the engine nothing is known: keep the state as it is
             // rather than resolving alerts that may still hold.
             continue;
         }
         let now = OffsetDateTime::now_utc();
+        resolve_quiet_ooms(&w, now).await;
+        let Some(rule) = w.high_memory else {
+            continue;
+        };
         let live = w.live(now);
         // A service's containers are judged one by one (the bar is per
         // process); the service's key carries its largest.
@@ -291,7 +348,7 @@ pub(super) async fn persist(w: Arc<Watcher>) {
     let mut last_prune: Option<OffsetDateTime> = None;
     loop {
         tick.tick().await;
-        if !w.db_ready.load(Ordering::Acquire) {
+        if !w.health.db_ready() {
             continue;
         }
         let points = w.cache.newest_points();

@@ -23,14 +23,14 @@ pub fn alice() -> Member {
 pub fn bob() -> Member {
     member(9003, "bob", &[RESPONDER_ROLE, APPROVER_ROLE])
 }
-fn carol() -> Member {
+pub fn carol() -> Member {
     member(9004, "carol", &[APPROVER_ROLE])
 }
-fn dave() -> Member {
+pub fn dave() -> Member {
     member(9005, "dave", &[RESPONDER_ROLE])
 }
 
-fn started_at(container: &str) -> String {
+pub fn started_at(container: &str) -> String {
     let out = std::process::Command::new("docker")
         .args(["inspect", "--format", "{{.State.StartedAt}}", container])
         .output()
@@ -39,7 +39,7 @@ fn started_at(container: &str) -> String {
 }
 
 /// `/mem restart service:<service> reason:<reason>` by `who`.
-fn restart_slash(service: &str, reason: &str, who: Member) -> Slash {
+pub fn restart_slash(service: &str, reason: &str, who: Member) -> Slash {
     Slash {
         command: "mem".into(),
         subcommand: Some("restart".into()),
@@ -54,7 +54,7 @@ fn restart_slash(service: &str, reason: &str, who: Member) -> Slash {
 
 /// `/mem restart service:<service>` by Alice; returns the request message
 /// id and her reply.
-async fn request_restart(emu: &Emulator, service: &str) -> (u64, String) {
+pub async fn request_restart(emu: &Emulator, service: &str) -> (u64, String) {
     let (text, msg) = request_action(
         emu,
         "restart",
@@ -98,7 +98,7 @@ pub async fn acked(emu: &Emulator, sent: &Sent) {
 }
 
 /// Private follow-ups the bot sent for a click.
-fn followups(emu: &Emulator, sent: &Sent) -> Vec<Recorded> {
+pub fn followups(emu: &Emulator, sent: &Sent) -> Vec<Recorded> {
     emu.requests()
         .into_iter()
         .filter(|r| {
@@ -110,7 +110,7 @@ fn followups(emu: &Emulator, sent: &Sent) -> Vec<Recorded> {
 }
 
 /// What the bot told the clicker privately (waits for it).
-async fn said(emu: &Emulator, sent: &Sent) -> String {
+pub async fn said(emu: &Emulator, sent: &Sent) -> String {
     let r = emu
         .wait_until(WAIT, "a private follow-up", |emu| {
             followups(emu, sent).into_iter().next()
@@ -128,14 +128,14 @@ async fn said(emu: &Emulator, sent: &Sent) -> String {
 }
 
 /// The text of an edited (deferred) reply.
-fn edited(r: &Recorded) -> String {
+pub fn edited(r: &Recorded) -> String {
     r.json.as_ref().unwrap()["content"]
         .as_str()
         .unwrap_or_default()
         .to_string()
 }
 
-fn state_of(emu: &Emulator, message: u64) -> String {
+pub fn state_of(emu: &Emulator, message: u64) -> String {
     let msg = emu.message(message).unwrap();
     msg["embeds"][0]["fields"]
         .as_array()
@@ -146,7 +146,7 @@ fn state_of(emu: &Emulator, message: u64) -> String {
         .unwrap_or_default()
 }
 
-async fn wait_state(emu: &Emulator, message: u64, prefix: &str) -> String {
+pub async fn wait_state(emu: &Emulator, message: u64, prefix: &str) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
         let state = state_of(emu, message);

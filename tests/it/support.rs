@@ -80,6 +80,19 @@ impl Project {
         limit_mb: Option<u64>,
         extra: &[&str],
     ) -> String {
+        self.start_full(service, mb, limit_mb, &[], extra)
+    }
+
+    /// As `start_with`, with more `docker run` options (`--restart
+    /// always`, …) before the image.
+    pub fn start_full(
+        &mut self,
+        service: &str,
+        mb: u64,
+        limit_mb: Option<u64>,
+        docker_opts: &[&str],
+        extra: &[&str],
+    ) -> String {
         let name = format!("{}-{service}-1", self.name);
         let project_label = format!("com.docker.compose.project={}", self.name);
         let service_label = format!("com.docker.compose.service={service}");
@@ -100,6 +113,7 @@ impl Project {
         if let Some(l) = &limit {
             args.extend(["--memory", l.as_str(), "--memory-swap", l.as_str()]);
         }
+        args.extend(docker_opts);
         args.extend([IMAGE, "--mb", &mb_arg]);
         args.extend(extra);
         let out = docker(&args);

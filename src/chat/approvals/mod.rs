@@ -1,34 +1,40 @@
 //! Action requests in Discord: `/mem restart`, `/mem close-idle` and
 //! `/mem restart-workers` post a request (prepared in `prepare.rs`: exactly
-//! what it will touch and run) with Approve and Deny buttons; clicks are decided by `core::approval::vote` and
-//! written conditionally (the pending → approved write is the execution
-//! claim); expiry runs in the background.
+//! what it will touch and run) with Approve and Deny buttons. Clicks
+//! (`click.rs`) are decided by `core::approval::vote` and written
+//! conditionally (the pending → approved write is the execution claim);
+//! execution (`run.rs`) keeps its claim alive; outcomes and expiry are
+//! recorded in `record.rs`; claims whose executor died are reconciled in
+//! `reconcile.rs`.
 //!
-//! A button's custom id only names the request (`approval:<id>:approve`);
-//! everything else comes from the database, so buttons keep working after a
-//! restart and a forged id finds nothing to act on.
+//! A button's custom id only names the request (`approval:<id>:approve`),
+//! and counts only on the message that request was posted in: everything
+//! else comes from the database, so buttons keep working after a restart
+//! and a forged or misplaced id finds nothing to act on.
 
+mod click;
 mod prepare;
+mod reconcile;
+mod record;
 mod run;
 mod view;
 
-pub(super) use run::expiry_loop;
+pub(super) use click::click;
+pub(super) use record::expiry_loop;
 
-use super::handler::{actor, defer, edit, Handler};
-use crate::core::approval::{self, RequestState, VoteResult, Voter};
+use super::handler::Handler;
+use super::reply::{actor, defer, edit};
+use crate::chat::outgoing;
 use crate::core::commands::{Invocation, Value};
 use crate::core::incident::stamp;
 use crate::core::runbook::ActionEffect;
-use crate::store::{AuditEntry, NewRequest};
+use crate::store::NewRequest;
 use prepare::{prepare_close_idle, prepare_recreate, prepare_restart, text_arg, DATABASE_KEY};
-use run::{execute, expire_now, timeline};
-use serenity::all::{
-    ChannelId, CommandInteraction, ComponentInteraction, Context, CreateInteractionResponse,
-    CreateInteractionResponseFollowup, CreateMessage, EditInteractionResponse, EditMessage,
-};
+use record::timeline;
+use serenity::all::{ChannelId, CommandInteraction, Context};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
-use view::{buttons, parse_custom_id, request_embed};
+use view::{buttons, request_embed};
 
 /// `/mem restart service:<…> reason:<…>`: records and posts a request.
 /// Returns the audit target and result.
@@ -65,19 +71,13 @@ pub(super) async fn request(
     // Acknowledge before any I/O (Discord's 3 s). The reply is private: a
     // refusal concerns the requester, and the request itself is posted
     // for everyone.
-    if !defer(ctx, c, true, label).await {
-        return (target, "failed: could not acknowledge".into());
+    if let Err(result) = defer(ctx, c, true, label).await {
+        return (target, result);
     }
     let refuse = |sentence: String| {
         let target = target.clone();
         async move {
-            edit(
-                ctx,
-                c,
-                EditInteractionResponse::new().content(sentence.clone()),
-                label,
-            )
-            .await;
+            edit(ctx, c, outgoing::reply().content(sentence.clone()), label).await;
             (target, format!("refused: {sentence}"))
         }
     };
@@ -157,7 +157,7 @@ pub(super) async fn request(
             edit(
                 ctx,
                 c,
-                EditInteractionResponse::new().content(format!("No request was made: {e}.")),
+                outgoing::reply().content(format!("No request was made: {e}.")),
                 label,
             )
             .await;
@@ -169,24 +169,34 @@ pub(super) async fn request(
         .as_ref()
         .and_then(|i| i.thread_id)
         .map_or(h.shared.settings.discord.incident_channel_id, |t| t as u64);
-    let message = CreateMessage::new()
+    let message = outgoing::post()
         .content(format!(
             "Approval needed: {} (request #{})",
             action.title, req.rule.id
         ))
         .embed(request_embed(&req))
-        .components(buttons(&req))
-        .allowed_mentions(serenity::all::CreateAllowedMentions::new());
+        .components(buttons(&req));
     let posted = ChannelId::new(channel)
         .send_message(&ctx.http, message)
         .await;
     let sentence = match posted {
         Ok(msg) => {
-            if let Err(e) = store
+            // Clicks count only on the recorded message: a hiccup of the
+            // database must not leave the request unclickable.
+            let mut recorded = store
                 .set_request_message(req.rule.id, channel, msg.id.get())
-                .await
-            {
-                tracing::warn!(error = %e, "request message not recorded");
+                .await;
+            for _ in 0..3 {
+                if recorded.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                recorded = store
+                    .set_request_message(req.rule.id, channel, msg.id.get())
+                    .await;
+            }
+            if let Err(e) = recorded {
+                tracing::error!(request = req.rule.id, error = %crate::cause_chain(&e), "request message not recorded; its buttons will be refused");
             }
             format!(
                 "Request #{} to {} is waiting for {} approval(s) from someone else, until {}: {}",
@@ -198,20 +208,14 @@ pub(super) async fn request(
             )
         }
         Err(e) => {
-            tracing::error!(error = %super::handler::redacted(&e, c), "posting the request failed");
+            tracing::error!(error = %super::reply::redacted(&e, c), "posting the request failed");
             format!(
                 "Request #{} was recorded but could not be posted in <#{channel}>.",
                 req.rule.id
             )
         }
     };
-    edit(
-        ctx,
-        c,
-        EditInteractionResponse::new().content(sentence),
-        label,
-    )
-    .await;
+    edit(ctx, c, outgoing::reply().content(sentence), label).await;
     timeline(
         h,
         &req,
@@ -224,146 +228,4 @@ pub(super) async fn request(
         Some(format!("request #{}", req.rule.id)),
         "requested".into(),
     )
-}
-
-/// A click on Approve or Deny.
-pub(super) async fn click(h: &Handler, ctx: &Context, b: ComponentInteraction) {
-    // Acknowledge at once (Discord's 3 s) as a deferred update: the request
-    // message is edited below, and refusals follow privately.
-    if let Err(e) = b
-        .create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
-        .await
-    {
-        tracing::warn!(error = %e.to_string().replace(&b.token, "[token]"), "could not acknowledge a click");
-        return;
-    }
-    let who = format!("{} (<@{}>)", b.user.name, b.user.id);
-    let store = &h.shared.store;
-    let audit = |action: String, target: Option<String>, result: String| AuditEntry {
-        at: OffsetDateTime::now_utc(),
-        actor: who.clone(),
-        action,
-        target,
-        result,
-        detail: Some(serde_json::json!({ "custom_id": b.data.custom_id })),
-    };
-    let found = match parse_custom_id(&b.data.custom_id) {
-        Some((id, approve)) => store.request(id).await.map(|r| r.map(|r| (r, approve))),
-        None => Ok(None),
-    };
-    let (mut req, approve) = match found {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            let sentence =
-                "That button does not belong to any request of this bot; nothing was done.";
-            ephemeral(ctx, &b, sentence).await;
-            h.record(audit(
-                "button".into(),
-                None,
-                format!("refused: unknown button id {:?}", b.data.custom_id),
-            ))
-            .await;
-            return;
-        }
-        Err(e) => {
-            ephemeral(ctx, &b, &format!("Nothing was recorded: {e}.")).await;
-            return;
-        }
-    };
-    let action = if approve { "approve" } else { "deny" };
-    let target = Some(format!("request #{}", req.rule.id));
-    let roles: Vec<u64> = b
-        .member
-        .as_ref()
-        .map(|m| m.roles.iter().map(|r| r.get()).collect())
-        .unwrap_or_default();
-    let voter = Voter {
-        user_id: b.user.id.get(),
-        label: who.clone(),
-        is_approver: roles
-            .iter()
-            .any(|r| h.shared.settings.discord.approver_role_ids.contains(r)),
-    };
-    // Decide on the stored state; write only if nobody changed it since.
-    for _ in 0..3 {
-        let now = OffsetDateTime::now_utc();
-        let (vote, to) = match approval::vote(&req.rule, &voter, approve, now) {
-            VoteResult::Refused(sentence) => {
-                ephemeral(ctx, &b, &sentence).await;
-                h.record(audit(action.into(), target, format!("refused: {sentence}")))
-                    .await;
-                return;
-            }
-            VoteResult::Expired => {
-                expire_now(h, &ctx.http, now).await;
-                let sentence = format!("Request #{} expired; make a new request.", req.rule.id);
-                ephemeral(ctx, &b, &sentence).await;
-                h.record(audit(action.into(), target, format!("refused: {sentence}")))
-                    .await;
-                return;
-            }
-            VoteResult::Counted(v) => (v, RequestState::Pending),
-            VoteResult::Approved(v) => (v, RequestState::Approved),
-            VoteResult::Denied(v) => (v, RequestState::Denied),
-        };
-        match store
-            .record_vote(req.rule.id, req.rule.version, &vote, to)
-            .await
-        {
-            Ok(Some(updated)) => {
-                if to != RequestState::Pending {
-                    crate::metrics::global().approval(to.as_str());
-                }
-                // The clicked message is the request's: edit it in place.
-                let show = EditMessage::new()
-                    .embed(request_embed(&updated))
-                    .components(buttons(&updated));
-                if let Err(e) = b
-                    .channel_id
-                    .edit_message(&ctx.http, b.message.id, show)
-                    .await
-                {
-                    tracing::warn!(error = %e, "could not update the request message");
-                }
-                h.record(audit(
-                    action.into(),
-                    target.clone(),
-                    updated.rule.state.as_str().into(),
-                ))
-                .await;
-                let verb = if approve { "approved" } else { "denied" };
-                timeline(
-                    h,
-                    &updated,
-                    &who,
-                    "approval",
-                    format!("request #{} {verb}", updated.rule.id),
-                )
-                .await;
-                if updated.rule.state == RequestState::Approved {
-                    execute(h, &ctx.http, updated).await;
-                }
-                return;
-            }
-            Ok(None) => match store.request(req.rule.id).await {
-                Ok(Some(fresh)) => req = fresh,
-                _ => break,
-            },
-            Err(e) => {
-                ephemeral(ctx, &b, &format!("Nothing was recorded: {e}.")).await;
-                return;
-            }
-        }
-    }
-    ephemeral(ctx, &b, "The request is changing right now; try again.").await;
-}
-
-/// A private sentence to whoever clicked (after the acknowledgement).
-async fn ephemeral(ctx: &Context, b: &ComponentInteraction, sentence: &str) {
-    let msg = CreateInteractionResponseFollowup::new()
-        .content(sentence)
-        .ephemeral(true);
-    if let Err(e) = b.create_followup(&ctx.http, msg).await {
-        tracing::warn!(error = %e.to_string().replace(&b.token, "[token]"), "could not reply to a click");
-    }
 }

@@ -1,16 +1,17 @@
-//! Executing approved requests, expiring stale ones, and recording both
-//! (audit log, incident timeline, the request's message).
+//! Executing approved requests: the actions themselves, with the claim
+//! kept alive while they run. Recording the outcome is `record.rs`.
 
 use super::super::handler::Handler;
-use super::view::{buttons, request_embed};
+use super::record::finish;
 use crate::actions::{describe_closed, execute_close_idle, execute_recreate, execute_restart};
-use crate::core::approval::{self, RequestState};
-use crate::core::incident::{stamp, TimelineEntry};
+use crate::config::Settings;
+use crate::core::approval::RequestState;
+use crate::core::incident::stamp;
 use crate::core::memory::human_bytes;
 use crate::core::runbook::fill_command;
 use crate::core::runbook::ActionEffect;
 use crate::store::StoredRequest;
-use serenity::all::{ChannelId, CreateMessage, EditMessage, Http, MessageId};
+use serenity::all::Http;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -18,6 +19,12 @@ use time::OffsetDateTime;
 /// Runs an approved request (this bot won the claim), then records and
 /// posts the outcome with the next runbook step.
 pub(super) async fn execute(h: &Handler, http: &Arc<Http>, req: StoredRequest) {
+    let claim = keep_claim(h, req.rule.id);
+    run(h, http, req).await;
+    claim.abort();
+}
+
+async fn run(h: &Handler, http: &Arc<Http>, req: StoredRequest) {
     let effect = h
         .runbook(&req.runbook)
         .and_then(|rb| {
@@ -29,10 +36,8 @@ pub(super) async fn execute(h: &Handler, http: &Arc<Http>, req: StoredRequest) {
         .map(|a| a.effect.clone());
     match effect {
         Some(ActionEffect::RestartService {
-            stop_timeout_secs,
-            rate_limit_per_hour,
-            ..
-        }) => restart(h, http, req, stop_timeout_secs, rate_limit_per_hour).await,
+            stop_timeout_secs, ..
+        }) => restart(h, http, req, stop_timeout_secs).await,
         Some(ActionEffect::CloseIdleConnections { include_idle, .. }) => {
             close_idle(h, http, req, include_idle).await
         }
@@ -121,7 +126,7 @@ async fn recreate(
 }
 
 /// As `docker compose` does: SIGTERM, then SIGKILL after this long.
-const RECREATE_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const RECREATE_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Closes the idle sessions an approved request names, by the age that was
 /// approved; says exactly which were closed.
@@ -171,40 +176,10 @@ async fn close_idle(h: &Handler, http: &Arc<Http>, req: StoredRequest, allowed_i
 }
 
 /// Restarts the container an approved request names, if it is still the
-/// service's and within the rate limit.
-async fn restart(
-    h: &Handler,
-    http: &Arc<Http>,
-    req: StoredRequest,
-    stop_timeout_secs: u32,
-    rate_limit_per_hour: u32,
-) {
+/// service's (the rate limit was checked with the claim).
+async fn restart(h: &Handler, http: &Arc<Http>, req: StoredRequest, stop_timeout_secs: u32) {
     let settings = &h.shared.settings;
     let now = OffsetDateTime::now_utc();
-    // If the count cannot be read, the limit cannot be vouched for: refuse.
-    let recent = match h
-        .shared
-        .store
-        .restarts_since(
-            &req.action,
-            &req.service,
-            now - time::Duration::hours(1),
-            Some(req.rule.id),
-        )
-        .await
-    {
-        Ok(recent) => recent,
-        Err(e) => {
-            return finish(
-                h,
-                http,
-                req,
-                RequestState::Failed,
-                format!("the rate limit could not be checked: {e}"),
-            )
-            .await
-        }
-    };
     h.audit_bot(
         now,
         format!("execute {}", req.action),
@@ -212,11 +187,6 @@ async fn restart(
         "starting".into(),
     )
     .await;
-    if let Err(sentence) =
-        approval::within_rate_limit(&req.service, &recent, rate_limit_per_hour, now)
-    {
-        return finish(h, http, req, RequestState::Failed, sentence).await;
-    }
     let result = execute_restart(
         settings,
         &settings.scope(),
@@ -255,131 +225,48 @@ async fn restart(
     }
 }
 
-async fn finish(
-    h: &Handler,
-    http: &Arc<Http>,
-    mut req: StoredRequest,
-    state: RequestState,
-    outcome: String,
-) {
-    let now = OffsetDateTime::now_utc();
-    if let Err(e) = h
-        .shared
-        .store
-        .finish_request(req.rule.id, state, &outcome, now)
-        .await
-    {
-        tracing::error!(request = req.rule.id, error = %e, "the outcome of an executed request was not recorded");
-    }
-    req.rule.state = state;
-    req.outcome = Some(outcome.clone());
-    update_message(http, &req).await;
-    if let Some(channel) = req.channel_id {
-        let text = match state {
-            RequestState::Executed => format!("Request #{} executed: {outcome}", req.rule.id),
-            _ => format!("Request #{} failed: {outcome}", req.rule.id),
-        };
-        if let Err(e) = ChannelId::new(channel as u64)
-            .send_message(
-                http,
-                CreateMessage::new()
-                    .content(crate::core::text::clip(&text, 1900))
-                    // The outcome names people; it does not ping them.
-                    .allowed_mentions(serenity::all::CreateAllowedMentions::new()),
-            )
-            .await
-        {
-            tracing::warn!(error = %e, "could not post the outcome");
+/// The longest an action may take, all its bounded steps together: a claim
+/// older than twice this is reconciled whatever its lease says.
+pub(super) fn action_timeout(effect: &ActionEffect, settings: &Settings) -> Duration {
+    let engine = Duration::from_secs(settings.docker.timeout_secs);
+    match effect {
+        ActionEffect::RestartService {
+            stop_timeout_secs, ..
+        } => {
+            Duration::from_secs(u64::from(*stop_timeout_secs) + settings.approvals.settle_secs)
+                + engine * 4
         }
-    }
-    crate::metrics::global().approval(state.as_str());
-    h.audit_bot(
-        now,
-        format!("execute {}", req.action),
-        Some(format!("request #{} ({})", req.rule.id, req.container_name)),
-        format!("{}: {outcome}", state.as_str()),
-    )
-    .await;
-    timeline(
-        h,
-        &req,
-        "incident-bot",
-        "action",
-        format!("request #{} {}: {outcome}", req.rule.id, state.as_str()),
-    )
-    .await;
-}
-
-/// Expires what is due and updates those requests' messages.
-pub(super) async fn expire_now(h: &Handler, http: &Arc<Http>, now: OffsetDateTime) {
-    let expired = match h.shared.store.expire_due(now).await {
-        Ok(expired) => expired,
-        Err(e) => return tracing::warn!(error = %e, "expiry check failed"),
-    };
-    for req in expired {
-        update_message(http, &req).await;
-        crate::metrics::global().approval("expired");
-        h.audit_bot(
-            now,
-            format!("expire {}", req.action),
-            Some(format!("request #{}", req.rule.id)),
-            "expired".into(),
-        )
-        .await;
-        timeline(
-            h,
-            &req,
-            "incident-bot",
-            "approval",
-            format!("request #{} expired", req.rule.id),
-        )
-        .await;
+        ActionEffect::RecreateWithCommand { .. } => RECREATE_STOP_TIMEOUT + engine * 6,
+        ActionEffect::CloseIdleConnections { .. } => engine * 3,
     }
 }
 
-async fn update_message(http: &Arc<Http>, req: &StoredRequest) {
-    if let (Some(channel), Some(message)) = (req.channel_id, req.message_id) {
-        let edit = EditMessage::new()
-            .embed(request_embed(req))
-            .components(buttons(req));
-        if let Err(e) = ChannelId::new(channel as u64)
-            .edit_message(http, MessageId::new(message as u64), edit)
-            .await
-        {
-            tracing::warn!(request = req.rule.id, error = %e, "could not update the request message");
-        }
-    }
-}
-
-pub(super) async fn timeline(
-    h: &Handler,
-    req: &StoredRequest,
-    actor: &str,
-    kind: &str,
-    summary: String,
-) {
-    if let Some(id) = req.incident_id {
-        let entry = TimelineEntry {
-            at: OffsetDateTime::now_utc(),
-            actor: actor.to_string(),
-            kind: kind.to_string(),
-            summary,
-            outcome: None,
-            link: None,
-        };
-        if let Err(e) = h.shared.store.append_timeline(id, &entry).await {
-            tracing::warn!(error = %e, "timeline entry not recorded");
-        }
-    }
-}
-
-/// Checks for expired requests every `every`, for as long as the bot runs.
-pub(in crate::chat) async fn expiry_loop(h: Arc<Handler>, http: Arc<Http>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    loop {
+/// Renews this bot's claim on request `id` while it executes, so no other
+/// bot reconciles it meanwhile; aborted when execution ends.
+fn keep_claim(h: &Handler, id: i64) -> tokio::task::AbortHandle {
+    let store = h.shared.store.clone();
+    let by = h.shared.instance.clone();
+    let lease = Duration::from_secs(h.shared.settings.approvals.lease_secs.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(lease / 3);
         tick.tick().await;
-        if h.shared.db_ready() {
-            expire_now(&h, &http, OffsetDateTime::now_utc()).await;
+        loop {
+            tick.tick().await;
+            match store.renew_claim(id, &by, time_span(lease)).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(request = id, "the execution claim was taken over; this bot's outcome will still be recorded");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(request = id, error = %e, "the execution claim could not be renewed")
+                }
+            }
         }
-    }
+    })
+    .abort_handle()
+}
+
+pub(super) fn time_span(d: Duration) -> time::Duration {
+    time::Duration::try_from(d).unwrap_or(time::Duration::MAX)
 }

@@ -50,6 +50,14 @@ pub(super) fn request_embed(req: &StoredRequest) -> CreateEmbed {
             ),
             0xE7_4C_3C,
         ),
+        RequestState::Unknown => (
+            format!(
+                "Approved by {}; outcome unknown: {}",
+                approvals.join(", "),
+                req.outcome.clone().unwrap_or_default()
+            ),
+            0xE6_7E_22,
+        ),
         RequestState::Denied => {
             let by = r
                 .votes

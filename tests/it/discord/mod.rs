@@ -17,6 +17,7 @@ mod api;
 mod gateway;
 mod inject;
 mod interactions;
+mod mentions;
 mod messages;
 mod payloads;
 mod rest;
@@ -302,6 +303,24 @@ impl Emulator {
             Some((a.filename.clone(), a.data.clone()))
         })
     }
+    /// From now on every identified session gets every dispatch (several
+    /// bot processes on one token, as Discord does), not only the latest.
+    pub fn deliver_to_every_session(&self) {
+        self.shared.write(|s| s.every_session = true);
+    }
+
+    /// Who each request the bot made would notify on Discord, for the
+    /// requests that would notify anyone (see [`mentions`]).
+    pub fn notifications(&self) -> Vec<(Recorded, mentions::Notified)> {
+        self.requests()
+            .into_iter()
+            .filter_map(|r| {
+                let n = mentions::notified(&r)?;
+                (!n.is_empty()).then_some((r, n))
+            })
+            .collect()
+    }
+
     /// Changes the interaction answer deadline (`None`: no deadline).
     pub fn set_ack_deadline(&self, deadline: Option<Duration>) {
         self.shared.write(|s| s.ack_deadline = deadline);

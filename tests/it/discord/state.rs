@@ -167,6 +167,10 @@ pub(super) struct State {
     pub gateway: Gateway,
     pub ack_deadline: Option<Duration>,
     pub sessions_started: u64,
+    /// Deliver dispatches to every identified session, not only the
+    /// latest: what Discord does for several processes on one token (each
+    /// gets every interaction, and the first to answer wins).
+    pub every_session: bool,
 }
 
 impl State {
@@ -184,6 +188,7 @@ impl State {
             gateway: Gateway::default(),
             ack_deadline: Some(ACK_DEADLINE),
             sessions_started: 0,
+            every_session: false,
         }
     }
 
@@ -199,7 +204,8 @@ impl State {
         let seq = session.log.len() as u64 + 1;
         let frame = serde_json::json!({"op": 0, "s": seq, "t": t, "d": d}).to_string();
         for conn in self.gateway.conns.values() {
-            if conn.session.as_deref() == Some(session.id.as_str()) {
+            let current = conn.session.as_deref() == Some(session.id.as_str());
+            if current || (self.every_session && conn.session.is_some()) {
                 let _ = conn.tx.send(ConnCmd::Frame(frame.clone(), interaction));
             }
         }

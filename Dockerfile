@@ -13,16 +13,19 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 # Dependencies first, so source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
+COPY crates/incident-core/Cargo.toml crates/incident-core/
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && mkdir crates/incident-core/src && touch crates/incident-core/src/lib.rs \
     && mkdir config && touch config/default.toml \
     && cargo build --release --locked \
-    && rm -rf src config
+    && rm -rf src crates/incident-core/src config
 COPY src src
+COPY crates crates
 COPY config config
 COPY commands commands
 COPY migrations migrations
 # Make sure the real sources are newer than the placeholder build.
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked
+RUN touch src/main.rs src/lib.rs crates/incident-core/src/lib.rs && cargo build --release --locked
 
 FROM debian:bookworm-slim
 RUN apt-get update \

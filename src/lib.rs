@@ -19,7 +19,7 @@ pub mod chart;
 pub mod chat;
 pub mod cli;
 pub mod config;
-pub mod core;
+pub use incident_core as core;
 pub mod diagnose;
 pub mod docker;
 pub mod health;

@@ -97,7 +97,7 @@ fn the_base_runbook_is_valid() {
 
 #[test]
 fn the_shipped_memory_runbook_is_whole() {
-    let rb = Runbook::parse(include_str!("../../../commands/mem.toml"), "mem.toml")
+    let rb = Runbook::parse(include_str!("../../../../commands/mem.toml"), "mem.toml")
         .unwrap_or_else(|p| panic!("{p:#?}"));
     assert_eq!(rb.id(), "mem");
     assert_eq!(rb.runbook.estimated_ttr_minutes, 30);
@@ -367,7 +367,7 @@ fn overrides_change_thresholds_and_are_validated() {
 
 #[test]
 fn alert_conditions_take_numeric_overrides_by_alert_name() {
-    let mut rb = Runbook::parse(include_str!("../../../commands/mem.toml"), "mem.toml").unwrap();
+    let mut rb = Runbook::parse(include_str!("../../../../commands/mem.toml"), "mem.toml").unwrap();
     let table: toml::Table = toml::from_str("for_secs = 2\nprocess_max_mib = 20").unwrap();
     rb.apply_overrides(
         &BTreeMap::from([("HighMemoryUsage".into(), table)]),
@@ -387,7 +387,7 @@ fn alert_conditions_take_numeric_overrides_by_alert_name() {
     for bad in ["kind = \"oom_kill\"", "for_secs = \"soon\"", "for_ever = 1"] {
         let table: toml::Table = toml::from_str(bad).unwrap();
         let mut rb =
-            Runbook::parse(include_str!("../../../commands/mem.toml"), "mem.toml").unwrap();
+            Runbook::parse(include_str!("../../../../commands/mem.toml"), "mem.toml").unwrap();
         let err = rb
             .apply_overrides(
                 &BTreeMap::from([("HighMemoryUsage".into(), table)]),

@@ -125,10 +125,10 @@ pub fn rank(causes: &[&Cause], m: &Measured) -> Vec<RankedCause> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::runbook::Runbook;
+    use crate::runbook::Runbook;
 
     fn causes() -> Runbook {
-        Runbook::parse(include_str!("../../commands/mem.toml"), "mem.toml").unwrap()
+        Runbook::parse(include_str!("../../../commands/mem.toml"), "mem.toml").unwrap()
     }
 
     fn order(m: &Measured) -> Vec<String> {

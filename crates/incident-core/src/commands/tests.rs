@@ -3,7 +3,7 @@
 use super::*;
 
 fn mem() -> CommandSpec {
-    let rb = Runbook::parse(include_str!("../../../commands/mem.toml"), "mem.toml").unwrap();
+    let rb = Runbook::parse(include_str!("../../../../commands/mem.toml"), "mem.toml").unwrap();
     spec(&rb)
 }
 

@@ -1,13 +1,13 @@
 //! The escalation policy, table-driven, with the clock passed in.
 
 use super::*;
-use crate::core::runbook::Runbook;
+use crate::runbook::Runbook;
 use time::macros::datetime;
 
 const OPENED: OffsetDateTime = datetime!(2026-02-21 14:00:00 UTC);
 
 fn mem() -> Runbook {
-    Runbook::parse(include_str!("../../../commands/mem.toml"), "mem.toml").unwrap()
+    Runbook::parse(include_str!("../../../../commands/mem.toml"), "mem.toml").unwrap()
 }
 
 fn rules(rb: &Runbook) -> Vec<&Escalation> {

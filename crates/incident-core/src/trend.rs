@@ -5,9 +5,9 @@
 //! Pure: the caller passes the samples and `now`; nothing here reads a
 //! clock or knows where the samples came from (live cache or database).
 
-use super::diagnosis::{Offender, Outcome, Verdict};
 use super::memory::MIB;
 use super::runbook::Step;
+use super::verdict::{Offender, Outcome, Verdict};
 use serde::Serialize;
 use time::OffsetDateTime;
 

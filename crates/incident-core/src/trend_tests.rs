@@ -1,7 +1,7 @@
 //! The trend maths and the leak verdict, table-driven.
 
 use super::*;
-use crate::core::runbook::Check;
+use crate::runbook::Check;
 use time::macros::datetime;
 
 const MIB_U: u64 = 1 << 20;

@@ -2,8 +2,8 @@
 //! service, run inside its container; the output is for people to read, so
 //! the verdict only says whether it ran cleanly and completely.
 
-use super::diagnosis::{Outcome, Verdict};
 use super::runbook::Step;
+use super::verdict::{Outcome, Verdict};
 use serde::Serialize;
 
 /// What a profiler run produced.
@@ -82,7 +82,7 @@ pub fn judge_profile(step: &Step, run: ProfileRun) -> ProfileReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::runbook::Check;
+    use crate::runbook::Check;
 
     fn run(exit: Option<i64>, truncated: bool, timed_out: bool) -> ProfileRun {
         ProfileRun {

@@ -11,21 +11,13 @@
 use super::runbook::{ActionEffect, Check, Runbook};
 use std::collections::BTreeMap;
 
-/// Subcommand names the bot derives itself; runbook ids may not use them.
-pub const RESERVED: [&str; 4] = ["causes", "verify", "escalate", "runbook"];
-
-/// The built-in command group for incidents; no runbook may take its name.
-pub const INCIDENT_GROUP: &str = "incident";
-
-/// The built-in command group for the on-call roster.
-pub const ONCALL_GROUP: &str = "oncall";
+pub use super::surface::{INCIDENT_GROUP, MAX_SUBCOMMANDS, ONCALL_GROUP, RESERVED};
 
 /// Longest incident title (it also names the incident's thread, and Discord
 /// caps thread names at 100 characters).
 pub const MAX_TITLE: u16 = 80;
 
-/// Discord's limits, which the spec keeps so registration never fails.
-pub const MAX_SUBCOMMANDS: usize = 25;
+/// Discord's cap on a command's or option's description.
 pub const MAX_DESCRIPTION: usize = 100;
 /// Longest free-text reason accepted (kept short: it is shown in chat and
 /// stored, and never executed).

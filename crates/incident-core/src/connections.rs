@@ -5,8 +5,8 @@
 //!
 //! Pure: the adapter reads `pg_stat_activity` into [`Session`]s.
 
-use super::diagnosis::{Offender, Outcome, Verdict};
 use super::runbook::Step;
+use super::verdict::{Offender, Outcome, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -177,7 +177,7 @@ pub fn judge_connections(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::runbook::Check;
+    use crate::runbook::Check;
 
     fn step() -> Step {
         Step {

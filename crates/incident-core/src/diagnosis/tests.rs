@@ -2,8 +2,8 @@
 //! offenders out.
 
 use super::*;
-use crate::core::memory::{ContainerSample, MemorySnapshot, Reading};
-use crate::core::runbook::Check;
+use crate::memory::{ContainerSample, MemorySnapshot, Reading};
+use crate::runbook::Check;
 
 const MIB: u64 = 1 << 20;
 const HOST: u64 = 4096 * MIB;

@@ -4,7 +4,7 @@
 //! runbook author fixes them all in one pass.
 
 use super::{ResolutionItem, Runbook};
-use crate::core::commands::{INCIDENT_GROUP, MAX_SUBCOMMANDS, ONCALL_GROUP, RESERVED};
+use crate::surface::{INCIDENT_GROUP, MAX_SUBCOMMANDS, ONCALL_GROUP, RESERVED};
 use std::collections::HashSet;
 
 /// Every problem of a parsed runbook, as (byte offset, message).

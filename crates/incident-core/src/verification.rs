@@ -3,7 +3,7 @@
 //! may be resolved). Pure: the orchestration (`verify`) gathers the
 //! observations.
 
-use super::diagnosis::Outcome;
+use super::verdict::Outcome;
 use serde::Serialize;
 
 /// One checklist item, judged.

@@ -7,7 +7,7 @@
 //! unknown, never guessed as done.
 
 use super::RequestState;
-use crate::core::incident::stamp;
+use crate::incident::stamp;
 use time::OffsetDateTime;
 
 /// A container as found by the reconciler.

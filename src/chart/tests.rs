@@ -53,20 +53,20 @@ fn many(n: usize) -> MemoryChart {
 
 /// A decoded chart, for pixel assertions (the trend chart's tests use it
 /// too).
-pub(super) struct Img {
-    pub(super) w: i32,
-    pub(super) h: i32,
+pub(in crate::chart) struct Img {
+    pub(in crate::chart) w: i32,
+    pub(in crate::chart) h: i32,
     px: Vec<u8>,
 }
 
 impl Img {
-    pub(super) fn at(&self, x: i32, y: i32) -> Rgb {
+    pub(in crate::chart) fn at(&self, x: i32, y: i32) -> Rgb {
         let i = (y * self.w + x) as usize * 3;
         [self.px[i], self.px[i + 1], self.px[i + 2]]
     }
 
     /// Pixels of colour `c` in the box `xs` x `ys`.
-    pub(super) fn count(&self, xs: Range<i32>, ys: Range<i32>, c: Rgb) -> usize {
+    pub(in crate::chart) fn count(&self, xs: Range<i32>, ys: Range<i32>, c: Rgb) -> usize {
         let xs = xs.start.max(0)..xs.end.min(self.w);
         let ys = ys.start.max(0)..ys.end.min(self.h);
         ys.flat_map(|y| xs.clone().map(move |x| (x, y)))
@@ -80,7 +80,7 @@ impl Img {
     }
 }
 
-pub(super) fn decode(bytes: &[u8]) -> Img {
+pub(in crate::chart) fn decode(bytes: &[u8]) -> Img {
     let mut r = png::Decoder::new(bytes).read_info().expect("a PNG header");
     let mut px = vec![0; r.output_buffer_size()];
     let info = r.next_frame(&mut px).expect("PNG pixels");

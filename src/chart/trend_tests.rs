@@ -3,7 +3,7 @@
 
 use super::super::{MIB, OK, UNKNOWN, WARN};
 use super::*;
-use crate::chart::tests::{decode, Img};
+use crate::chart::memory::tests::{decode, Img};
 use std::ops::Range;
 
 const M: u64 = 1024 * 1024;

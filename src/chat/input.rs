@@ -1,9 +1,15 @@
-//! Reading a slash command's input as Discord delivers it: the
-//! subcommand and its options as core values, the member's roles, and the
-//! command as typed (for the audit log, even when it does not parse).
+//! Reading an interaction as Discord delivers it: the subcommand and its
+//! options as core values, who asked and where (an [`app::Caller`]), and
+//! the command as typed (for the audit log, even when it does not parse).
+//!
+//! [`app::Caller`]: crate::app::Caller
 
+use crate::app::Caller;
 use crate::core::commands::Value;
-use serenity::all::{CommandInteraction, ResolvedOption, ResolvedValue};
+use serenity::all::{
+    ChannelId, CommandInteraction, ComponentInteraction, Member, ResolvedOption, ResolvedValue,
+    User,
+};
 
 /// The subcommand's name and its options as core values.
 pub(super) fn subcommand_options(
@@ -36,12 +42,36 @@ pub(super) fn subcommand_options(
     Ok((name.to_string(), given))
 }
 
-/// The member's role IDs (none outside a server).
-pub(super) fn member_roles(c: &CommandInteraction) -> Vec<u64> {
-    c.member
-        .as_ref()
+fn roles(member: Option<&Member>) -> Vec<u64> {
+    member
         .map(|m| m.roles.iter().map(|r| r.get()).collect())
         .unwrap_or_default()
+}
+
+fn caller(
+    user: &User,
+    member: Option<&Member>,
+    channel: ChannelId,
+    parent: Option<ChannelId>,
+) -> Caller {
+    Caller {
+        user_id: user.id.get(),
+        name: user.name.clone(),
+        channel_id: channel.get(),
+        parent_id: parent.map(ChannelId::get),
+        roles: roles(member),
+    }
+}
+
+/// Who ran a slash command, and where.
+pub(super) fn command_caller(c: &CommandInteraction) -> Caller {
+    let parent = c.channel.as_ref().and_then(|ch| ch.parent_id);
+    caller(&c.user, c.member.as_deref(), c.channel_id, parent)
+}
+
+/// Who clicked a button, and where.
+pub(super) fn click_caller(b: &ComponentInteraction) -> Caller {
+    caller(&b.user, b.member.as_ref(), b.channel_id, None)
 }
 
 /// `/mem status` as the user typed it, even when it did not parse.

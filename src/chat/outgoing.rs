@@ -1,106 +1,189 @@
-//! Every message, edit and interaction reply the bot sends starts here.
+//! Every message, edit and interaction reply the bot sends is built here,
+//! from the application's [`Message`] values.
 //!
 //! Discord notifies whoever a message's text mentions (`@everyone`, a role,
 //! a user) unless the message says otherwise, and the bot holds the
 //! *Mention Everyone* permission so that escalations reach roles. Titles,
 //! reasons and summaries are people's text, echoed back: shown, never
-//! obeyed. So each builder here sets `allowed_mentions` explicitly, to
-//! nothing, except [`ping`], which allows exactly the people and roles an
+//! obeyed. So every builder here sets `allowed_mentions` explicitly from
+//! the message's [`Mentions`]: nothing, or exactly the people and roles an
 //! escalation targets. A new code path cannot forget: a test below refuses
-//! serenity's message builders anywhere else in `chat/`.
+//! serenity's message builders anywhere else in `src/`.
 
 use crate::core::text::clip;
+use crate::render::{Button, ButtonStyle, Embed, Mentions, Message};
 use serenity::all::{
-    CreateAllowedMentions, CreateInteractionResponse, CreateInteractionResponseFollowup,
-    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EditMessage, RoleId,
-    UserId,
+    ButtonStyle as DiscordButtonStyle, CreateActionRow, CreateAllowedMentions, CreateAttachment,
+    CreateButton, CreateEmbed, CreateEmbedFooter, CreateInteractionResponse,
+    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
+    EditInteractionResponse, EditMessage, RoleId, UserId,
 };
 
 /// Discord refuses message content over 2000 characters.
 const MAX_CONTENT: usize = 1900;
 
-fn none() -> CreateAllowedMentions {
-    CreateAllowedMentions::new()
+fn mentions(m: &Mentions) -> CreateAllowedMentions {
+    match m {
+        Mentions::None => CreateAllowedMentions::new(),
+        Mentions::Exactly { users, roles } => CreateAllowedMentions::new()
+            .users(users.iter().map(|u| UserId::new(*u)))
+            .roles(roles.iter().map(|r| RoleId::new(*r))),
+    }
 }
 
-/// A message that notifies nobody.
-pub(super) fn post() -> CreateMessage {
-    CreateMessage::new().allowed_mentions(none())
+fn content(m: &Message) -> Option<String> {
+    m.content.as_deref().map(|c| clip(c, MAX_CONTENT))
 }
 
-/// A message with text that notifies nobody; the text is clipped to what
-/// Discord accepts.
-pub(super) fn post_text(text: &str) -> CreateMessage {
-    post().content(clip(text, MAX_CONTENT))
+fn embed(e: &Embed) -> CreateEmbed {
+    let mut out = CreateEmbed::new();
+    if let Some(t) = &e.title {
+        out = out.title(t.clone());
+    }
+    if let Some(d) = &e.description {
+        out = out.description(d.clone());
+    }
+    if let Some(c) = e.colour {
+        out = out.colour(c);
+    }
+    for f in &e.fields {
+        out = out.field(f.name.clone(), f.value.clone(), f.inline);
+    }
+    if let Some(f) = &e.footer {
+        out = out.footer(CreateEmbedFooter::new(f.clone()));
+    }
+    if let Some(i) = &e.image {
+        out = out.image(i.clone());
+    }
+    out
 }
 
-/// A message that notifies exactly `users` and `roles` (an escalation's
-/// targets), whatever else its text mentions.
-pub(super) fn ping(text: &str, users: &[u64], roles: &[u64]) -> CreateMessage {
-    CreateMessage::new()
-        .content(clip(text, MAX_CONTENT))
-        .allowed_mentions(
-            none()
-                .users(users.iter().map(|u| UserId::new(*u)))
-                .roles(roles.iter().map(|r| RoleId::new(*r))),
-        )
+fn embeds(m: &Message) -> Vec<CreateEmbed> {
+    m.embeds.iter().map(embed).collect()
 }
 
-/// An edit of one of the bot's messages that notifies nobody. Without
-/// attachments it keeps the message's files (a report's chart).
-pub(super) fn edit() -> EditMessage {
-    EditMessage::new().allowed_mentions(none())
+fn files(m: &Message) -> Vec<CreateAttachment> {
+    m.files
+        .iter()
+        .map(|f| CreateAttachment::bytes(f.bytes.clone(), f.name.clone()))
+        .collect()
 }
 
-/// An edit of a deferred interaction reply that notifies nobody.
-pub(super) fn reply() -> EditInteractionResponse {
-    EditInteractionResponse::new().allowed_mentions(none())
+fn buttons(buttons: &[Button]) -> Vec<CreateActionRow> {
+    let row = buttons
+        .iter()
+        .map(|b| {
+            CreateButton::new(b.id.clone())
+                .label(b.label.clone())
+                .style(match b.style {
+                    ButtonStyle::Success => DiscordButtonStyle::Success,
+                    ButtonStyle::Danger => DiscordButtonStyle::Danger,
+                })
+                .disabled(b.disabled)
+        })
+        .collect();
+    vec![CreateActionRow::Buttons(row)]
 }
 
-/// [`reply`] with text, clipped to what Discord accepts.
-pub(super) fn reply_text(text: &str) -> EditInteractionResponse {
-    reply().content(clip(text, MAX_CONTENT))
+/// A new message in a channel.
+pub(super) fn create(m: &Message) -> CreateMessage {
+    let mut out = CreateMessage::new().allowed_mentions(mentions(&m.mentions));
+    if !m.embeds.is_empty() {
+        out = out.embeds(embeds(m));
+    }
+    if !m.files.is_empty() {
+        out = out.add_files(files(m));
+    }
+    if let Some(c) = content(m) {
+        out = out.content(c);
+    }
+    if !m.buttons.is_empty() {
+        out = out.components(buttons(&m.buttons));
+    }
+    out
 }
 
-/// A direct answer to an interaction (no defer), visible to the user only.
-pub(super) fn ephemeral(text: &str) -> CreateInteractionResponse {
-    CreateInteractionResponse::Message(
+/// An edit of one of the bot's messages: parts left empty are kept (an
+/// edit of the text keeps the chart).
+pub(super) fn edit(m: &Message) -> EditMessage {
+    let mut out = EditMessage::new().allowed_mentions(mentions(&m.mentions));
+    if let Some(c) = content(m) {
+        out = out.content(c);
+    }
+    if !m.embeds.is_empty() {
+        out = out.embeds(embeds(m));
+    }
+    for f in files(m) {
+        out = out.new_attachment(f);
+    }
+    if !m.buttons.is_empty() {
+        out = out.components(buttons(&m.buttons));
+    }
+    out
+}
+
+/// The edit of a deferred interaction reply.
+pub(super) fn reply(m: &Message) -> EditInteractionResponse {
+    let mut out = EditInteractionResponse::new().allowed_mentions(mentions(&m.mentions));
+    if !m.embeds.is_empty() {
+        out = out.embeds(embeds(m));
+    }
+    if let Some(c) = content(m) {
+        out = out.content(c);
+    }
+    for f in files(m) {
+        out = out.new_attachment(f);
+    }
+    if !m.buttons.is_empty() {
+        out = out.components(buttons(&m.buttons));
+    }
+    out
+}
+
+/// A direct answer to an interaction (no defer); private when the message
+/// says so.
+pub(super) fn respond(m: &Message) -> CreateInteractionResponse {
+    let mut out = CreateInteractionResponseMessage::new()
+        .allowed_mentions(mentions(&m.mentions))
+        .ephemeral(m.private);
+    if !m.embeds.is_empty() {
+        out = out.embeds(embeds(m));
+    }
+    if !m.files.is_empty() {
+        out = out.add_files(files(m));
+    }
+    if let Some(c) = content(m) {
+        out = out.content(c);
+    }
+    CreateInteractionResponse::Message(out)
+}
+
+/// The acknowledgement that buys time beyond Discord's 3 s; the reply
+/// that follows is private when `private`.
+pub(super) fn defer(private: bool) -> CreateInteractionResponse {
+    CreateInteractionResponse::Defer(
         CreateInteractionResponseMessage::new()
-            .content(clip(text, MAX_CONTENT))
-            .ephemeral(true)
-            .allowed_mentions(none()),
+            .allowed_mentions(mentions(&Mentions::None))
+            .ephemeral(private),
     )
 }
 
-/// A direct answer to an interaction, visible to everyone in the channel.
-pub(super) fn answer() -> CreateInteractionResponseMessage {
-    CreateInteractionResponseMessage::new().allowed_mentions(none())
-}
-
-/// An interaction's direct answer, built from [`answer`].
-pub(super) fn respond(message: CreateInteractionResponseMessage) -> CreateInteractionResponse {
-    CreateInteractionResponse::Message(message)
-}
-
-/// The acknowledgement that buys time beyond Discord's 3 s.
-pub(super) fn defer(ephemeral: bool) -> CreateInteractionResponse {
-    CreateInteractionResponse::Defer(answer().ephemeral(ephemeral))
-}
-
 /// A private follow-up to an acknowledged click.
-pub(super) fn followup_ephemeral(text: &str) -> CreateInteractionResponseFollowup {
+pub(super) fn followup_private(text: &str) -> CreateInteractionResponseFollowup {
     CreateInteractionResponseFollowup::new()
         .content(clip(text, MAX_CONTENT))
         .ephemeral(true)
-        .allowed_mentions(none())
+        .allowed_mentions(mentions(&Mentions::None))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     /// The builders above are the only way out: serenity's own message
-    /// builders may not be constructed anywhere else in `chat/`.
+    /// builders may not be constructed anywhere else.
     #[test]
-    fn no_other_module_of_chat_builds_a_message() {
+    fn no_other_module_builds_a_message() {
         let forbidden = [
             "CreateMessage::new(",
             "EditMessage::new(",
@@ -132,5 +215,34 @@ mod tests {
             offenders.is_empty(),
             "build messages in chat/outgoing.rs: {offenders:#?}"
         );
+    }
+
+    /// Whatever the text says, only what the message names may be
+    /// notified: nobody, or exactly an escalation's targets.
+    #[test]
+    fn every_message_says_whom_it_may_notify() {
+        let hostile = "@everyone <@&42> <@7>";
+        let allowed = |m: &Message| {
+            let json = serde_json::to_value(create(m)).unwrap();
+            json["allowed_mentions"].clone()
+        };
+        let none = allowed(&Message::text(hostile));
+        assert_eq!(none["parse"], serde_json::json!([]), "{none}");
+        assert!(
+            none["users"].as_array().is_none_or(|u| u.is_empty()),
+            "{none}"
+        );
+        assert!(
+            none["roles"].as_array().is_none_or(|r| r.is_empty()),
+            "{none}"
+        );
+        let ping = allowed(&Message::ping(hostile, &[8002], &[7004]));
+        assert_eq!(ping["users"], serde_json::json!(["8002"]), "{ping}");
+        assert_eq!(ping["roles"], serde_json::json!(["7004"]), "{ping}");
+        assert_eq!(ping["parse"], serde_json::json!([]), "{ping}");
+        let edited = serde_json::to_value(edit(&Message::text(hostile))).unwrap();
+        assert_eq!(edited["allowed_mentions"]["parse"], serde_json::json!([]));
+        let replied = serde_json::to_value(reply(&Message::text(hostile))).unwrap();
+        assert_eq!(replied["allowed_mentions"]["parse"], serde_json::json!([]));
     }
 }

@@ -2,16 +2,14 @@
 //! and runtime they share with `serve`.
 
 use super::fail;
+use crate::config::Settings;
 use crate::store::Store;
 use std::process::ExitCode;
 
 /// The bot's database from DATABASE_URL (never logged: it may hold a
 /// password).
-pub(super) fn database() -> Result<Store, String> {
-    let url = crate::config::bot_database_url(|k| std::env::var(k).ok())
-        .map_err(|e| e.to_string())?
-        .ok_or("DATABASE_URL is missing: incidents, approvals and the audit log are kept in PostgreSQL (e.g. postgres://incident_bot@db/incident_bot); or set DATABASE_URL_FILE to a file holding it")?;
-    Store::new(&url).map_err(|e| e.to_string())
+fn database(settings: &Settings) -> Result<Store, String> {
+    crate::startup::store(settings).map_err(|e| e.to_string())
 }
 
 pub(super) fn runtime() -> tokio::runtime::Runtime {
@@ -22,8 +20,8 @@ pub(super) fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// `incident-bot migrate`.
-pub(super) fn migrate() -> ExitCode {
-    let store = match database() {
+pub(super) fn migrate(settings: &Settings) -> ExitCode {
+    let store = match database(settings) {
         Ok(store) => store,
         Err(sentence) => return fail(&sentence, 1),
     };
@@ -43,13 +41,13 @@ pub(super) fn migrate() -> ExitCode {
 }
 
 /// `incident-bot audit --since <time>`.
-pub(super) fn audit(since: &str, json: bool) -> ExitCode {
+pub(super) fn audit(settings: &Settings, since: &str, json: bool) -> ExitCode {
     let now = time::OffsetDateTime::now_utc();
     let since = match parse_since(since, now) {
         Ok(t) => t,
         Err(sentence) => return fail(&sentence, 1),
     };
-    let store = match database() {
+    let store = match database(settings) {
         Ok(store) => store,
         Err(sentence) => return fail(&sentence, 1),
     };

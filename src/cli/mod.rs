@@ -6,11 +6,11 @@
 //! Rust change. Exit codes follow the monitoring-plugin convention so the
 //! commands drop into Nagios-style checks and shell scripts.
 
-use crate::config::{DiscordEnv, Scope, Settings};
+use crate::app::diagnose::{run_step, Probes, StepInput};
+use crate::config::{Scope, Settings};
 use crate::core::diagnosis::Outcome;
 use crate::core::runbook::{Problem, Runbook};
-use crate::diagnose::{run_step, Probes};
-use crate::{chat, render, runbooks};
+use crate::{render, runbooks};
 use admin::runtime;
 
 mod admin;
@@ -113,8 +113,8 @@ pub fn main() -> ExitCode {
             command: RunbookCommand::Check { dir },
         } => runbook_check(&dir.unwrap_or_else(|| settings.runbooks.dir.clone())),
         Command::Serve => serve(settings),
-        Command::Migrate => admin::migrate(),
-        Command::Audit { since, json } => admin::audit(&since, json),
+        Command::Migrate => admin::migrate(&settings),
+        Command::Audit { since, json } => admin::audit(&settings, &since, json),
         Command::Step(args) => step(&settings, args),
     }
 }
@@ -122,37 +122,15 @@ pub fn main() -> ExitCode {
 /// `incident-bot serve`: fails at once, with one sentence, when anything it
 /// needs is missing; otherwise runs until stopped.
 fn serve(settings: Settings) -> ExitCode {
-    let env = match DiscordEnv::from_env(|k| std::env::var(k).ok()) {
-        Ok(env) => env,
-        Err(e) => return fail(&e.to_string(), 1),
-    };
-    if let Err(e) = settings.check_discord() {
-        return fail(&e.to_string(), 1);
-    }
-    let store = match admin::database() {
-        Ok(store) => store,
-        Err(sentence) => return fail(&sentence, 1),
-    };
-    let loaded = match runbooks::load_configured(&settings) {
-        Ok(r) => r,
-        Err(problems) => {
+    match runtime().block_on(crate::startup::serve(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(crate::startup::ServeError::Runbooks(problems)) => {
             print_problems(&problems);
-            return fail(
+            fail(
                 "the runbooks are invalid; fix them (see `incident-bot runbook check`)",
                 1,
-            );
+            )
         }
-    };
-    let roles: Vec<String> = loaded
-        .iter()
-        .flat_map(|rb| rb.roster_roles.iter().map(|r| r.get_ref().id.clone()))
-        .collect();
-    if let Err(e) = settings.check_roster(&roles) {
-        return fail(&e.to_string(), 1);
-    }
-    let docker_host = std::env::var("DOCKER_HOST").ok();
-    match runtime().block_on(chat::serve(settings, loaded, env, store, docker_host)) {
-        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %crate::cause_chain(&e), "serve stopped");
             fail(&e.to_string(), 1)
@@ -248,19 +226,22 @@ fn step(settings: &Settings, args: Vec<String>) -> ExitCode {
     }
     let scope: Scope = settings.scope();
 
-    let docker_host = std::env::var("DOCKER_HOST").ok();
-    let app_db = match crate::config::monitored_database_url(|k| std::env::var(k).ok()) {
+    let app_db = match settings.secrets.monitored_database_url() {
         Ok(url) => url,
+        Err(e) => return fail(&e.to_string(), unknown),
+    };
+    let engine = match crate::docker::Engine::from_settings(&settings) {
+        Ok(engine) => engine,
         Err(e) => return fail(&e.to_string(), unknown),
     };
     let probes = Probes {
         settings: &settings,
         scope: &scope,
-        docker_host_env: docker_host,
+        engine: &engine,
         watcher: None,
-        app_db: app_db.as_ref(),
+        app_db,
     };
-    let input = crate::diagnose::StepInput {
+    let input = StepInput {
         service: m.get_one::<String>("service").cloned(),
         window_minutes: None,
     };

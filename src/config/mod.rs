@@ -2,8 +2,8 @@
 //! `INCIDENT_BOT_*` environment variables, then command-line flags.
 //!
 //! Only values live here; connecting to anything is the adapters' job. The
-//! environment is read here and in `cli` only, so every other module sees
-//! plain settings.
+//! environment is read here only (the `INCIDENT_BOT_*` layer, `DOCKER_HOST`
+//! and the secrets), once, so every other module sees plain settings.
 
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 mod secrets;
-pub use secrets::{bot_database_url, monitored_database_url, DiscordEnv, Secret};
+pub use secrets::{Secret, Secrets};
 
 /// Where the docker CLI looks when neither the config nor DOCKER_HOST says.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
@@ -34,12 +34,18 @@ pub struct Settings {
     /// runbook id → step id → keys of that step's check.
     #[serde(default)]
     pub thresholds: BTreeMap<String, BTreeMap<String, toml::Table>>,
+    /// Tokens and database URLs, from the environment, never from a file
+    /// of the repository.
+    #[serde(skip)]
+    pub secrets: Secrets,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DockerSettings {
-    /// Empty: DOCKER_HOST, else [`DEFAULT_DOCKER_HOST`].
+    /// The engine endpoint. Empty in the files means DOCKER_HOST, else
+    /// [`DEFAULT_DOCKER_HOST`]; resolved when the settings load, so it is
+    /// never empty afterwards.
     pub host: String,
     pub timeout_secs: u64,
     pub max_concurrent_stats: usize,
@@ -170,6 +176,27 @@ impl Settings {
     /// Defaults, then `file` (which must exist when given), then the
     /// environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Settings::load_with(file, |k| std::env::var(k).ok())
+    }
+
+    /// As [`Settings::load`], with `DOCKER_HOST` and the secrets read
+    /// through `var` (the `INCIDENT_BOT_*` layer is the process's own).
+    pub fn load_with(
+        file: Option<&Path>,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut settings = Settings::layered(file)?;
+        settings.docker.host = [Some(settings.docker.host.clone()), var("DOCKER_HOST")]
+            .into_iter()
+            .flatten()
+            .map(|h| h.trim().to_string())
+            .find(|h| !h.is_empty())
+            .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_string());
+        settings.secrets = Secrets::read(var);
+        Ok(settings)
+    }
+
+    fn layered(file: Option<&Path>) -> Result<Settings, ConfigError> {
         let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
         if let Some(path) = file {
             if !path.is_file() {
@@ -262,15 +289,10 @@ impl Settings {
         Ok(())
     }
 
-    /// The engine endpoint: the config's `docker.host`, else `DOCKER_HOST`
-    /// (passed in by the caller), else the default socket.
-    pub fn docker_endpoint(&self, docker_host_env: Option<String>) -> String {
-        [Some(self.docker.host.clone()), docker_host_env]
-            .into_iter()
-            .flatten()
-            .map(|h| h.trim().to_string())
-            .find(|h| !h.is_empty())
-            .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_string())
+    /// The engine endpoint: the config's `docker.host`, else `DOCKER_HOST`,
+    /// else the default socket (resolved when the settings loaded).
+    pub fn docker_endpoint(&self) -> &str {
+        &self.docker.host
     }
 
     pub fn scope(&self) -> Scope {

@@ -1,6 +1,13 @@
-//! Secrets and other values `serve` takes from the environment, never from
-//! files in the repository: the Discord token and the Alertmanager bearer
-//! token. Both are [`Secret`]s, redacted in `Debug`.
+//! Secrets and the other values the environment gives, read once when the
+//! settings load: the Discord token and API base, the Alertmanager bearer
+//! token, the bot's database URL and the monitored application's. Each
+//! comes from `NAME` or from the file named by `NAME_FILE`, never from files
+//! in the repository, and is a [`Secret`]: redacted in `Debug`, and
+//! registered with the log's redactor the moment it is read.
+//!
+//! A secret that cannot be read (a `_FILE` that does not exist) is an error
+//! only for the command that needs it: `mem status` does not fail because
+//! the Discord token file is missing.
 
 use super::ConfigError;
 
@@ -27,87 +34,117 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// What `serve` takes from the environment rather than from files.
+/// One secret as read: absent, present, or unreadable (the sentence).
+type Read = Result<Option<Secret>, String>;
+
+/// What the environment holds for the bot, read once.
 #[derive(Debug, Clone)]
-pub struct DiscordEnv {
-    pub token: Secret,
-    /// Base URL of a Discord-compatible API (a proxy or an emulator).
-    pub api_base: Option<String>,
-    /// The bearer token Alertmanager must send (ALERTMANAGER_TOKEN or
-    /// ALERTMANAGER_TOKEN_FILE); without it the intake refuses everything.
-    pub alertmanager_token: Option<Secret>,
-    /// The monitored application's PostgreSQL (see
-    /// [`monitored_database_url`]).
-    pub app_db: Option<Secret>,
+pub struct Secrets {
+    discord_token: Read,
+    discord_api_base: Option<String>,
+    alertmanager_token: Read,
+    database_url: Read,
+    monitored_database_url: Read,
+}
+
+impl Default for Secrets {
+    /// Nothing set: what the settings hold before the environment is read.
+    fn default() -> Secrets {
+        Secrets {
+            discord_token: Ok(None),
+            discord_api_base: None,
+            alertmanager_token: Ok(None),
+            database_url: Ok(None),
+            monitored_database_url: Ok(None),
+        }
+    }
 }
 
 /// `NAME`, else the contents of the file named by `NAME_FILE`, trimmed;
 /// `None` when neither is set or the value is empty.
-fn secret_var(
-    var: &impl Fn(&str) -> Option<String>,
-    name: &str,
-) -> Result<Option<String>, ConfigError> {
+fn secret_var(var: &impl Fn(&str) -> Option<String>, name: &str) -> Read {
     let file_var = format!("{name}_FILE");
     let value = match (var(name), var(&file_var)) {
         (Some(t), _) if !t.trim().is_empty() => t.trim().to_string(),
         (_, Some(path)) if !path.trim().is_empty() => std::fs::read_to_string(path.trim())
-            .map_err(|e| ConfigError::Invalid(format!("cannot read {file_var} {path}: {e}")))?
+            .map_err(|e| format!("cannot read {file_var} {path}: {e}"))?
             .trim()
             .to_string(),
         _ => String::new(),
     };
-    Ok((!value.is_empty()).then_some(value))
+    Ok((!value.is_empty()).then(|| Secret::new(value)))
 }
 
-impl DiscordEnv {
-    /// Reads DISCORD_TOKEN (or the file named by DISCORD_TOKEN_FILE),
-    /// ALERTMANAGER_TOKEN (or ALERTMANAGER_TOKEN_FILE) and DISCORD_API_BASE through `var`, so tests need not touch the process
-    /// environment.
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<DiscordEnv, ConfigError> {
-        let token = secret_var(&var, "DISCORD_TOKEN")?.unwrap_or_default();
-        if token.is_empty() {
-            return Err(ConfigError::Invalid(
-                "DISCORD_TOKEN is missing or empty: set it to the bot token from the Discord developer portal (or DISCORD_TOKEN_FILE to a file holding it)".into(),
-            ));
+fn invalid<T>(sentence: &str) -> Result<T, ConfigError> {
+    Err(ConfigError::Invalid(sentence.to_string()))
+}
+
+impl Secrets {
+    /// Reads every secret through `var`, so tests need not touch the
+    /// process environment.
+    pub fn read(var: impl Fn(&str) -> Option<String>) -> Secrets {
+        Secrets {
+            discord_token: secret_var(&var, "DISCORD_TOKEN"),
+            discord_api_base: var("DISCORD_API_BASE")
+                .map(|b| b.trim().trim_end_matches('/').to_string())
+                .filter(|b| !b.is_empty()),
+            alertmanager_token: secret_var(&var, "ALERTMANAGER_TOKEN"),
+            database_url: secret_var(&var, "DATABASE_URL"),
+            monitored_database_url: secret_var(&var, "MONITORED_DATABASE_URL"),
         }
-        let api_base = var("DISCORD_API_BASE")
-            .map(|b| b.trim().trim_end_matches('/').to_string())
-            .filter(|b| !b.is_empty());
-        if let Some(base) = &api_base {
-            // The token travels with every request: plain http only where
-            // it cannot leave the machine.
-            let loopback = ["http://127.", "http://localhost", "http://[::1]"]
-                .iter()
-                .any(|p| base.starts_with(p));
-            if !(base.starts_with("https://") || loopback) {
-                return Err(ConfigError::Invalid(format!(
-                    "DISCORD_API_BASE must be an https:// URL (plain http only on loopback), not {base}"
-                )));
-            }
-        }
-        let alertmanager_token = secret_var(&var, "ALERTMANAGER_TOKEN")?.map(Secret::new);
-        Ok(DiscordEnv {
-            token: Secret::new(token),
-            api_base,
-            alertmanager_token,
-            app_db: monitored_database_url(&var)?,
-        })
     }
-}
 
-/// The monitored application's PostgreSQL URL (`MONITORED_DATABASE_URL`, or
-/// the file named by `MONITORED_DATABASE_URL_FILE`), for step 4 and the
-/// close-idle action; `None` when neither is set.
-pub fn monitored_database_url(
-    var: impl Fn(&str) -> Option<String>,
-) -> Result<Option<Secret>, ConfigError> {
-    Ok(secret_var(&var, "MONITORED_DATABASE_URL")?.map(Secret::new))
-}
+    /// DISCORD_TOKEN (or DISCORD_TOKEN_FILE): `serve` cannot start without it.
+    pub fn discord_token(&self) -> Result<&Secret, ConfigError> {
+        match &self.discord_token {
+            Ok(Some(token)) => Ok(token),
+            Ok(None) => invalid("DISCORD_TOKEN is missing or empty: set it to the bot token from the Discord developer portal (or DISCORD_TOKEN_FILE to a file holding it)"),
+            Err(sentence) => invalid(sentence),
+        }
+    }
 
-/// The bot's own PostgreSQL URL (`DATABASE_URL`, or the file named by
-/// `DATABASE_URL_FILE`); `None` when neither is set.
-pub fn bot_database_url(
-    var: impl Fn(&str) -> Option<String>,
-) -> Result<Option<Secret>, ConfigError> {
-    Ok(secret_var(&var, "DATABASE_URL")?.map(Secret::new))
+    /// Base URL of a Discord-compatible API (a proxy or an emulator), if
+    /// set. The token travels with every request: plain http only where it
+    /// cannot leave the machine.
+    pub fn discord_api_base(&self) -> Result<Option<&str>, ConfigError> {
+        let Some(base) = &self.discord_api_base else {
+            return Ok(None);
+        };
+        let loopback = ["http://127.", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|p| base.starts_with(p));
+        if !(base.starts_with("https://") || loopback) {
+            return Err(ConfigError::Invalid(format!(
+                "DISCORD_API_BASE must be an https:// URL (plain http only on loopback), not {base}"
+            )));
+        }
+        Ok(Some(base))
+    }
+
+    /// The bearer token Alertmanager must send (ALERTMANAGER_TOKEN or
+    /// ALERTMANAGER_TOKEN_FILE); without it the intake refuses everything.
+    pub fn alertmanager_token(&self) -> Result<Option<&Secret>, ConfigError> {
+        self.alertmanager_token
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(|s| ConfigError::Invalid(s.clone()))
+    }
+
+    /// The bot's own PostgreSQL (DATABASE_URL or DATABASE_URL_FILE).
+    pub fn database_url(&self) -> Result<&Secret, ConfigError> {
+        match &self.database_url {
+            Ok(Some(url)) => Ok(url),
+            Ok(None) => invalid("DATABASE_URL is missing: incidents, approvals and the audit log are kept in PostgreSQL (e.g. postgres://incident_bot@db/incident_bot); or set DATABASE_URL_FILE to a file holding it"),
+            Err(sentence) => invalid(sentence),
+        }
+    }
+
+    /// The monitored application's PostgreSQL (MONITORED_DATABASE_URL or
+    /// MONITORED_DATABASE_URL_FILE), for step 4 and the close-idle action.
+    pub fn monitored_database_url(&self) -> Result<Option<&Secret>, ConfigError> {
+        self.monitored_database_url
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(|s| ConfigError::Invalid(s.clone()))
+    }
 }

@@ -8,44 +8,60 @@ fn defaults_parse_and_describe_rota_cc() {
     assert!(s.thresholds.is_empty());
 }
 
+fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
 #[test]
 fn the_token_comes_from_the_environment_and_never_prints() {
-    let env = |pairs: &'static [(&'static str, &'static str)]| {
-        move |k: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    };
-    let e = DiscordEnv::from_env(env(&[("DISCORD_TOKEN", " abc.def ")])).unwrap();
-    assert_eq!(e.token.expose(), "abc.def");
-    assert_eq!(e.api_base, None);
-    assert!(!format!("{e:?}").contains("abc"), "{e:?}");
+    let s = Secrets::read(env(&[("DISCORD_TOKEN", " abc.def ")]));
+    assert_eq!(s.discord_token().unwrap().expose(), "abc.def");
+    assert_eq!(s.discord_api_base().unwrap(), None);
+    assert!(!format!("{s:?}").contains("abc"), "{s:?}");
     for empty in [&[][..], &[("DISCORD_TOKEN", "  ")][..]] {
-        let err = DiscordEnv::from_env(env(empty)).unwrap_err().to_string();
+        let err = Secrets::read(env(empty))
+            .discord_token()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("DISCORD_TOKEN is missing or empty"), "{err}");
     }
-    let e = DiscordEnv::from_env(env(&[
+    let s = Secrets::read(env(&[
         ("DISCORD_TOKEN", "t"),
         ("DISCORD_API_BASE", "http://127.0.0.1:9/"),
-    ]))
-    .unwrap();
-    assert_eq!(e.api_base.as_deref(), Some("http://127.0.0.1:9"));
-    let err = DiscordEnv::from_env(env(&[
-        ("DISCORD_TOKEN", "t"),
-        ("DISCORD_API_BASE", "localhost"),
-    ]))
-    .unwrap_err()
-    .to_string();
+    ]));
+    assert_eq!(s.discord_api_base().unwrap(), Some("http://127.0.0.1:9"));
+    let err = Secrets::read(env(&[("DISCORD_API_BASE", "localhost")]))
+        .discord_api_base()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("must be an https:// URL"), "{err}");
-    let err = DiscordEnv::from_env(env(&[
-        ("DISCORD_TOKEN", "t"),
-        ("DISCORD_API_BASE", "http://proxy.internal:8080"),
-    ]))
-    .unwrap_err()
-    .to_string();
+    let err = Secrets::read(env(&[("DISCORD_API_BASE", "http://proxy.internal:8080")]))
+        .discord_api_base()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("plain http only on loopback"), "{err}");
+}
+
+#[test]
+fn an_unreadable_secret_file_fails_only_what_needs_it() {
+    let s = Secrets::read(env(&[
+        ("DISCORD_TOKEN_FILE", "/nonexistent/discord-token"),
+        ("DATABASE_URL", "postgres://bot@db/bot"),
+    ]));
+    let err = s.discord_token().unwrap_err().to_string();
+    assert!(err.contains("cannot read DISCORD_TOKEN_FILE"), "{err}");
+    assert_eq!(s.database_url().unwrap().expose(), "postgres://bot@db/bot");
+    assert!(s.monitored_database_url().unwrap().is_none());
+    let err = Secrets::read(env(&[]))
+        .database_url()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("DATABASE_URL is missing"), "{err}");
 }
 
 #[test]
@@ -87,18 +103,24 @@ fn serve_needs_guild_and_incident_channel() {
 
 #[test]
 fn endpoint_prefers_config_then_docker_host() {
-    let mut s = Settings::load(None).unwrap();
-    assert_eq!(s.docker_endpoint(None), DEFAULT_DOCKER_HOST);
+    let endpoint = |docker_host: &'static [(&'static str, &'static str)]| {
+        Settings::load_with(None, env(docker_host))
+            .unwrap()
+            .docker_endpoint()
+            .to_string()
+    };
+    assert_eq!(endpoint(&[]), DEFAULT_DOCKER_HOST);
     assert_eq!(
-        s.docker_endpoint(Some("tcp://10.0.0.1:2375".into())),
+        endpoint(&[("DOCKER_HOST", "tcp://10.0.0.1:2375")]),
         "tcp://10.0.0.1:2375"
     );
-    assert_eq!(s.docker_endpoint(Some("  ".into())), DEFAULT_DOCKER_HOST);
-    s.docker.host = "unix:///run/other.sock".into();
-    assert_eq!(
-        s.docker_endpoint(Some("tcp://10.0.0.1:2375".into())),
-        "unix:///run/other.sock"
-    );
+    assert_eq!(endpoint(&[("DOCKER_HOST", "  ")]), DEFAULT_DOCKER_HOST);
+    let dir = std::env::temp_dir().join(format!("ib-config-host-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("host.toml");
+    std::fs::write(&file, "[docker]\nhost = \"unix:///run/other.sock\"\n").unwrap();
+    let s = Settings::load_with(Some(&file), env(&[("DOCKER_HOST", "tcp://10.0.0.1:2375")]));
+    assert_eq!(s.unwrap().docker_endpoint(), "unix:///run/other.sock");
 }
 
 #[test]

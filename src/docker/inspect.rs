@@ -31,9 +31,9 @@ pub struct ContainerDetails {
 impl Engine {
     /// A container's identity and state; `None` when it does not exist.
     pub async fn inspect(&self, id: &str) -> Result<Option<ContainerDetails>, DockerError> {
+        let client = self.client().await?;
         let found =
-            match tokio::time::timeout(self.timeout, self.client.inspect_container(id, None)).await
-            {
+            match tokio::time::timeout(self.timeout, client.inspect_container(id, None)).await {
                 Err(_) => {
                     return Err(DockerError::Timeout {
                         endpoint: self.endpoint.clone(),

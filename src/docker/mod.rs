@@ -18,7 +18,9 @@ use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::OnceCell;
 
 mod inspect;
 mod probe;
@@ -31,10 +33,16 @@ pub use stream::EngineEvent;
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 pub const SERVICE_LABEL: &str = "com.docker.compose.service";
 
-/// A connected engine, with the version negotiated.
+/// The engine the settings name: built once at start-up (no I/O) and
+/// shared by every command, loop and action. Its API version is negotiated
+/// on first use, once; a failed negotiation (engine down) is tried again
+/// by the next call, so an engine that comes up later is picked up.
 #[derive(Clone)]
 pub struct Engine {
-    client: Docker,
+    /// The client before negotiation, at bollard's default version.
+    base: Docker,
+    /// The negotiated client, shared by every clone.
+    negotiated: Arc<OnceCell<Docker>>,
     /// As configured, for messages: people recognise what they typed.
     endpoint: String,
     timeout: Duration,
@@ -74,15 +82,15 @@ pub struct Listed {
 }
 
 impl Engine {
-    /// Connects and negotiates the API version (the engine here may be older
-    /// than bollard's default), within `timeout`.
-    pub async fn connect(
+    /// The engine at `endpoint`; nothing is sent until the first request.
+    /// Fails only on an endpoint of an unknown kind.
+    pub fn new(
         endpoint: &str,
         timeout: Duration,
         max_concurrent_stats: usize,
     ) -> Result<Engine, DockerError> {
         let secs = timeout.as_secs().max(1);
-        let client = if let Some(path) = endpoint.strip_prefix("unix://") {
+        let base = if let Some(path) = endpoint.strip_prefix("unix://") {
             Docker::connect_with_unix(path, secs, API_DEFAULT_VERSION)
         } else if endpoint.starts_with('/') {
             Docker::connect_with_unix(endpoint, secs, API_DEFAULT_VERSION)
@@ -94,35 +102,43 @@ impl Engine {
             });
         }
         .map_err(|e| classify(endpoint, timeout, e))?;
-        let mut engine = Engine {
-            client,
+        Ok(Engine {
+            base,
+            negotiated: Arc::new(OnceCell::new()),
             endpoint: endpoint.to_string(),
             timeout,
             max_concurrent_stats: max_concurrent_stats.max(1),
-        };
-        engine.client = engine
-            .bounded(engine.client.clone().negotiate_version())
-            .await?;
-        Ok(engine)
+        })
     }
 
-    /// Connects as the settings say: their endpoint (else DOCKER_HOST, passed
-    /// in), timeout and stats concurrency.
-    pub async fn from_settings(
-        settings: &crate::config::Settings,
-        docker_host_env: Option<String>,
-    ) -> Result<Engine, DockerError> {
-        Engine::connect(
-            &settings.docker_endpoint(docker_host_env),
+    /// The engine as the settings say: their endpoint, timeout and stats
+    /// concurrency.
+    pub fn from_settings(settings: &crate::config::Settings) -> Result<Engine, DockerError> {
+        Engine::new(
+            settings.docker_endpoint(),
             Duration::from_secs(settings.docker.timeout_secs),
             settings.docker.max_concurrent_stats,
         )
-        .await
+    }
+
+    /// The client at the negotiated API version (the engine here may be
+    /// older than bollard's default), negotiating on first use.
+    pub(crate) async fn client(&self) -> Result<Docker, DockerError> {
+        self.negotiated
+            .get_or_try_init(|| self.bounded(self.base.clone().negotiate_version()))
+            .await
+            .cloned()
+    }
+
+    /// The endpoint as configured, for messages.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// Host memory in bytes, as `docker info` reports it.
     pub async fn host_memory(&self) -> Result<u64, DockerError> {
-        let info = self.bounded(self.client.info()).await?;
+        let client = self.client().await?;
+        let info = self.bounded(client.info()).await?;
         Ok(info.mem_total.unwrap_or(0).max(0) as u64)
     }
 
@@ -183,9 +199,8 @@ impl Engine {
             filters,
             ..Default::default()
         };
-        let summaries = self
-            .bounded(self.client.list_containers(Some(options)))
-            .await?;
+        let client = self.client().await?;
+        let summaries = self.bounded(client.list_containers(Some(options))).await?;
         Ok(summaries
             .into_iter()
             .filter_map(|s| {
@@ -213,7 +228,21 @@ impl Engine {
             stream: false,
             one_shot: true,
         };
-        let mut stats = self.client.stats(&c.id, Some(options));
+        let client = match self.client().await {
+            Ok(client) => client,
+            Err(e) => {
+                return ContainerSample {
+                    reading: Reading::Failed {
+                        reason: first_line(&e.to_string()),
+                    },
+                    name: c.name,
+                    id: c.id,
+                    service: c.service,
+                    project: c.project,
+                }
+            }
+        };
+        let mut stats = client.stats(&c.id, Some(options));
         let reading = match tokio::time::timeout(self.timeout, stats.next()).await {
             Err(_) => Reading::Failed {
                 reason: format!("no stats within {}s", self.timeout.as_secs()),
@@ -244,7 +273,7 @@ impl Engine {
     /// bound. Callers check first that the container is theirs to restart.
     pub async fn restart(&self, id: &str, stop_timeout: Duration) -> Result<(), DockerError> {
         let bound = stop_timeout + self.timeout;
-        let client = self.client.clone().with_timeout(bound);
+        let client = self.client().await?.with_timeout(bound);
         let options = RestartContainerOptions {
             t: Some(stop_timeout.as_secs().min(i32::MAX as u64) as i32),
             signal: None,

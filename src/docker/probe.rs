@@ -44,9 +44,10 @@ impl Engine {
             tail: tail.to_string(),
             ..Default::default()
         };
+        let client = self.client().await?;
         let read = async {
             let mut lines = Vec::new();
-            let mut stream = self.client.logs(id, Some(options));
+            let mut stream = client.logs(id, Some(options));
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk?;
                 lines.extend(chunk.to_string().lines().map(str::to_string));
@@ -71,9 +72,10 @@ impl Engine {
             attach_stderr: Some(true),
             ..Default::default()
         };
-        let created = self.bounded(self.client.create_exec(id, config)).await?;
+        let client = self.client().await?;
+        let created = self.bounded(client.create_exec(id, config)).await?;
         let started = self
-            .bounded(self.client.start_exec(
+            .bounded(client.start_exec(
                 &created.id,
                 Some(StartExecOptions {
                     detach: false,
@@ -116,7 +118,7 @@ impl Engine {
             Ok(r) => r?,
         }
         if !out.timed_out && !out.truncated {
-            let inspected = self.bounded(self.client.inspect_exec(&created.id)).await?;
+            let inspected = self.bounded(client.inspect_exec(&created.id)).await?;
             out.exit_code = inspected.exit_code;
         }
         Ok(out)

@@ -24,9 +24,8 @@ impl Engine {
         command: Vec<String>,
         stop_timeout: Duration,
     ) -> Result<ContainerDetails, DockerError> {
-        let old = self
-            .bounded(self.client.inspect_container(id, None))
-            .await?;
+        let client = self.client().await?;
+        let old = self.bounded(client.inspect_container(id, None)).await?;
         let old_id = old.id.clone().unwrap_or_else(|| id.to_string());
         let short: String = old_id.chars().take(12).collect();
         let name = old
@@ -93,7 +92,7 @@ impl Engine {
         };
         let temp = format!("{name}-ib-new-{short}");
         let created = self
-            .bounded(self.client.create_container(
+            .bounded(client.create_container(
                 Some(CreateContainerOptions {
                     name: Some(temp.clone()),
                     ..Default::default()
@@ -102,10 +101,7 @@ impl Engine {
             ))
             .await?;
         // From here on the old container is changed; each step is bounded.
-        let slow = self
-            .client
-            .clone()
-            .with_timeout(stop_timeout + self.timeout);
+        let slow = client.clone().with_timeout(stop_timeout + self.timeout);
         let stop = StopContainerOptions {
             t: Some(stop_timeout.as_secs().min(i32::MAX as u64) as i32),
             signal: None,
@@ -114,27 +110,20 @@ impl Engine {
         let parked = format!("{name}-ib-old-{short}");
         let swap = async {
             slow.stop_container(&old_id, Some(stop)).await?;
-            self.client
+            client
                 .rename_container(&old_id, rename(parked.clone()))
                 .await?;
-            self.client
+            client
                 .rename_container(&created.id, rename(name.clone()))
                 .await?;
-            self.client.start_container(&created.id, None).await
+            client.start_container(&created.id, None).await
         };
         if let Err(e) = swap.await {
             tracing::error!(container = %name, error = %e, "the recreated container did not start; putting the old one back");
-            let _ = self
-                .client
-                .rename_container(&created.id, rename(temp))
-                .await;
-            let _ = self
-                .client
-                .rename_container(&old_id, rename(name.clone()))
-                .await;
-            let _ = self.client.start_container(&old_id, None).await;
-            let _ = self
-                .client
+            let _ = client.rename_container(&created.id, rename(temp)).await;
+            let _ = client.rename_container(&old_id, rename(name.clone())).await;
+            let _ = client.start_container(&old_id, None).await;
+            let _ = client
                 .remove_container(
                     &created.id,
                     Some(RemoveContainerOptions {
@@ -145,8 +134,7 @@ impl Engine {
                 .await;
             return Err(classify(&self.endpoint, self.timeout, e));
         }
-        if let Err(e) = self
-            .client
+        if let Err(e) = client
             .remove_container(
                 &old_id,
                 Some(RemoveContainerOptions {

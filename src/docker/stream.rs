@@ -30,10 +30,11 @@ const ACTIONS: [&str; 4] = ["start", "die", "oom", "destroy"];
 
 impl Engine {
     /// A client for a stream that stays open: no request timeout.
-    fn streaming_client(&self) -> Docker {
-        self.client
-            .clone()
-            .with_timeout(Duration::from_secs(u64::MAX / 4))
+    async fn streaming_client(&self) -> Result<Docker, DockerError> {
+        Ok(self
+            .client()
+            .await?
+            .with_timeout(Duration::from_secs(u64::MAX / 4)))
     }
 
     /// Container events in `scope` as they happen. The stream ends when the
@@ -57,31 +58,39 @@ impl Engine {
             filters: Some(filters),
             ..Default::default()
         };
-        let client = self.streaming_client();
+        let engine = self.clone();
         let endpoint = self.endpoint.clone();
         let timeout = self.timeout;
         // The stream owns its client, so it outlives the borrow of `self`.
-        futures_util::stream::once(async move { client.events(Some(options)) })
-            .flatten()
-            .map(move |event| {
-                let event = event.map_err(|e| classify(&endpoint, timeout, e))?;
-                let actor = event.actor.unwrap_or_default();
-                let attributes = actor.attributes.unwrap_or_default();
-                Ok(EngineEvent {
-                    // "exec_start: …" and the like carry a suffix.
-                    action: event
-                        .action
-                        .unwrap_or_default()
-                        .split(':')
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                    id: actor.id.unwrap_or_default(),
-                    name: attributes.get("name").cloned().unwrap_or_default(),
-                    service: attributes.get(SERVICE_LABEL).cloned(),
-                    project: attributes.get(PROJECT_LABEL).cloned(),
-                })
+        futures_util::stream::once(async move {
+            match engine.streaming_client().await {
+                Ok(client) => client
+                    .events(Some(options))
+                    .map(move |e| e.map_err(|e| classify(&endpoint, timeout, e)))
+                    .boxed(),
+                Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+            }
+        })
+        .flatten()
+        .map(move |event| {
+            let event = event?;
+            let actor = event.actor.unwrap_or_default();
+            let attributes = actor.attributes.unwrap_or_default();
+            Ok(EngineEvent {
+                // "exec_start: …" and the like carry a suffix.
+                action: event
+                    .action
+                    .unwrap_or_default()
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                id: actor.id.unwrap_or_default(),
+                name: attributes.get("name").cloned().unwrap_or_default(),
+                service: attributes.get(SERVICE_LABEL).cloned(),
+                project: attributes.get(PROJECT_LABEL).cloned(),
             })
+        })
     }
 
     /// One container's memory, about once a second, for as long as it runs.
@@ -95,18 +104,25 @@ impl Engine {
             stream: true,
             one_shot: false,
         };
-        let client = self.streaming_client();
+        let engine = self.clone();
         let endpoint = self.endpoint.clone();
         let timeout = self.timeout;
         let id = id.to_string();
-        futures_util::stream::once(async move { client.stats(&id, Some(options)) })
-            .flatten()
-            .map(move |s| match s {
-                Ok(s) => Ok(reading_of(s, host_memory_bytes)),
-                Err(BollardError::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => Ok(Reading::Gone),
-                Err(e) => Err(classify(&endpoint, timeout, e)),
-            })
+        futures_util::stream::once(async move {
+            match engine.streaming_client().await {
+                Ok(client) => client
+                    .stats(&id, Some(options))
+                    .map(move |s| match s {
+                        Ok(s) => Ok(reading_of(s, host_memory_bytes)),
+                        Err(BollardError::DockerResponseServerError {
+                            status_code: 404, ..
+                        }) => Ok(Reading::Gone),
+                        Err(e) => Err(classify(&endpoint, timeout, e)),
+                    })
+                    .boxed(),
+                Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+            }
+        })
+        .flatten()
     }
 }

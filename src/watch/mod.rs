@@ -4,7 +4,7 @@
 //! ([`cache::Cache`]), records a down-sampled history in PostgreSQL, and
 //! raises the bot's own alerts (HighMemoryUsage with Prometheus's `for:`
 //! semantics, OomKiller on the engine's `oom` events) as [`AlertEvent`]s on
-//! a channel that the chat front end turns into incidents.
+//! a channel that the application turns into incidents.
 //!
 //! Orchestration: engine and database through their adapters, rules from
 //! the core. It never changes a container.
@@ -16,6 +16,7 @@ use crate::config::{Scope, Settings};
 use crate::core::alerting::{AlertEvent, HighMemory};
 use crate::core::runbook::{AlertCondition, Runbook};
 use crate::core::trend::History;
+use crate::docker::Engine;
 use crate::health::Health;
 use crate::store::Store;
 use cache::{Cache, Live};
@@ -28,7 +29,8 @@ use tokio::sync::mpsc;
 /// The running watcher, shared by commands, alerts and the HTTP endpoints.
 pub struct Watcher {
     settings: Settings,
-    docker_host_env: Option<String>,
+    /// The shared engine connection.
+    engine: Engine,
     scope: Scope,
     cache: Cache,
     host_memory: AtomicU64,
@@ -57,7 +59,7 @@ impl Watcher {
     pub fn new(
         settings: Settings,
         runbooks: &[Runbook],
-        docker_host_env: Option<String>,
+        engine: Engine,
         store: Store,
         health: Arc<Health>,
         alerts: mpsc::Sender<AlertEvent>,
@@ -84,7 +86,7 @@ impl Watcher {
             ),
             scope: settings.scope(),
             settings,
-            docker_host_env,
+            engine,
             host_memory: AtomicU64::new(0),
             synced: AtomicBool::new(false),
             store,

@@ -37,7 +37,7 @@ pub(super) async fn follow(w: Arc<Watcher>) {
 /// One connection's worth of following: subscribe to events first, then
 /// list, so that nothing starting in between is missed.
 async fn session(w: &Arc<Watcher>, backoff: &mut Duration) -> Result<(), DockerError> {
-    let engine = Engine::from_settings(&w.settings, w.docker_host_env.clone()).await?;
+    let engine = w.engine.clone();
     w.host_memory
         .store(engine.host_memory().await?, Ordering::Release);
     let mut events = Box::pin(engine.container_events(&w.scope));

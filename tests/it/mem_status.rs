@@ -182,14 +182,10 @@ fn containers_vanishing_mid_way_are_reported_not_fatal() {
     let kept = p.start("kept", 8, None);
     let removed = p.start("removed", 8, None);
     let stopped = p.start("stopped", 8, None);
-    let endpoint = Settings::load(None)
-        .unwrap()
-        .docker_endpoint(std::env::var("DOCKER_HOST").ok());
+    let endpoint = Settings::load(None).unwrap().docker_endpoint().to_string();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let snapshot = runtime.block_on(async {
-        let engine = Engine::connect(&endpoint, Duration::from_secs(10), 8)
-            .await
-            .expect("engine");
+        let engine = Engine::new(&endpoint, Duration::from_secs(10), 8).expect("engine");
         let listed = engine
             .list(&Scope::Project(p.name.clone()))
             .await

@@ -12,6 +12,7 @@ pub mod causes;
 pub mod commands;
 pub mod connections;
 pub mod diagnosis;
+pub mod downtime;
 pub mod escalation;
 pub mod incident;
 pub mod memory;

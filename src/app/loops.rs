@@ -1,0 +1,112 @@
+//! The timers, started once at start-up (never by a chat event: they run
+//! while Discord is away, and what they post is delivered over its REST
+//! API). Each loop repeats one step of a use case, which tests call
+//! directly instead of waiting:
+//!
+//! | loop | step | every |
+//! |---|---|---|
+//! | alerts | [`alerts::handle`] one event | as they come |
+//! | escalations | [`escalation::tick`] | `escalation.tick_ms` |
+//! | expiry and claims | [`approvals::sweep`] | `approvals.expiry_check_secs`, first at once |
+//! | memory updates | [`updates::tick`] | `watch.thread_update_secs` (0: off) |
+//! | OOM downtime | [`oom::tick`] | half a second |
+//!
+//! Loops that need the database skip their step while it is down, and a
+//! failing step is logged once a minute with a count, never per tick.
+
+use super::{alerts, approvals, escalation, oom, updates, App};
+use crate::core::alerting::AlertEvent;
+use crate::core::throttle::Throttle;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// Starts every loop; they run for as long as the process does.
+pub fn spawn(app: &Arc<App>, alerts: mpsc::Receiver<AlertEvent>) {
+    let s = &app.settings;
+    tokio::spawn(alert_loop(app.clone(), alerts));
+    every(
+        app,
+        "escalation check",
+        Duration::from_millis(s.escalation.tick_ms.max(50)),
+        Duration::ZERO,
+        |app, now| async move { escalation::tick(&app, now).await },
+    );
+    every(
+        app,
+        "expiry and claim check",
+        Duration::from_secs(s.approvals.expiry_check_secs.max(1)),
+        Duration::ZERO,
+        |app, now| async move { approvals::sweep(&app, now).await },
+    );
+    if s.watch.thread_update_secs > 0 {
+        let period = Duration::from_secs(s.watch.thread_update_secs);
+        every(
+            app,
+            "memory update",
+            period,
+            period,
+            move |app, now| async move { updates::tick(&app, now, period).await },
+        );
+    }
+    let app = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(oom::LOOK_EVERY);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            oom::tick(&app, OffsetDateTime::now_utc()).await;
+        }
+    });
+}
+
+/// Handles alerts one at a time, so two alerts for one service arriving
+/// together join one incident instead of opening two.
+async fn alert_loop(app: Arc<App>, mut events: mpsc::Receiver<AlertEvent>) {
+    while let Some(event) = events.recv().await {
+        // An alert must be recorded before it opens anything: while the
+        // database is away, alerts wait here (the queue fills, then the
+        // watcher waits and Alertmanager is told to retry) rather than
+        // being dropped.
+        if !app.health.db_ready() {
+            tracing::warn!(alert = %event.name, "alerts wait for the database");
+            while !app.health.wait_db(Duration::from_secs(60)).await {}
+        }
+        alerts::handle(&app, event).await;
+    }
+}
+
+/// Runs `step` every `period`, the first time `first` from now, while the
+/// database is up.
+fn every<T, E, F, Fut>(
+    app: &Arc<App>,
+    what: &'static str,
+    period: Duration,
+    first: Duration,
+    step: F,
+) where
+    F: Fn(Arc<App>, OffsetDateTime) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, E>> + Send,
+    E: std::fmt::Display,
+{
+    let app = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(Instant::now() + first, period);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut warn = Throttle::per_minute();
+        loop {
+            tick.tick().await;
+            if !app.health.db_ready() {
+                continue;
+            }
+            if let Err(e) = step(app.clone(), OffsetDateTime::now_utc()).await {
+                if let Some(suppressed) = warn.allow(std::time::Instant::now()) {
+                    tracing::warn!(error = %e, suppressed, "{what} failed");
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,190 @@
+//! A diagnosis as an embed with its PNG chart attached, kept within
+//! Discord's size limits (an embed over them is rejected whole, and the
+//! person would see nothing).
+
+use super::message::{Attachment, Embed};
+use crate::chart;
+use crate::core::diagnosis::{Diagnosis, Finding};
+use crate::core::runbook::{Check, Runbook};
+use crate::core::text::clip;
+use crate::render;
+
+/// The chart's file name; the embed shows it via `attachment://`.
+pub const CHART_FILE: &str = "memory.png";
+
+/// Discord's limits for an embed (characters).
+const TITLE_MAX: usize = 256;
+const DESCRIPTION_MAX: usize = 4096;
+const FIELD_MAX: usize = 1024;
+const FOOTER_MAX: usize = 2048;
+const EMBED_MAX: usize = 6000;
+
+/// The embed, and the chart to attach when the finding has one.
+pub fn report(d: &Diagnosis, runbook: &Runbook) -> (Embed, Option<Attachment>) {
+    let v = d.verdict();
+    let png = match &d.finding {
+        Finding::ContainerMemory(r) => {
+            let bar = match runbook.step(&v.step).map(|s| &s.check) {
+                Some(Check::ContainerMemory(c)) => c.process_max_mib,
+                _ => None,
+            };
+            Some(chart::render_png(&render::memory_chart(d, r, bar)))
+        }
+        Finding::MemoryTrend(r) => Some(chart::render_trend_png(&render::trend_chart(d, r))),
+        Finding::Connections(_) | Finding::Profile(_) => None,
+    };
+    let title = clip(&format!("{} · {}", d.runbook_title, v.title), TITLE_MAX);
+    let verdict = match &v.conclusion {
+        Some(c) => format!("**{}**: {c}", v.outcome.label()),
+        None => format!("**{}**", v.outcome.label()),
+    };
+    let mut fields = vec![
+        ("Expected", clip(&v.expected, FIELD_MAX)),
+        ("Observed", clip(&v.observed, FIELD_MAX)),
+        ("Verdict", clip(&verdict, FIELD_MAX)),
+    ];
+    if !v.offenders.is_empty() {
+        let lines: Vec<String> = v
+            .offenders
+            .iter()
+            .take(10)
+            .map(|o| format!("• {} ({}): {}", o.name, o.outcome.label(), o.reason))
+            .collect();
+        fields.push(("Offenders", clip(&lines.join("\n"), FIELD_MAX)));
+    }
+    if !v.notes.is_empty() {
+        fields.push(("Notes", clip(&v.notes.join("\n"), FIELD_MAX)));
+    }
+    let footer = clip(
+        &format!(
+            "/{} {} · {} · {}",
+            d.runbook,
+            v.step,
+            render::scope_label(&d.scope),
+            d.source.describe()
+        ),
+        FOOTER_MAX,
+    );
+
+    // The table takes what the rest leaves: as many containers as fit.
+    let used = title.chars().count()
+        + footer.chars().count()
+        + fields
+            .iter()
+            .map(|(n, v)| n.len() + v.chars().count())
+            .sum::<usize>();
+    let budget = DESCRIPTION_MAX.min(EMBED_MAX.saturating_sub(used + 16));
+    let (mut rows, table): (usize, &dyn Fn(usize) -> String) = match &d.finding {
+        Finding::ContainerMemory(r) => (r.rows.len(), &|n| render::memory_table(r, n)),
+        Finding::MemoryTrend(r) => (r.rows.len(), &|n| render::trend_table(r, n)),
+        Finding::Profile(r) => (r.output.lines().count(), &|n| {
+            let mut text = format!("$ {}\n", r.command);
+            for line in r.output.lines().take(n) {
+                text.push_str(line);
+                text.push('\n');
+            }
+            text
+        }),
+        Finding::Connections(r) => (
+            [&r.by_state, &r.by_application, &r.by_user_client]
+                .iter()
+                .map(|v| v.len())
+                .chain([r.idle_in_transaction.len()])
+                .max()
+                .unwrap_or(0),
+            &|n| render::connections_table(r, n),
+        ),
+    };
+    let description = loop {
+        let text = format!("```\n{}```", table(rows));
+        if text.chars().count() <= budget || rows == 0 {
+            break clip(&text, budget);
+        }
+        rows -= 1;
+    };
+
+    let mut embed = fields.into_iter().fold(
+        Embed::titled(title)
+            .colour(render::outcome_colour(v.outcome))
+            .description(description)
+            .footer(footer),
+        |e, (name, value)| e.field(name, value, false),
+    );
+    if png.is_some() {
+        embed = embed.image(format!("attachment://{CHART_FILE}"));
+    }
+    let file = match &d.finding {
+        // The profiler's whole output, as a file people can download.
+        Finding::Profile(r) => Some(Attachment::new(
+            format!("profile-{}.txt", r.service),
+            r.output.clone().into_bytes(),
+        )),
+        _ => png.map(|png| Attachment::new(CHART_FILE, png)),
+    };
+    (embed, file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::diagnosis::{judge_memory, ScopeView};
+    use crate::core::memory::{ContainerSample, MemorySnapshot, Reading};
+
+    /// However many containers and however long their names, the embed
+    /// stays within Discord's limits, which reject an embed whole.
+    #[test]
+    fn big_projects_fit_discords_embed_limits() {
+        let rb = Runbook::parse(include_str!("../../commands/mem.toml"), "mem.toml").unwrap();
+        let step = rb.step("status").unwrap();
+        let Check::ContainerMemory(check) = &step.check else {
+            unreachable!()
+        };
+        for n in [1, 30, 80] {
+            let containers = (0..n)
+                .map(|i| ContainerSample {
+                    name: format!("a-rather-long-compose-project-name-service-number-{i:03}-1"),
+                    id: format!("{i:064}"),
+                    service: Some(format!("service-number-{i:03}-with-a-long-name")),
+                    project: Some("a-rather-long-compose-project-name".into()),
+                    reading: Reading::Sampled {
+                        usage_bytes: 600 << 20,
+                        limit_bytes: Some(640 << 20),
+                    },
+                })
+                .collect();
+            let snapshot = MemorySnapshot {
+                host_memory_bytes: 64 << 30,
+                containers,
+            };
+            let d = Diagnosis {
+                runbook: "mem".into(),
+                runbook_title: rb.runbook.title.clone(),
+                scope: ScopeView::Project("a-rather-long-compose-project-name".into()),
+                endpoint: "unix:///var/run/docker.sock".into(),
+                source: crate::core::diagnosis::Source::Engine,
+                finding: Finding::ContainerMemory(judge_memory(step, check, &snapshot)),
+            };
+            let (embed, _) = report(&d, &rb);
+            let len = |v: &Option<String>| v.as_ref().map_or(0, |s| s.chars().count());
+            let description = len(&embed.description);
+            let fields: usize = embed
+                .fields
+                .iter()
+                .map(|f| {
+                    assert!(f.value.chars().count() <= FIELD_MAX);
+                    f.name.chars().count() + f.value.chars().count()
+                })
+                .sum();
+            let total = len(&embed.title) + description + fields + len(&embed.footer);
+            assert!(
+                description <= DESCRIPTION_MAX,
+                "{n}: description {description}"
+            );
+            assert!(total <= EMBED_MAX, "{n} containers: {total} characters");
+            assert!(
+                embed.description.as_deref().unwrap().contains("TOTAL"),
+                "{n}"
+            );
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! `serve`: builds the application once and starts everything around it.
+//!
+//! In order: what the settings must hold (secrets included) is checked,
+//! so a missing piece fails at once with one sentence; then the store,
+//! the one engine connection, health, the watcher, the Discord client (its
+//! REST client is the application's chat port), the [`App`]; then the HTTP
+//! front end, the database supervisor and the loops; and last the gateway
+//! session, which runs until the process is asked to stop. Nothing waits
+//! for Discord's READY: the loops run while the gateway is away.
+
+use crate::app::{loops, App, Runbooks};
+use crate::config::{ConfigError, Settings};
+use crate::core::runbook::Runbook;
+use crate::docker::{DockerError, Engine};
+use crate::health::Health;
+use crate::store::{Store, StoreError};
+use crate::watch::Watcher;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    Chat(#[from] crate::chat::ChatStartError),
+    #[error("the HTTP endpoints could not listen: {0}")]
+    Listen(String),
+    /// Every problem of every file, for the caller to print.
+    #[error("the runbooks are invalid; fix them (see `incident-bot runbook check`)")]
+    Runbooks(Vec<crate::core::runbook::Problem>),
+}
+
+/// Checks what `serve` needs beyond the defaults, each with one sentence,
+/// and loads the runbooks.
+fn check(settings: &Settings) -> Result<Vec<Runbook>, ServeError> {
+    let secrets = &settings.secrets;
+    secrets.discord_token()?;
+    secrets.discord_api_base()?;
+    secrets.alertmanager_token()?;
+    secrets.monitored_database_url()?;
+    settings.check_discord()?;
+    secrets.database_url()?;
+    let runbooks = crate::runbooks::load_configured(settings).map_err(ServeError::Runbooks)?;
+    let roles: Vec<String> = runbooks
+        .iter()
+        .flat_map(|rb| rb.roster_roles.iter().map(|r| r.get_ref().id.clone()))
+        .collect();
+    settings.check_roster(&roles)?;
+    if settings.discord.responder_role_ids.is_empty() {
+        tracing::warn!(
+            "discord.responder_role_ids is empty: every command will be refused until responder roles are configured"
+        );
+    }
+    Ok(runbooks)
+}
+
+/// The bot's own database, as the settings name it (not connected yet).
+pub fn store(settings: &Settings) -> Result<Store, ServeError> {
+    Ok(Store::new(settings.secrets.database_url()?)?)
+}
+
+/// Runs the bot until the gateway connection ends for good or the process
+/// is asked to stop (SIGINT/SIGTERM).
+pub async fn serve(settings: Settings) -> Result<(), ServeError> {
+    let runbooks = check(&settings)?;
+    let store = store(&settings)?;
+    let engine = Engine::from_settings(&settings)?;
+    let health = Arc::new(Health::default());
+    // Alerts queue here while the database is away; the watcher and the
+    // HTTP intake wait (backpressure) rather than drop when it is full.
+    let (alert_tx, alert_rx) = mpsc::channel(256);
+    let watcher = Watcher::new(
+        settings.clone(),
+        &runbooks,
+        engine.clone(),
+        store.clone(),
+        health.clone(),
+        alert_tx.clone(),
+    );
+    watcher.spawn();
+    let gateway = crate::chat::connect(&settings).await?;
+    let app = Arc::new(App {
+        scope: settings.scope(),
+        runbooks: Runbooks::new(runbooks),
+        store,
+        engine,
+        watcher,
+        health: health.clone(),
+        chat: Arc::new(gateway.chat()),
+        instance: instance_name(),
+        downtime: Default::default(),
+        settings,
+    });
+    crate::http::spawn(crate::http::State {
+        listen: app.settings.http.listen.clone(),
+        watcher: app.watcher.clone(),
+        store: app.store.clone(),
+        health: health.clone(),
+        token: app.settings.secrets.alertmanager_token()?.cloned(),
+        alerts: alert_tx,
+        refusal_audit_every: Duration::from_secs(app.settings.http.refusal_audit_secs.max(1)),
+        refusals: Default::default(),
+    })
+    .await
+    .map_err(ServeError::Listen)?;
+    // Discord first, database in the background: diagnosis must work even
+    // while PostgreSQL is down, and the bot keeps trying to reach it.
+    let roster = app
+        .settings
+        .discord
+        .roster
+        .iter()
+        .map(|(role, user)| (role.clone(), *user))
+        .collect();
+    tokio::spawn(crate::health::supervise_database(
+        app.store.clone(),
+        health,
+        roster,
+    ));
+    loops::spawn(&app, alert_rx);
+    gateway.run(app, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `host:pid:start` of this process.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into());
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    )
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -112,7 +112,14 @@ async fn deliver(app: &App, e: &Claimed, roster: &BTreeMap<String, u64>) -> Resu
             .await
             .map_err(|err| err.to_string())?;
     }
-    if let Err(err) = store.mark_delivered(e.id).await {
+    delivered(app, e, &inc, &title).await;
+    Ok(())
+}
+
+/// Confirms a posted escalation (so no other bot repeats it after the
+/// lease) and records it: metrics, the audit log, the timeline.
+async fn delivered(app: &App, e: &Claimed, inc: &Incident, title: &str) {
+    if let Err(err) = app.store.mark_delivered(e.id).await {
         tracing::warn!(escalation = e.id, error = %err, "delivery not confirmed; another bot may repeat it after the lease");
     }
     let late_ms = (e.fired_at - e.due_at).whole_milliseconds();
@@ -134,7 +141,6 @@ async fn deliver(app: &App, e: &Claimed, roster: &BTreeMap<String, u64>) -> Resu
         link: None,
     };
     app.timeline(inc.id, &line).await;
-    Ok(())
 }
 
 /// How long, the last verdicts, actions, open requests: what the person

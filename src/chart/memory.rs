@@ -4,8 +4,9 @@
 
 use super::canvas::{fit, text_width, Canvas, Rgb, GLYPH};
 use super::{
-    scale, short_bytes, state_colour, threshold_label, tick_label, BarState, AXIS, BG, GRID,
-    HEIGHT, LIMIT, MIB, MUTED, OK, OVER, PLOT_TOP, STUB, TEXT, THRESHOLD, UNKNOWN, UP_CHARS, WARN,
+    draw_y_ticks, scale, short_bytes, state_colour, threshold_label, tick_label, BarState, AXIS,
+    BG, HEIGHT, LIMIT, MIB, MUTED, OK, OVER, PLOT_TOP, STUB, TEXT, THRESHOLD, UNKNOWN, UP_CHARS,
+    WARN,
 };
 
 /// One container's bar.
@@ -170,16 +171,11 @@ impl Layout {
 }
 
 fn draw_axes(c: &mut Canvas, l: &Layout) {
-    for k in 0..=l.ticks {
+    let rows = (0..=l.ticks).map(|k| {
         let v = f64::from(k) * l.step;
-        let y = l.y_of(v);
-        if k > 0 {
-            c.hline(l.left + 1, l.right, y, 1, GRID);
-        }
-        c.hline(l.left - 4, l.left - 1, y, 1, AXIS);
-        let s = tick_label(v);
-        c.text(l.left - 6 - text_width(&s, 1), y - 4, &s, 1, TEXT);
-    }
+        (v, l.y_of(v))
+    });
+    draw_y_ticks(c, l.left, l.right, rows);
     c.vline(l.left, PLOT_TOP, l.bottom, AXIS);
     c.hline(l.left, l.right, l.bottom, 1, AXIS);
 }

@@ -11,7 +11,7 @@ mod canvas;
 mod memory;
 mod trend;
 
-use canvas::{fit, Rgb};
+use canvas::{fit, text_width, Canvas, Rgb};
 pub use memory::*;
 pub use trend::*;
 
@@ -106,6 +106,19 @@ fn threshold_label(bytes: f64) -> String {
         format!("{} MiB", trim(mib))
     };
     fit(&format!("{size} bar"), 20, false)
+}
+
+/// The y axis's ticks: at each `(bytes, row)` a grid line (but on the
+/// baseline), a tick mark and the label, for a plot from `left` to `right`.
+fn draw_y_ticks(c: &mut Canvas, left: i32, right: i32, rows: impl Iterator<Item = (f64, i32)>) {
+    for (v, y) in rows {
+        if v > 0.0 {
+            c.hline(left + 1, right, y, 1, GRID);
+        }
+        c.hline(left - 4, left - 1, y, 1, AXIS);
+        let s = tick_label(v);
+        c.text(left - 6 - text_width(&s, 1), y - 4, &s, 1, TEXT);
+    }
 }
 
 fn state_colour(s: BarState) -> Rgb {

@@ -9,7 +9,9 @@
 //! or skipped; nothing here panics on its input.
 
 use super::canvas::{clip_segment, fit, text_width, Canvas, Pt, Rgb, GLYPH};
-use super::{scale, state_colour, tick_label, BarState, AXIS, BG, GRID, MUTED, TEXT, THRESHOLD};
+use super::{
+    draw_y_ticks, scale, state_colour, tick_label, BarState, AXIS, BG, GRID, MUTED, TEXT, THRESHOLD,
+};
 
 #[cfg(test)]
 #[path = "trend_tests.rs"]
@@ -294,16 +296,11 @@ fn time_label(ago: f64, step: f64) -> String {
 }
 
 fn draw_axes(c: &mut Canvas, p: &Plot) {
-    for k in 0..=p.ticks {
+    let rows = (0..=p.ticks).map(|k| {
         let v = f64::from(k) * p.step;
-        let y = p.y_of(v);
-        if k > 0 {
-            c.hline(p.left + 1, p.right, y, 1, GRID);
-        }
-        c.hline(p.left - 4, p.left - 1, y, 1, AXIS);
-        let s = tick_label(v);
-        c.text(p.left - 6 - text_width(&s, 1), y - 4, &s, 1, TEXT);
-    }
+        (v, p.y_of(v))
+    });
+    draw_y_ticks(c, p.left, p.right, rows);
     for (x, s) in p.time_ticks() {
         if x > p.left {
             c.vline(x, PLOT_TOP, p.bottom - 1, GRID);

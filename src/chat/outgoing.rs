@@ -85,77 +85,84 @@ fn buttons(buttons: &[Button]) -> Vec<CreateActionRow> {
     vec![CreateActionRow::Buttons(row)]
 }
 
-/// A new message in a channel.
-pub(super) fn create(m: &Message) -> CreateMessage {
-    let mut out = CreateMessage::new().allowed_mentions(mentions(&m.mentions));
-    if !m.embeds.is_empty() {
-        out = out.embeds(embeds(m));
-    }
-    if !m.files.is_empty() {
-        out = out.add_files(files(m));
-    }
+/// What the four message builders of serenity have in common, so one
+/// function fills each from a [`Message`].
+trait Builder: Sized {
+    fn mentions(self, m: CreateAllowedMentions) -> Self;
+    fn content(self, c: String) -> Self;
+    fn embeds(self, e: Vec<CreateEmbed>) -> Self;
+    fn file(self, f: CreateAttachment) -> Self;
+    fn rows(self, r: Vec<CreateActionRow>) -> Self;
+}
+
+macro_rules! builder {
+    ($t:ty, $file:ident) => {
+        impl Builder for $t {
+            fn mentions(self, m: CreateAllowedMentions) -> Self {
+                self.allowed_mentions(m)
+            }
+            fn content(self, c: String) -> Self {
+                <$t>::content(self, c)
+            }
+            fn embeds(self, e: Vec<CreateEmbed>) -> Self {
+                <$t>::embeds(self, e)
+            }
+            fn file(self, f: CreateAttachment) -> Self {
+                self.$file(f)
+            }
+            fn rows(self, r: Vec<CreateActionRow>) -> Self {
+                self.components(r)
+            }
+        }
+    };
+}
+
+builder!(CreateMessage, add_file);
+builder!(EditMessage, new_attachment);
+builder!(EditInteractionResponse, new_attachment);
+builder!(CreateInteractionResponseMessage, add_file);
+
+/// Fills `b` from `m`: its mentions always; the parts `m` has (a part left
+/// empty is left out, so an edit keeps what the message had).
+fn fill<B: Builder>(b: B, m: &Message) -> B {
+    let mut b = b.mentions(mentions(&m.mentions));
     if let Some(c) = content(m) {
-        out = out.content(c);
+        b = b.content(c);
+    }
+    if !m.embeds.is_empty() {
+        b = b.embeds(embeds(m));
+    }
+    for f in files(m) {
+        b = b.file(f);
     }
     if !m.buttons.is_empty() {
-        out = out.components(buttons(&m.buttons));
+        b = b.rows(buttons(&m.buttons));
     }
-    out
+    b
+}
+
+/// A new message in a channel.
+pub(super) fn create(m: &Message) -> CreateMessage {
+    fill(CreateMessage::new(), m)
 }
 
 /// An edit of one of the bot's messages: parts left empty are kept (an
 /// edit of the text keeps the chart).
 pub(super) fn edit(m: &Message) -> EditMessage {
-    let mut out = EditMessage::new().allowed_mentions(mentions(&m.mentions));
-    if let Some(c) = content(m) {
-        out = out.content(c);
-    }
-    if !m.embeds.is_empty() {
-        out = out.embeds(embeds(m));
-    }
-    for f in files(m) {
-        out = out.new_attachment(f);
-    }
-    if !m.buttons.is_empty() {
-        out = out.components(buttons(&m.buttons));
-    }
-    out
+    fill(EditMessage::new(), m)
 }
 
 /// The edit of a deferred interaction reply.
 pub(super) fn reply(m: &Message) -> EditInteractionResponse {
-    let mut out = EditInteractionResponse::new().allowed_mentions(mentions(&m.mentions));
-    if !m.embeds.is_empty() {
-        out = out.embeds(embeds(m));
-    }
-    if let Some(c) = content(m) {
-        out = out.content(c);
-    }
-    for f in files(m) {
-        out = out.new_attachment(f);
-    }
-    if !m.buttons.is_empty() {
-        out = out.components(buttons(&m.buttons));
-    }
-    out
+    fill(EditInteractionResponse::new(), m)
 }
 
 /// A direct answer to an interaction (no defer); private when the message
 /// says so.
 pub(super) fn respond(m: &Message) -> CreateInteractionResponse {
-    let mut out = CreateInteractionResponseMessage::new()
-        .allowed_mentions(mentions(&m.mentions))
-        .ephemeral(m.private);
-    if !m.embeds.is_empty() {
-        out = out.embeds(embeds(m));
-    }
-    if !m.files.is_empty() {
-        out = out.add_files(files(m));
-    }
-    if let Some(c) = content(m) {
-        out = out.content(c);
-    }
-    CreateInteractionResponse::Message(out)
+    CreateInteractionResponse::Message(
+        fill(CreateInteractionResponseMessage::new(), m).ephemeral(m.private),
+    )
 }
 
 /// The acknowledgement that buys time beyond Discord's 3 s; the reply

@@ -203,27 +203,10 @@ fn step(settings: &Settings, args: Vec<String>) -> ExitCode {
     };
     let (step_id, m) = matches.subcommand().expect("a step is required");
     let json = m.get_flag("json");
-    let mut settings = match m.get_one::<String>("config") {
-        // `--config` may also follow the step; then it replaces the layer.
-        Some(path) => match Settings::load(Some(std::path::Path::new(path))) {
-            Ok(s) => s,
-            Err(e) => return fail(&e.to_string(), unknown),
-        },
-        None => settings.clone(),
+    let settings = match step_settings(settings, m) {
+        Ok(s) => s,
+        Err(sentence) => return fail(&sentence, unknown),
     };
-    if let Some(p) = m.get_one::<String>("project") {
-        settings.watch.project = p.clone();
-        settings.watch.all = false;
-    }
-    if m.get_flag("all") {
-        settings.watch.all = true;
-    }
-    if !settings.watch.all && settings.watch.project.trim().is_empty() {
-        return fail(
-            "--project needs a Compose project name (or use --all)",
-            unknown,
-        );
-    }
     let scope: Scope = settings.scope();
 
     let app_db = match settings.secrets.monitored_database_url() {
@@ -263,6 +246,28 @@ fn step(settings: &Settings, args: Vec<String>) -> ExitCode {
             fail(&e.to_string(), unknown)
         }
     }
+}
+
+/// The settings a step runs with: `--config` after the step replaces the
+/// file layer; `--project` and `--all` the scope.
+fn step_settings(settings: &Settings, m: &clap::ArgMatches) -> Result<Settings, String> {
+    let mut settings = match m.get_one::<String>("config") {
+        Some(path) => {
+            Settings::load(Some(std::path::Path::new(path))).map_err(|e| e.to_string())?
+        }
+        None => settings.clone(),
+    };
+    if let Some(p) = m.get_one::<String>("project") {
+        settings.watch.project = p.clone();
+        settings.watch.all = false;
+    }
+    if m.get_flag("all") {
+        settings.watch.all = true;
+    }
+    if !settings.watch.all && settings.watch.project.trim().is_empty() {
+        return Err("--project needs a Compose project name (or use --all)".into());
+    }
+    Ok(settings)
 }
 
 /// The clap command of one runbook: a subcommand per step, with the step's

@@ -34,62 +34,7 @@ impl Engine {
             .unwrap_or_default()
             .trim_start_matches('/')
             .to_string();
-        let config = old.config.clone().unwrap_or_default();
-        // Only settings the user chose; the engine assigns the rest (the
-        // default hostname is the old container's id).
-        let hostname = config
-            .hostname
-            .clone()
-            .filter(|h| !old_id.starts_with(h.as_str()));
-        let endpoints: HashMap<String, EndpointSettings> = old
-            .network_settings
-            .as_ref()
-            .and_then(|n| n.networks.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(net, e)| {
-                let aliases = e.aliases.map(|a| {
-                    a.into_iter()
-                        .filter(|alias| !old_id.starts_with(alias.as_str()))
-                        .collect()
-                });
-                (
-                    net,
-                    EndpointSettings {
-                        ipam_config: e.ipam_config,
-                        links: e.links,
-                        aliases,
-                        driver_opts: e.driver_opts,
-                        ..Default::default()
-                    },
-                )
-            })
-            .collect();
-        let body = ContainerCreateBody {
-            hostname,
-            domainname: config.domainname,
-            user: config.user,
-            exposed_ports: config.exposed_ports,
-            tty: config.tty,
-            open_stdin: config.open_stdin,
-            stdin_once: config.stdin_once,
-            env: config.env,
-            cmd: Some(command),
-            healthcheck: config.healthcheck,
-            image: config.image,
-            volumes: config.volumes,
-            working_dir: config.working_dir,
-            entrypoint: config.entrypoint,
-            labels: config.labels,
-            stop_signal: config.stop_signal,
-            stop_timeout: config.stop_timeout,
-            shell: config.shell,
-            host_config: old.host_config.clone(),
-            networking_config: Some(NetworkingConfig {
-                endpoints_config: Some(endpoints),
-            }),
-            ..Default::default()
-        };
+        let body = same_but_command(&old, &old_id, command);
         let temp = format!("{name}-ib-new-{short}");
         let created = self
             .bounded(client.create_container(
@@ -120,18 +65,7 @@ impl Engine {
         };
         if let Err(e) = swap.await {
             tracing::error!(container = %name, error = %e, "the recreated container did not start; putting the old one back");
-            let _ = client.rename_container(&created.id, rename(temp)).await;
-            let _ = client.rename_container(&old_id, rename(name.clone())).await;
-            let _ = client.start_container(&old_id, None).await;
-            let _ = client
-                .remove_container(
-                    &created.id,
-                    Some(RemoveContainerOptions {
-                        force: true,
-                        ..Default::default()
-                    }),
-                )
-                .await;
+            put_back(&client, &created.id, &temp, &old_id, &name).await;
             return Err(classify(&self.endpoint, self.timeout, e));
         }
         if let Err(e) = client
@@ -156,4 +90,90 @@ impl Engine {
                 },
             })
     }
+}
+
+/// The creation body of a container configured like `old` (only what the
+/// user chose; the engine assigns the rest) but running `command`.
+fn same_but_command(
+    old: &bollard::models::ContainerInspectResponse,
+    old_id: &str,
+    command: Vec<String>,
+) -> ContainerCreateBody {
+    let config = old.config.clone().unwrap_or_default();
+    // Only settings the user chose; the engine assigns the rest (the
+    // default hostname is the old container's id).
+    let hostname = config
+        .hostname
+        .clone()
+        .filter(|h| !old_id.starts_with(h.as_str()));
+    let endpoints: HashMap<String, EndpointSettings> = old
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(net, e)| {
+            let aliases = e.aliases.map(|a| {
+                a.into_iter()
+                    .filter(|alias| !old_id.starts_with(alias.as_str()))
+                    .collect()
+            });
+            (
+                net,
+                EndpointSettings {
+                    ipam_config: e.ipam_config,
+                    links: e.links,
+                    aliases,
+                    driver_opts: e.driver_opts,
+                    ..Default::default()
+                },
+            )
+        })
+        .collect();
+    ContainerCreateBody {
+        hostname,
+        domainname: config.domainname,
+        user: config.user,
+        exposed_ports: config.exposed_ports,
+        tty: config.tty,
+        open_stdin: config.open_stdin,
+        stdin_once: config.stdin_once,
+        env: config.env,
+        cmd: Some(command),
+        healthcheck: config.healthcheck,
+        image: config.image,
+        volumes: config.volumes,
+        working_dir: config.working_dir,
+        entrypoint: config.entrypoint,
+        labels: config.labels,
+        stop_signal: config.stop_signal,
+        stop_timeout: config.stop_timeout,
+        shell: config.shell,
+        host_config: old.host_config.clone(),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(endpoints),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Undoes a swap that failed half-way: the new container gets its
+/// temporary name back and is removed, the old one its name and is
+/// started again. Best effort: each step is tried whatever the last did.
+async fn put_back(client: &bollard::Docker, new_id: &str, temp: &str, old_id: &str, name: &str) {
+    let rename = |to: &str| RenameContainerOptions {
+        name: to.to_string(),
+    };
+    let _ = client.rename_container(new_id, rename(temp)).await;
+    let _ = client.rename_container(old_id, rename(name)).await;
+    let _ = client.start_container(old_id, None).await;
+    let _ = client
+        .remove_container(
+            new_id,
+            Some(RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await;
 }

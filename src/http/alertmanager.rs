@@ -70,76 +70,90 @@ pub fn parse(
     }
     let mut out = Parsed::default();
     for a in payload.alerts {
-        let Some(name) = a.labels.get("alertname").cloned() else {
-            out.ignored
-                .push("an alert without an alertname label".into());
-            continue;
-        };
-        if !known.contains(&name) {
-            out.ignored
-                .push(format!("{name}: not an alert of the runbook"));
-            continue;
+        match event(a, known, project, now)? {
+            Ok(ev) => out.events.push(ev),
+            Err(ignored) => out.ignored.push(ignored),
         }
-        let firing = match a.status.as_str() {
-            "firing" => true,
-            "resolved" => false,
-            other => {
-                return Err(format!(
-                    "alert {name} has status '{other}', not firing or resolved"
-                ))
-            }
-        };
-        let label = |names: &[&str]| names.iter().find_map(|n| a.labels.get(*n).cloned());
-        if let (Some(theirs), Some(ours)) = (label(&PROJECT_LABELS), project) {
-            if theirs != ours {
-                out.ignored.push(format!(
-                    "{name}: for project {}, not {ours}",
-                    clip(&storable(&theirs), 60)
-                ));
-                continue;
-            }
+    }
+    Ok(out)
+}
+
+/// One alert of a delivery as an event; the inner `Err` says why it is
+/// ignored, the outer one why the whole delivery is refused.
+fn event(
+    a: Alert,
+    known: &[String],
+    project: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Result<AlertEvent, String>, String> {
+    let Some(name) = a.labels.get("alertname").cloned() else {
+        return Ok(Err("an alert without an alertname label".into()));
+    };
+    if !known.contains(&name) {
+        return Ok(Err(format!("{name}: not an alert of the runbook")));
+    }
+    let firing = match a.status.as_str() {
+        "firing" => true,
+        "resolved" => false,
+        other => {
+            return Err(format!(
+                "alert {name} has status '{other}', not firing or resolved"
+            ))
         }
-        // Alertmanager's fingerprint names the alert across deliveries; a
-        // payload without one is named by its labels.
-        let fingerprint = a.fingerprint.filter(|f| !f.is_empty()).unwrap_or_else(|| {
+    };
+    let label = |names: &[&str]| names.iter().find_map(|n| a.labels.get(*n).cloned());
+    if let (Some(theirs), Some(ours)) = (label(&PROJECT_LABELS), project) {
+        if theirs != ours {
+            return Ok(Err(format!(
+                "{name}: for project {}, not {ours}",
+                clip(&storable(&theirs), 60)
+            )));
+        }
+    }
+    let service = label(&SERVICE_LABELS);
+    if let Some(s) = service.as_deref().filter(|s| !is_service_name(s)) {
+        return Ok(Err(format!(
+            "{name}: '{}' is not a Compose service name",
+            clip(&storable(s), 60)
+        )));
+    }
+    let summary = a
+        .annotations
+        .get("summary")
+        .or_else(|| a.annotations.get("description"))
+        .cloned()
+        .unwrap_or_else(|| match &service {
+            Some(s) => format!("{name} for {s}"),
+            None => name.clone(),
+        });
+    Ok(Ok(AlertEvent {
+        name,
+        firing,
+        fingerprint: format!("am:{}", fingerprint(&a)),
+        service,
+        container: None,
+        summary: storable(&clip(&summary, 500)).into_owned(),
+        source: AlertSource::Alertmanager,
+        at: now,
+    }))
+}
+
+/// Alertmanager's fingerprint names the alert across deliveries; a payload
+/// without one is named by its labels. A fingerprint is a key, not a
+/// story: whatever arrived, it is stored as it can be.
+fn fingerprint(a: &Alert) -> String {
+    let raw = a
+        .fingerprint
+        .clone()
+        .filter(|f| !f.is_empty())
+        .unwrap_or_else(|| {
             a.labels
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(",")
         });
-        // A fingerprint is a key, not a story; whatever arrived, it is
-        // stored as it can be.
-        let fingerprint = storable(&clip(&fingerprint, 200)).into_owned();
-        let service = label(&SERVICE_LABELS);
-        if let Some(s) = service.as_deref().filter(|s| !is_service_name(s)) {
-            out.ignored.push(format!(
-                "{name}: '{}' is not a Compose service name",
-                clip(&storable(s), 60)
-            ));
-            continue;
-        }
-        let summary = a
-            .annotations
-            .get("summary")
-            .or_else(|| a.annotations.get("description"))
-            .cloned()
-            .unwrap_or_else(|| match &service {
-                Some(s) => format!("{name} for {s}"),
-                None => name.clone(),
-            });
-        out.events.push(AlertEvent {
-            name,
-            firing,
-            fingerprint: format!("am:{fingerprint}"),
-            service,
-            container: None,
-            summary: storable(&clip(&summary, 500)).into_owned(),
-            source: AlertSource::Alertmanager,
-            at: now,
-        });
-    }
-    Ok(out)
+    storable(&clip(&raw, 200)).into_owned()
 }
 
 #[cfg(test)]

@@ -117,29 +117,8 @@ async fn intake(
 ) -> Response {
     let now = OffsetDateTime::now_utc();
     let m = crate::metrics::global();
-    // The token is checked before a byte of the body is read: a stranger
-    // cannot make the bot buffer anything, and is counted, not audited
-    // one row at a time (see `refusals`).
-    let Some(token) = &s.token else {
-        m.alertmanager_request("not_configured");
-        s.refusals.count(Some(peer.ip()), NO_TOKEN_CONFIGURED, now);
-        return sentence(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "this bot takes no Alertmanager deliveries: ALERTMANAGER_TOKEN is not set",
-        );
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !same(presented.as_bytes(), token.expose().as_bytes()) {
-        m.alertmanager_request("unauthorized");
-        s.refusals.count(Some(peer.ip()), BAD_TOKEN, now);
-        let mut r = sentence(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
-        return r;
+    if let Some(refused) = unauthorized(&s, peer, &headers, now) {
+        return refused;
     }
     let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(body) => body,
@@ -198,6 +177,40 @@ async fn intake(
     );
     audit(&s, now, &result).await;
     sentence(StatusCode::OK, &result)
+}
+
+/// Checks the bearer token before a byte of the body is read: a stranger
+/// cannot make the bot buffer anything, and is counted, not audited one row
+/// at a time (see `refusals`). `Some` is the refusal to answer with.
+fn unauthorized(
+    s: &State,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    now: OffsetDateTime,
+) -> Option<Response> {
+    let m = crate::metrics::global();
+    let Some(token) = &s.token else {
+        m.alertmanager_request("not_configured");
+        s.refusals.count(Some(peer.ip()), NO_TOKEN_CONFIGURED, now);
+        return Some(sentence(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this bot takes no Alertmanager deliveries: ALERTMANAGER_TOKEN is not set",
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !same(presented.as_bytes(), token.expose().as_bytes()) {
+        m.alertmanager_request("unauthorized");
+        s.refusals.count(Some(peer.ip()), BAD_TOKEN, now);
+        let mut r = sentence(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
+        return Some(r);
+    }
+    None
 }
 
 /// Compares without stopping at the first difference, so response time

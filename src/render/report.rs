@@ -4,7 +4,7 @@
 
 use super::message::{Attachment, Embed};
 use crate::chart;
-use crate::core::diagnosis::{Diagnosis, Finding};
+use crate::core::diagnosis::{Diagnosis, Finding, Verdict};
 use crate::core::runbook::{Check, Runbook};
 use crate::core::text::clip;
 use crate::render;
@@ -22,39 +22,13 @@ const EMBED_MAX: usize = 6000;
 /// The embed, and the chart to attach when the finding has one.
 pub fn report(d: &Diagnosis, runbook: &Runbook) -> (Embed, Option<Attachment>) {
     let v = d.verdict();
-    let png = match &d.finding {
-        Finding::ContainerMemory(r) => {
-            let bar = match runbook.step(&v.step).map(|s| &s.check) {
-                Some(Check::ContainerMemory(c)) => c.process_max_mib,
-                _ => None,
-            };
-            Some(chart::render_png(&render::memory_chart(d, r, bar)))
-        }
-        Finding::MemoryTrend(r) => Some(chart::render_trend_png(&render::trend_chart(d, r))),
-        Finding::Connections(_) | Finding::Profile(_) => None,
-    };
+    let png = chart_of(d, runbook);
     let title = clip(&format!("{} · {}", d.runbook_title, v.title), TITLE_MAX);
     let verdict = match &v.conclusion {
         Some(c) => format!("**{}**: {c}", v.outcome.label()),
         None => format!("**{}**", v.outcome.label()),
     };
-    let mut fields = vec![
-        ("Expected", clip(&v.expected, FIELD_MAX)),
-        ("Observed", clip(&v.observed, FIELD_MAX)),
-        ("Verdict", clip(&verdict, FIELD_MAX)),
-    ];
-    if !v.offenders.is_empty() {
-        let lines: Vec<String> = v
-            .offenders
-            .iter()
-            .take(10)
-            .map(|o| format!("• {} ({}): {}", o.name, o.outcome.label(), o.reason))
-            .collect();
-        fields.push(("Offenders", clip(&lines.join("\n"), FIELD_MAX)));
-    }
-    if !v.notes.is_empty() {
-        fields.push(("Notes", clip(&v.notes.join("\n"), FIELD_MAX)));
-    }
+    let fields = verdict_fields(v, verdict);
     let footer = clip(
         &format!(
             "/{} {} · {} · {}",
@@ -74,6 +48,69 @@ pub fn report(d: &Diagnosis, runbook: &Runbook) -> (Embed, Option<Attachment>) {
             .map(|(n, v)| n.len() + v.chars().count())
             .sum::<usize>();
     let budget = DESCRIPTION_MAX.min(EMBED_MAX.saturating_sub(used + 16));
+    let description = table(d, budget);
+
+    let mut embed = fields.into_iter().fold(
+        Embed::titled(title)
+            .colour(render::outcome_colour(v.outcome))
+            .description(description)
+            .footer(footer),
+        |e, (name, value)| e.field(name, value, false),
+    );
+    if png.is_some() {
+        embed = embed.image(format!("attachment://{CHART_FILE}"));
+    }
+    let file = match &d.finding {
+        // The profiler's whole output, as a file people can download.
+        Finding::Profile(r) => Some(Attachment::new(
+            format!("profile-{}.txt", r.service),
+            r.output.clone().into_bytes(),
+        )),
+        _ => png.map(|png| Attachment::new(CHART_FILE, png)),
+    };
+    (embed, file)
+}
+
+/// The chart of a finding that has one, as PNG bytes.
+fn chart_of(d: &Diagnosis, runbook: &Runbook) -> Option<Vec<u8>> {
+    match &d.finding {
+        Finding::ContainerMemory(r) => {
+            let bar = match runbook.step(&d.verdict().step).map(|s| &s.check) {
+                Some(Check::ContainerMemory(c)) => c.process_max_mib,
+                _ => None,
+            };
+            Some(chart::render_png(&render::memory_chart(d, r, bar)))
+        }
+        Finding::MemoryTrend(r) => Some(chart::render_trend_png(&render::trend_chart(d, r))),
+        Finding::Connections(_) | Finding::Profile(_) => None,
+    }
+}
+
+/// Expected, observed, the verdict, and the offenders and notes when any.
+fn verdict_fields(v: &Verdict, verdict: String) -> Vec<(&'static str, String)> {
+    let mut fields = vec![
+        ("Expected", clip(&v.expected, FIELD_MAX)),
+        ("Observed", clip(&v.observed, FIELD_MAX)),
+        ("Verdict", clip(&verdict, FIELD_MAX)),
+    ];
+    if !v.offenders.is_empty() {
+        let lines: Vec<String> = v
+            .offenders
+            .iter()
+            .take(10)
+            .map(|o| format!("• {} ({}): {}", o.name, o.outcome.label(), o.reason))
+            .collect();
+        fields.push(("Offenders", clip(&lines.join("\n"), FIELD_MAX)));
+    }
+    if !v.notes.is_empty() {
+        fields.push(("Notes", clip(&v.notes.join("\n"), FIELD_MAX)));
+    }
+    fields
+}
+
+/// The finding's table in a code block: as many rows as fit in `budget`
+/// characters.
+fn table(d: &Diagnosis, budget: usize) -> String {
     let (mut rows, table): (usize, &dyn Fn(usize) -> String) = match &d.finding {
         Finding::ContainerMemory(r) => (r.rows.len(), &|n| render::memory_table(r, n)),
         Finding::MemoryTrend(r) => (r.rows.len(), &|n| render::trend_table(r, n)),
@@ -95,33 +132,13 @@ pub fn report(d: &Diagnosis, runbook: &Runbook) -> (Embed, Option<Attachment>) {
             &|n| render::connections_table(r, n),
         ),
     };
-    let description = loop {
+    loop {
         let text = format!("```\n{}```", table(rows));
         if text.chars().count() <= budget || rows == 0 {
             break clip(&text, budget);
         }
         rows -= 1;
-    };
-
-    let mut embed = fields.into_iter().fold(
-        Embed::titled(title)
-            .colour(render::outcome_colour(v.outcome))
-            .description(description)
-            .footer(footer),
-        |e, (name, value)| e.field(name, value, false),
-    );
-    if png.is_some() {
-        embed = embed.image(format!("attachment://{CHART_FILE}"));
     }
-    let file = match &d.finding {
-        // The profiler's whole output, as a file people can download.
-        Finding::Profile(r) => Some(Attachment::new(
-            format!("profile-{}.txt", r.service),
-            r.output.clone().into_bytes(),
-        )),
-        _ => png.map(|png| Attachment::new(CHART_FILE, png)),
-    };
-    (embed, file)
 }
 
 #[cfg(test)]

@@ -120,10 +120,23 @@ impl Store {
         channel_id: u64,
         message_id: u64,
     ) -> Result<(), StoreError> {
+        self.set_message("action_requests", id, channel_id, message_id)
+            .await
+    }
+
+    /// Records where a row's chat message is: `table` is one of the bot's
+    /// own tables with `channel_id` and `message_id` columns.
+    pub(super) async fn set_message(
+        &self,
+        table: &'static str,
+        id: i64,
+        channel_id: u64,
+        message_id: u64,
+    ) -> Result<(), StoreError> {
         let client = self.client().await?;
         client
             .execute(
-                "UPDATE action_requests SET channel_id = $2, message_id = $3 WHERE id = $1",
+                &format!("UPDATE {table} SET channel_id = $2, message_id = $3 WHERE id = $1"),
                 &[&id, &(channel_id as i64), &(message_id as i64)],
             )
             .await
@@ -144,9 +157,18 @@ impl Store {
             )
             .await
             .map_err(|e| self.query_error(e))?;
+        self.requests(&client, &rows).await
+    }
+
+    /// Requests from rows of [`COLUMNS`], each with its votes.
+    pub(super) async fn requests(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        rows: &[Row],
+    ) -> Result<Vec<StoredRequest>, StoreError> {
         let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let votes = self.votes(&client, row.get(0)).await?;
+        for row in rows {
+            let votes = self.votes(client, row.get(0)).await?;
             out.push(request(row, votes)?);
         }
         Ok(out)

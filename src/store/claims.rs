@@ -70,30 +70,10 @@ impl Store {
         if let (RequestState::Approved, Some(limit)) =
             (to, claim.and_then(|c| c.rate_limit_per_hour))
         {
-            let Some(row) = tx
-                .query_opt(
-                    "SELECT action, service FROM action_requests WHERE id = $1",
-                    &[&id],
-                )
-                .await
-                .map_err(|e| self.query_error(e))?
-            else {
+            let Some(over) = self.over_rate_limit(&tx, id, limit, vote.at).await? else {
                 return Ok(None);
             };
-            let (action, service): (String, String) = (row.get(0), row.get(1));
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('rate:' || $1 || '/' || $2))",
-                &[&action, &service],
-            )
-            .await
-            .map_err(|e| self.query_error(e))?;
-            let now = vote.at;
-            let recent = recent_runs(&tx, &action, &service, now - time::Duration::hours(1), id)
-                .await
-                .map_err(|e| self.query_error(e))?;
-            if let Err(sentence) =
-                crate::core::approval::within_rate_limit(&service, &recent, limit, now)
-            {
+            if let Err(sentence) = over {
                 to = RequestState::Failed;
                 outcome = Some(sentence);
             }
@@ -138,6 +118,18 @@ impl Store {
         else {
             return Ok(None);
         };
+        self.insert_vote(&tx, id, vote).await?;
+        let votes = self.votes(&tx, id).await?;
+        tx.commit().await.map_err(|e| self.query_error(e))?;
+        request(&row, votes).map(Some)
+    }
+
+    async fn insert_vote(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        id: i64,
+        vote: &Vote,
+    ) -> Result<(), StoreError> {
         tx.execute(
             "INSERT INTO action_votes (request_id, user_id, label, approve, at)
              VALUES ($1, $2, $3, $4, $5)",
@@ -151,9 +143,43 @@ impl Store {
         )
         .await
         .map_err(|e| self.query_error(e))?;
-        let votes = self.votes(&tx, id).await?;
-        tx.commit().await.map_err(|e| self.query_error(e))?;
-        request(&row, votes).map(Some)
+        Ok(())
+    }
+
+    /// Whether approving request `id` now stays within its action's
+    /// per-hour limit on its service, checked under a lock per action and
+    /// service so two bots can never both claim past it. `Ok(None)`: the
+    /// request is gone; the inner `Err` is the sentence that says why not.
+    async fn over_rate_limit(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        id: i64,
+        limit: u32,
+        now: OffsetDateTime,
+    ) -> Result<Option<Result<(), String>>, StoreError> {
+        let Some(row) = tx
+            .query_opt(
+                "SELECT action, service FROM action_requests WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?
+        else {
+            return Ok(None);
+        };
+        let (action, service): (String, String) = (row.get(0), row.get(1));
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('rate:' || $1 || '/' || $2))",
+            &[&action, &service],
+        )
+        .await
+        .map_err(|e| self.query_error(e))?;
+        let recent = recent_runs(tx, &action, &service, now - time::Duration::hours(1), id)
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(Some(crate::core::approval::within_rate_limit(
+            &service, &recent, limit, now,
+        )))
     }
 
     /// Extends the lease of a claim this bot (`by`) holds; false when the
@@ -202,12 +228,7 @@ impl Store {
             )
             .await
             .map_err(|e| self.query_error(e))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let votes = self.votes(&client, row.get(0)).await?;
-            out.push(request(row, votes)?);
-        }
-        Ok(out)
+        self.requests(&client, &rows).await
     }
 
     /// Records how an approved request ended. `reconciled`: judged by a

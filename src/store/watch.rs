@@ -188,15 +188,7 @@ impl Store {
         channel_id: u64,
         message_id: u64,
     ) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE alerts SET channel_id = $2, message_id = $3 WHERE id = $1",
-                &[&id, &(channel_id as i64), &(message_id as i64)],
-            )
-            .await
-            .map_err(|e| self.query_error(e))?;
-        Ok(())
+        self.set_message("alerts", id, channel_id, message_id).await
     }
 
     pub async fn link_alert(&self, id: i64, incident_id: i64) -> Result<(), StoreError> {

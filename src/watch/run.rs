@@ -8,7 +8,7 @@ use crate::core::alerting::{
     AlertEvent, AlertSource, Observation, Tracker, Transition, HIGH_MEMORY, OOM_KILLER, TOTAL,
 };
 use crate::core::memory::Reading;
-use crate::docker::{DockerError, Engine, EngineEvent};
+use crate::docker::{DockerError, Engine, EngineEvent, Listed};
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
@@ -74,14 +74,7 @@ async fn reconcile(w: &Arc<Watcher>, engine: &Engine) -> Result<(), DockerError>
         }
     }
     for c in &listed {
-        track(
-            w,
-            engine,
-            &c.id,
-            &c.name,
-            c.service.clone(),
-            c.project.clone(),
-        );
+        track(w, engine, c);
     }
     Ok(())
 }
@@ -98,14 +91,13 @@ async fn on_event(w: &Arc<Watcher>, engine: &Engine, e: EngineEvent) {
             // service has run `oom_resolve_secs` without another kill
             // (`resolve_quiet_ooms`).
             tracing::debug!(container = %e.name, "container started");
-            track(
-                w,
-                engine,
-                &e.id,
-                &e.name,
-                e.service.clone(),
-                e.project.clone(),
-            );
+            let started = Listed {
+                id: e.id.clone(),
+                name: e.name.clone(),
+                service: e.service.clone(),
+                project: e.project.clone(),
+            };
+            track(w, engine, &started);
         }
         "die" | "destroy" => {
             tracing::debug!(container = %e.name, action = %e.action, "container gone");
@@ -210,24 +202,20 @@ async fn resolve_quiet_ooms(w: &Watcher, now: OffsetDateTime) {
 }
 
 /// Starts tracking a container and its stats stream, unless tracked.
-fn track(
-    w: &Arc<Watcher>,
-    engine: &Engine,
-    id: &str,
-    name: &str,
-    service: Option<String>,
-    project: Option<String>,
-) {
-    if !w.cache.insert(id, name, service, project) {
+fn track(w: &Arc<Watcher>, engine: &Engine, c: &Listed) {
+    if !w
+        .cache
+        .insert(&c.id, &c.name, c.service.clone(), c.project.clone())
+    {
         return;
     }
     let task = tokio::spawn(stats(
         w.clone(),
         engine.clone(),
-        id.to_string(),
-        name.to_string(),
+        c.id.clone(),
+        c.name.clone(),
     ));
-    w.cache.set_task(id, task.abort_handle());
+    w.cache.set_task(&c.id, task.abort_handle());
 }
 
 /// Follows one container's stats until it goes away (its task is aborted

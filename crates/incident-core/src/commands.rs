@@ -293,54 +293,7 @@ pub fn parse(
             .iter()
             .find(|o| &o.name == name)
             .ok_or_else(|| format!("/{} {} has no option '{name}'", spec.name, sub.name))?;
-        let checked = match (&opt.kind, value) {
-            (OptionKind::Service { allowed }, Value::Text(s)) => {
-                let s = s.trim();
-                if !is_service_name(s) {
-                    return Err(format!(
-                        "'{}' is not a service name",
-                        super::text::clip(s, 100)
-                    ));
-                }
-                if !allowed.is_empty() && !allowed.iter().any(|a| a == s) {
-                    return Err(format!(
-                        "'{s}' is not one of the services this runbook allows here: {}",
-                        allowed.join(", ")
-                    ));
-                }
-                Value::Text(s.to_string())
-            }
-            (OptionKind::Text { max_len }, Value::Text(s)) => {
-                let s = s.trim();
-                if s.is_empty() {
-                    return Err(format!("{name} must not be empty"));
-                }
-                if s.chars().count() > usize::from(*max_len) {
-                    return Err(format!("{name} is longer than {max_len} characters"));
-                }
-                if let Some(c) = super::text::control_char(s) {
-                    return Err(format!(
-                        "{name} contains a control character ({})",
-                        c.escape_unicode()
-                    ));
-                }
-                Value::Text(s.to_string())
-            }
-            (OptionKind::Choice { values }, Value::Text(s)) => {
-                if !values.iter().any(|v| v == s) {
-                    return Err(format!("{name} must be one of: {}", values.join(", ")));
-                }
-                Value::Text(s.clone())
-            }
-            (OptionKind::User, Value::User(id)) => Value::User(*id),
-            (OptionKind::Integer { min, max }, Value::Integer(n)) => {
-                if n < min || n > max {
-                    return Err(format!("{name} must be between {min} and {max}, not {n}"));
-                }
-                Value::Integer(*n)
-            }
-            _ => return Err(format!("{name} has the wrong type")),
-        };
+        let checked = check_value(name, &opt.kind, value)?;
         if args.insert(name.clone(), checked).is_some() {
             return Err(format!("{name} was given twice"));
         }
@@ -358,6 +311,58 @@ pub fn parse(
         target: sub.target.clone(),
         args,
     })
+}
+
+/// One option's value checked against its kind; the error is the sentence.
+fn check_value(name: &str, kind: &OptionKind, value: &Value) -> Result<Value, String> {
+    match (kind, value) {
+        (OptionKind::Service { allowed }, Value::Text(s)) => {
+            let s = s.trim();
+            if !is_service_name(s) {
+                return Err(format!(
+                    "'{}' is not a service name",
+                    super::text::clip(s, 100)
+                ));
+            }
+            if !allowed.is_empty() && !allowed.iter().any(|a| a == s) {
+                return Err(format!(
+                    "'{s}' is not one of the services this runbook allows here: {}",
+                    allowed.join(", ")
+                ));
+            }
+            Ok(Value::Text(s.to_string()))
+        }
+        (OptionKind::Text { max_len }, Value::Text(s)) => {
+            let s = s.trim();
+            if s.is_empty() {
+                return Err(format!("{name} must not be empty"));
+            }
+            if s.chars().count() > usize::from(*max_len) {
+                return Err(format!("{name} is longer than {max_len} characters"));
+            }
+            if let Some(c) = super::text::control_char(s) {
+                return Err(format!(
+                    "{name} contains a control character ({})",
+                    c.escape_unicode()
+                ));
+            }
+            Ok(Value::Text(s.to_string()))
+        }
+        (OptionKind::Choice { values }, Value::Text(s)) => {
+            if !values.iter().any(|v| v == s) {
+                return Err(format!("{name} must be one of: {}", values.join(", ")));
+            }
+            Ok(Value::Text(s.clone()))
+        }
+        (OptionKind::User, Value::User(id)) => Ok(Value::User(*id)),
+        (OptionKind::Integer { min, max }, Value::Integer(n)) => {
+            if n < min || n > max {
+                return Err(format!("{name} must be between {min} and {max}, not {n}"));
+            }
+            Ok(Value::Integer(*n))
+        }
+        _ => Err(format!("{name} has the wrong type")),
+    }
 }
 
 /// Compose service names: letters, digits, `-`, `_`, `.`; never a path or

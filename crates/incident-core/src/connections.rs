@@ -91,6 +91,45 @@ fn or_unnamed(s: &str) -> String {
     }
 }
 
+/// The session count against the bar.
+fn bar_offender(rule: &ConnectionRule, total: usize) -> Option<Offender> {
+    let bar = rule.max_connections;
+    let (outcome, how) = if total as f64 >= f64::from(bar) {
+        (Outcome::Fail, "at or over")
+    } else if total as f64 >= f64::from(bar) * rule.warn_ratio {
+        (Outcome::Warn, "close to")
+    } else {
+        return None;
+    };
+    Some(Offender {
+        name: "connections".into(),
+        outcome,
+        reason: format!("{total} open, {how} the bar of {bar}"),
+    })
+}
+
+/// Sessions idle in a transaction for too long (`idle`: oldest first).
+fn stale_offender(rule: &ConnectionRule, idle: &[Session]) -> Option<Offender> {
+    let stale: Vec<&Session> = idle
+        .iter()
+        .filter(|s| s.state_secs >= f64::from(rule.idle_in_transaction_warn_secs))
+        .collect();
+    let oldest = stale.first()?;
+    Some(Offender {
+        name: "idle in transaction".into(),
+        outcome: Outcome::Warn,
+        reason: format!(
+            "{} session{} idle in a transaction for over {} s (oldest: pid {} from {}, {:.0} s)",
+            stale.len(),
+            if stale.len() == 1 { "" } else { "s" },
+            rule.idle_in_transaction_warn_secs,
+            oldest.pid,
+            or_unnamed(&oldest.application),
+            oldest.state_secs
+        ),
+    })
+}
+
 pub fn judge_connections(
     step: &Step,
     rule: &ConnectionRule,
@@ -104,44 +143,12 @@ pub fn judge_connections(
         .cloned()
         .collect();
     idle.sort_by(|a, b| b.state_secs.total_cmp(&a.state_secs));
-    let mut offenders = Vec::new();
-    let mut outcome = Outcome::Pass;
     let bar = rule.max_connections;
-    if total as f64 >= f64::from(bar) {
-        outcome = Outcome::Fail;
-        offenders.push(Offender {
-            name: "connections".into(),
-            outcome,
-            reason: format!("{total} open, at or over the bar of {bar}"),
-        });
-    } else if total as f64 >= f64::from(bar) * rule.warn_ratio {
-        outcome = Outcome::Warn;
-        offenders.push(Offender {
-            name: "connections".into(),
-            outcome,
-            reason: format!("{total} open, close to the bar of {bar}"),
-        });
-    }
-    let stale: Vec<&Session> = idle
+    let mut offenders: Vec<Offender> = bar_offender(rule, total).into_iter().collect();
+    offenders.extend(stale_offender(rule, &idle));
+    let outcome = offenders
         .iter()
-        .filter(|s| s.state_secs >= f64::from(rule.idle_in_transaction_warn_secs))
-        .collect();
-    if !stale.is_empty() {
-        outcome = outcome.worst(Outcome::Warn);
-        offenders.push(Offender {
-            name: "idle in transaction".into(),
-            outcome: Outcome::Warn,
-            reason: format!(
-                "{} session{} idle in a transaction for over {} s (oldest: pid {} from {}, {:.0} s)",
-                stale.len(),
-                if stale.len() == 1 { "" } else { "s" },
-                rule.idle_in_transaction_warn_secs,
-                stale[0].pid,
-                or_unnamed(&stale[0].application),
-                stale[0].state_secs
-            ),
-        });
-    }
+        .fold(Outcome::Pass, |o, off| o.worst(off.outcome));
     let headroom = i64::from(snap.max_connections) - snap.server_sessions as i64;
     let mut notes = Vec::new();
     if headroom <= 3 {

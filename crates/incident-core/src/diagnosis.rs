@@ -126,10 +126,66 @@ pub fn judge_memory(
 ) -> MemoryReport {
     let mut offenders = Vec::new();
     let mut notes = Vec::new();
+    let (rows, total, mut outcome) = container_rows(check, snap, &mut offenders, &mut notes);
+    let total_pct = if snap.host_memory_bytes > 0 {
+        total as f64 / snap.host_memory_bytes as f64 * 100.0
+    } else {
+        0.0
+    };
+    outcome = outcome.worst(judge_total(
+        check,
+        total,
+        total_pct,
+        snap.host_memory_bytes,
+        &mut offenders,
+        &mut notes,
+    ));
+
+    let sampled = rows
+        .iter()
+        .filter(|r| matches!(r.sample.reading, Reading::Sampled { .. }))
+        .count();
+    if sampled == 0 {
+        // Nothing was measured, so nothing passed.
+        outcome = outcome.worst(Outcome::Unknown);
+    }
+    let largest = rows
+        .iter()
+        .filter_map(|r| match r.sample.reading {
+            Reading::Sampled { usage_bytes, .. } => Some((usage_bytes, &r.sample.name)),
+            _ => None,
+        })
+        .max();
+    let observed = match largest {
+        Some((bytes, name)) => format!(
+            "total {} ({total_pct:.1}% of host memory) over {sampled} container{}; largest {name} at {}",
+            mib(total),
+            if sampled == 1 { "" } else { "s" },
+            mib(bytes)
+        ),
+        None => "no container could be measured".to_string(),
+    };
+
+    MemoryReport {
+        host_memory_bytes: snap.host_memory_bytes,
+        total_usage_bytes: total,
+        total_percent_of_host: total_pct,
+        rows,
+        verdict: Verdict::of(step, observed, outcome, offenders, notes),
+    }
+}
+
+/// Every container's row, judged against the per-process bar and its own
+/// limit; with the total usage and the worst outcome.
+fn container_rows(
+    check: &ContainerMemoryCheck,
+    snap: &MemorySnapshot,
+    offenders: &mut Vec<Offender>,
+    notes: &mut Vec<String>,
+) -> (Vec<MemoryRow>, u64, Outcome) {
     let mut outcome = Outcome::Pass;
     let mut rows = Vec::with_capacity(snap.containers.len());
     let mut total: u64 = 0;
-
     for c in &snap.containers {
         let (row_outcome, percent_of_limit) = match &c.reading {
             Reading::Sampled {
@@ -168,68 +224,43 @@ pub fn judge_memory(
             outcome: row_outcome,
         });
     }
+    (rows, total, outcome)
+}
 
-    let total_pct = if snap.host_memory_bytes > 0 {
-        total as f64 / snap.host_memory_bytes as f64 * 100.0
-    } else {
-        0.0
+/// The total against the runbook's percent of host memory.
+fn judge_total(
+    check: &ContainerMemoryCheck,
+    total: u64,
+    total_pct: f64,
+    host_memory_bytes: u64,
+    offenders: &mut Vec<Offender>,
+    notes: &mut Vec<String>,
+) -> Outcome {
+    let Some(bar) = check.total_max_percent else {
+        return Outcome::Pass;
     };
-    if check.total_max_percent.is_some() && snap.host_memory_bytes == 0 {
+    if host_memory_bytes == 0 {
         // Without host memory the total cannot be judged; do not pass it.
         notes.push("the engine did not report host memory, so the total is not judged".into());
-        outcome = outcome.worst(Outcome::Unknown);
-    } else if let Some(bar) = check.total_max_percent {
-        let o = grade(total_pct, bar, check.warn_ratio);
-        if o != Outcome::Pass {
-            offenders.push(Offender {
-                name: "total".into(),
-                outcome: o,
-                reason: format!(
-                    "{} is {total_pct:.1}% of host memory ({}the {bar}% bar)",
-                    mib(total),
-                    if o == Outcome::Fail {
-                        "at or over "
-                    } else {
-                        "close to "
-                    }
-                ),
-            });
-        }
-        outcome = outcome.worst(o);
+        return Outcome::Unknown;
     }
-
-    let sampled = rows
-        .iter()
-        .filter(|r| matches!(r.sample.reading, Reading::Sampled { .. }))
-        .count();
-    if sampled == 0 {
-        // Nothing was measured, so nothing passed.
-        outcome = outcome.worst(Outcome::Unknown);
+    let o = grade(total_pct, bar, check.warn_ratio);
+    if o != Outcome::Pass {
+        offenders.push(Offender {
+            name: "total".into(),
+            outcome: o,
+            reason: format!(
+                "{} is {total_pct:.1}% of host memory ({}the {bar}% bar)",
+                mib(total),
+                if o == Outcome::Fail {
+                    "at or over "
+                } else {
+                    "close to "
+                }
+            ),
+        });
     }
-    let largest = rows
-        .iter()
-        .filter_map(|r| match r.sample.reading {
-            Reading::Sampled { usage_bytes, .. } => Some((usage_bytes, &r.sample.name)),
-            _ => None,
-        })
-        .max();
-    let observed = match largest {
-        Some((bytes, name)) => format!(
-            "total {} ({total_pct:.1}% of host memory) over {sampled} container{}; largest {name} at {}",
-            mib(total),
-            if sampled == 1 { "" } else { "s" },
-            mib(bytes)
-        ),
-        None => "no container could be measured".to_string(),
-    };
-
-    MemoryReport {
-        host_memory_bytes: snap.host_memory_bytes,
-        total_usage_bytes: total,
-        total_percent_of_host: total_pct,
-        rows,
-        verdict: Verdict::of(step, observed, outcome, offenders, notes),
-    }
+    o
 }
 
 /// One container against the per-process bar and its own limit.

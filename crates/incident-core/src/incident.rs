@@ -155,6 +155,45 @@ pub fn postmortem(inc: &Incident, timeline: &[TimelineEntry], now: OffsetDateTim
         stamp(inc.opened_at),
         inc.opened_by
     );
+    lifecycle(&mut md, inc, now);
+    let _ = writeln!(md, "\n## Timeline\n");
+    if timeline.is_empty() {
+        let _ = writeln!(md, "(nothing recorded)");
+    }
+    for e in timeline {
+        let outcome = e
+            .outcome
+            .as_deref()
+            .map(|o| format!(" [{}]", o.to_uppercase()))
+            .unwrap_or_default();
+        let link = e
+            .link
+            .as_deref()
+            .map(|l| format!(" ([report]({l}))"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "- {} {} {}: {}{outcome}{link}",
+            clock(e.at),
+            e.actor,
+            e.kind,
+            e.summary
+        );
+    }
+
+    section(
+        &mut md,
+        timeline,
+        "Actions and approvals",
+        &["action", "approval"],
+    );
+    section(&mut md, timeline, "Reports and verdicts", &["diagnosis"]);
+    section(&mut md, timeline, "Escalations", &["escalation"]);
+    md
+}
+
+/// The postmortem's acknowledgement and resolution lines.
+fn lifecycle(md: &mut String, inc: &Incident, now: OffsetDateTime) {
     match (inc.acknowledged_at, &inc.acknowledged_by) {
         (Some(at), Some(by)) => {
             let _ = writeln!(
@@ -192,61 +231,33 @@ pub fn postmortem(inc: &Incident, timeline: &[TimelineEntry], now: OffsetDateTim
             );
         }
     }
+}
 
-    let _ = writeln!(md, "\n## Timeline\n");
-    if timeline.is_empty() {
-        let _ = writeln!(md, "(nothing recorded)");
+/// A postmortem section: the timeline entries of `kinds`.
+fn section(md: &mut String, timeline: &[TimelineEntry], title: &str, kinds: &[&str]) {
+    let rows: Vec<&TimelineEntry> = timeline
+        .iter()
+        .filter(|e| kinds.contains(&e.kind.as_str()))
+        .collect();
+    let _ = writeln!(md, "\n## {title}\n");
+    if rows.is_empty() {
+        let _ = writeln!(md, "(none)");
     }
-    for e in timeline {
+    for e in rows {
         let outcome = e
             .outcome
             .as_deref()
-            .map(|o| format!(" [{}]", o.to_uppercase()))
-            .unwrap_or_default();
-        let link = e
-            .link
-            .as_deref()
-            .map(|l| format!(" ([report]({l}))"))
+            .map(|o| format!("{}: ", o.to_uppercase()))
             .unwrap_or_default();
         let _ = writeln!(
             md,
-            "- {} {} {}: {}{outcome}{link}",
+            "- {} {}{} ({})",
             clock(e.at),
-            e.actor,
-            e.kind,
-            e.summary
+            outcome,
+            e.summary,
+            e.actor
         );
     }
-
-    let section = |md: &mut String, title: &str, kinds: &[&str]| {
-        let rows: Vec<&TimelineEntry> = timeline
-            .iter()
-            .filter(|e| kinds.contains(&e.kind.as_str()))
-            .collect();
-        let _ = writeln!(md, "\n## {title}\n");
-        if rows.is_empty() {
-            let _ = writeln!(md, "(none)");
-        }
-        for e in rows {
-            let outcome = e
-                .outcome
-                .as_deref()
-                .map(|o| format!("{}: ", o.to_uppercase()))
-                .unwrap_or_default();
-            let _ = writeln!(
-                md,
-                "- {} {}{} ({})",
-                clock(e.at),
-                outcome,
-                e.summary,
-                e.actor
-            );
-        }
-    };
-    section(&mut md, "Actions and approvals", &["action", "approval"]);
-    section(&mut md, "Reports and verdicts", &["diagnosis"]);
-    section(&mut md, "Escalations", &["escalation"]);
-    md
 }
 
 /// "2026-02-21 14:03 UTC"

@@ -57,18 +57,8 @@ pub async fn close_idle_target(
         .iter()
         .take(10)
         .map(|s| {
-            format!(
-                "pid {} {} ({}@{}, {})",
-                s.pid,
-                if s.application.is_empty() {
-                    "(no application)"
-                } else {
-                    &s.application
-                },
-                s.user,
-                s.client,
-                span(s.state_secs)
-            )
+            let who = format!("{}@{}", s.user, s.client);
+            session_line(s.pid, &s.application, &who, &span(s.state_secs))
         })
         .collect();
     let more = found.len().saturating_sub(listed.len());
@@ -101,6 +91,16 @@ pub async fn execute_close_idle(
     Ok(db.terminate_idle(older_than, include_idle).await?)
 }
 
+/// "pid 4711 celery-worker (rota@10.0.0.5, 14 min)".
+fn session_line(pid: i32, application: &str, who: &str, how: &str) -> String {
+    let application = if application.is_empty() {
+        "(no application)"
+    } else {
+        application
+    };
+    format!("pid {pid} {application} ({who}, {how})")
+}
+
 /// "closed 3 sessions: pid 4711 celery-worker (rota, idle in transaction
 /// 14 min), …" or "no session was still eligible".
 pub fn describe(closed: &[Closed]) -> String {
@@ -108,18 +108,8 @@ pub fn describe(closed: &[Closed]) -> String {
         .iter()
         .filter(|c| c.terminated)
         .map(|c| {
-            format!(
-                "pid {} {} ({}, {} {})",
-                c.pid,
-                if c.application.is_empty() {
-                    "(no application)"
-                } else {
-                    &c.application
-                },
-                c.user,
-                c.state,
-                span(c.idle_secs)
-            )
+            let how = format!("{} {}", c.state, span(c.idle_secs));
+            session_line(c.pid, &c.application, &c.user, &how)
         })
         .collect();
     let failed = closed.iter().filter(|c| !c.terminated).count();

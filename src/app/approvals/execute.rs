@@ -76,13 +76,7 @@ async fn recreate(
             .await
         }
     }
-    app.audit_bot(
-        OffsetDateTime::now_utc(),
-        format!("execute {}", req.action),
-        Some(format!("request #{} ({})", req.rule.id, req.container_name)),
-        "starting".into(),
-    )
-    .await;
+    starting(app, &req).await;
     let result = execute_recreate(
         &app.engine,
         &app.scope,
@@ -116,13 +110,23 @@ async fn recreate(
     }
 }
 
+/// The audit row written before an action starts changing anything.
+async fn starting(app: &App, req: &StoredRequest) {
+    app.audit_bot(
+        OffsetDateTime::now_utc(),
+        format!("execute {}", req.action),
+        Some(format!("request #{} ({})", req.rule.id, req.container_name)),
+        "starting".into(),
+    )
+    .await;
+}
+
 /// As `docker compose` does: SIGTERM, then SIGKILL after this long.
 pub(super) const RECREATE_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Closes the idle sessions an approved request names, by the age that was
 /// approved; says exactly which were closed.
 async fn close_idle(app: &App, req: StoredRequest, allowed_idle: bool) {
-    let now = OffsetDateTime::now_utc();
     let Some(minutes) = req.params["older_than_minutes"].as_u64() else {
         return finish(
             app,
@@ -134,13 +138,7 @@ async fn close_idle(app: &App, req: StoredRequest, allowed_idle: bool) {
     };
     // Plain idle sessions only if the runbook (still) allows it.
     let include_idle = allowed_idle && req.params["include_idle"].as_bool().unwrap_or(false);
-    app.audit_bot(
-        now,
-        format!("execute {}", req.action),
-        Some(format!("request #{} ({})", req.rule.id, req.container_name)),
-        "starting".into(),
-    )
-    .await;
+    starting(app, &req).await;
     let result = execute_close_idle(
         app.probes().app_db,
         Duration::from_secs(app.settings.docker.timeout_secs),
@@ -169,14 +167,7 @@ async fn close_idle(app: &App, req: StoredRequest, allowed_idle: bool) {
 /// service's (the rate limit was checked with the claim).
 async fn restart(app: &App, req: StoredRequest, stop_timeout_secs: u32) {
     let settings = &app.settings;
-    let now = OffsetDateTime::now_utc();
-    app.audit_bot(
-        now,
-        format!("execute {}", req.action),
-        Some(format!("request #{} ({})", req.rule.id, req.container_name)),
-        "starting".into(),
-    )
-    .await;
+    starting(app, &req).await;
     let result = execute_restart(
         &app.engine,
         &app.scope,

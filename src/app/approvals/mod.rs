@@ -72,64 +72,13 @@ pub async fn request(
             error: "the runbook no longer declares this action".into(),
         };
     };
-    // Who or what the request is about: the one open request per action
-    // and key is enforced by the database.
-    let key = match &action.effect {
-        ActionEffect::RestartService { .. } => text_arg(inv, "service"),
-        ActionEffect::CloseIdleConnections { .. } => DATABASE_KEY.to_string(),
-        ActionEffect::RecreateWithCommand { service, .. } => service.clone(),
-    };
+    let (key, target) = about(&action.effect, inv);
     let reason = text_arg(inv, "reason");
-    let target = Some(match &action.effect {
-        ActionEffect::CloseIdleConnections { .. } => "the application's database".to_string(),
-        _ => format!("service {key}"),
-    });
-    let refused = |sentence: String| Requested::Refused {
-        target: target.clone(),
-        sentence,
-    };
-    match app.store.open_request(action_id, &key).await {
-        Ok(Some(open)) => return refused(format!(
-            "Request #{open} for {key} is still open; approve or deny it rather than asking twice."
-        )),
-        Ok(None) => {}
-        Err(e) => return refused(format!("Nothing was requested: {e}.")),
-    }
-    let prepared = match &action.effect {
-        ActionEffect::RestartService {
-            rate_limit_per_hour,
-            ..
-        } => prepare_restart(app, action_id, &key, *rate_limit_per_hour, now).await,
-        ActionEffect::CloseIdleConnections {
-            default_older_than_minutes,
-            include_idle,
-        } => {
-            let minutes = match inv.args.get("older_than") {
-                Some(Value::Integer(n)) => u32::try_from(*n).unwrap_or(*default_older_than_minutes),
-                _ => *default_older_than_minutes,
-            };
-            prepare_close_idle(app, minutes, *include_idle).await
-        }
-        ActionEffect::RecreateWithCommand {
-            service,
-            command,
-            params,
-        } => {
-            let values: BTreeMap<String, i64> = params
-                .iter()
-                .filter_map(|p| match inv.args.get(&p.name) {
-                    Some(Value::Integer(n)) => Some((p.name.clone(), *n)),
-                    _ => None,
-                })
-                .collect();
-            prepare_recreate(app, service, command, params, values, now).await
-        }
-    };
-    let p = match prepared {
+    let p = match prepare(app, inv, action_id, &action.effect, &key, now).await {
         Ok(p) => p,
         Err(sentence) => {
             tracing::info!(action = action_id, refusal = %sentence, "no request made");
-            return refused(sentence);
+            return Requested::Refused { target, sentence };
         }
     };
     let incident = super::incidents::find(app, caller.channel_id)
@@ -183,6 +132,73 @@ pub async fn request(
         request: Box::new(req),
         title: p.title,
         posted,
+    }
+}
+
+/// Who or what a request is about: its key (the one open request per
+/// action and key is enforced by the database) and its audit target.
+fn about(effect: &ActionEffect, inv: &Invocation) -> (String, Option<String>) {
+    let key = match effect {
+        ActionEffect::RestartService { .. } => text_arg(inv, "service"),
+        ActionEffect::CloseIdleConnections { .. } => DATABASE_KEY.to_string(),
+        ActionEffect::RecreateWithCommand { service, .. } => service.clone(),
+    };
+    let target = match effect {
+        ActionEffect::CloseIdleConnections { .. } => "the application's database".to_string(),
+        _ => format!("service {key}"),
+    };
+    (key, Some(target))
+}
+
+/// What the request is about, prepared for approvers (the container, the
+/// sessions, the exact command), unless one is open for it already; `Err`
+/// is the sentence for the requester.
+async fn prepare(
+    app: &App,
+    inv: &Invocation,
+    action_id: &str,
+    effect: &ActionEffect,
+    key: &str,
+    now: OffsetDateTime,
+) -> Result<prepare::Prepared, String> {
+    match app.store.open_request(action_id, key).await {
+        Ok(Some(open)) => {
+            return Err(format!(
+            "Request #{open} for {key} is still open; approve or deny it rather than asking twice."
+        ))
+        }
+        Ok(None) => {}
+        Err(e) => return Err(format!("Nothing was requested: {e}.")),
+    }
+    match effect {
+        ActionEffect::RestartService {
+            rate_limit_per_hour,
+            ..
+        } => prepare_restart(app, action_id, key, *rate_limit_per_hour, now).await,
+        ActionEffect::CloseIdleConnections {
+            default_older_than_minutes,
+            include_idle,
+        } => {
+            let minutes = match inv.args.get("older_than") {
+                Some(Value::Integer(n)) => u32::try_from(*n).unwrap_or(*default_older_than_minutes),
+                _ => *default_older_than_minutes,
+            };
+            prepare_close_idle(app, minutes, *include_idle).await
+        }
+        ActionEffect::RecreateWithCommand {
+            service,
+            command,
+            params,
+        } => {
+            let values: BTreeMap<String, i64> = params
+                .iter()
+                .filter_map(|p| match inv.args.get(&p.name) {
+                    Some(Value::Integer(n)) => Some((p.name.clone(), *n)),
+                    _ => None,
+                })
+                .collect();
+            prepare_recreate(app, service, command, params, values, now).await
+        }
     }
 }
 

@@ -16,70 +16,7 @@ pub(crate) fn request_message(req: &StoredRequest) -> Message {
 /// The request's current state, for its message.
 fn request_embed(req: &StoredRequest) -> Embed {
     let r = &req.rule;
-    let approvals: Vec<&str> = r
-        .votes
-        .iter()
-        .filter(|v| v.approve)
-        .map(|v| v.label.as_str())
-        .collect();
-    let (state, colour) = match r.state {
-        RequestState::Pending => (
-            format!(
-                "Pending: {} of {} approval(s){}",
-                approvals.len(),
-                r.approvals_needed,
-                if approvals.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", approvals.join(", "))
-                }
-            ),
-            0xF1_C4_0F,
-        ),
-        RequestState::Approved => (
-            format!("Approved by {}: executing…", approvals.join(", ")),
-            0x34_98_DB,
-        ),
-        RequestState::Executed => (
-            format!(
-                "Approved by {} and executed: {}",
-                approvals.join(", "),
-                req.outcome.clone().unwrap_or_default()
-            ),
-            0x2E_CC_71,
-        ),
-        RequestState::Failed => (
-            format!(
-                "Approved by {}, but failed: {}",
-                approvals.join(", "),
-                req.outcome.clone().unwrap_or_default()
-            ),
-            0xE7_4C_3C,
-        ),
-        RequestState::Unknown => (
-            format!(
-                "Approved by {}; outcome unknown: {}",
-                approvals.join(", "),
-                req.outcome.clone().unwrap_or_default()
-            ),
-            0xE6_7E_22,
-        ),
-        RequestState::Denied => {
-            let by = r
-                .votes
-                .iter()
-                .find(|v| !v.approve)
-                .map_or("an approver", |v| v.label.as_str());
-            (format!("Denied by {by}"), 0x95_A5_A6)
-        }
-        RequestState::Expired => (
-            format!(
-                "Expired at {} without enough approvals",
-                stamp(r.expires_at)
-            ),
-            0x95_A5_A6,
-        ),
-    };
+    let (state, colour) = state_line(req);
     Embed::titled(clip(
         &format!(
             "Request #{}: {}",
@@ -114,6 +51,61 @@ fn request_embed(req: &StoredRequest) -> Embed {
         false,
     )
     .field("State", clip(&state, 1024), false)
+}
+
+/// The request's state in words, and its colour.
+fn state_line(req: &StoredRequest) -> (String, u32) {
+    let r = &req.rule;
+    let approvals = r
+        .votes
+        .iter()
+        .filter(|v| v.approve)
+        .map(|v| v.label.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let outcome = req.outcome.clone().unwrap_or_default();
+    match r.state {
+        RequestState::Pending => {
+            let given = r.votes.iter().filter(|v| v.approve).count();
+            let by = if approvals.is_empty() {
+                String::new()
+            } else {
+                format!(" ({approvals})")
+            };
+            (
+                format!("Pending: {given} of {} approval(s){by}", r.approvals_needed),
+                0xF1_C4_0F,
+            )
+        }
+        RequestState::Approved => (format!("Approved by {approvals}: executing…"), 0x34_98_DB),
+        RequestState::Executed => (
+            format!("Approved by {approvals} and executed: {outcome}"),
+            0x2E_CC_71,
+        ),
+        RequestState::Failed => (
+            format!("Approved by {approvals}, but failed: {outcome}"),
+            0xE7_4C_3C,
+        ),
+        RequestState::Unknown => (
+            format!("Approved by {approvals}; outcome unknown: {outcome}"),
+            0xE6_7E_22,
+        ),
+        RequestState::Denied => {
+            let by = r
+                .votes
+                .iter()
+                .find(|v| !v.approve)
+                .map_or("an approver", |v| v.label.as_str());
+            (format!("Denied by {by}"), 0x95_A5_A6)
+        }
+        RequestState::Expired => (
+            format!(
+                "Expired at {} without enough approvals",
+                stamp(r.expires_at)
+            ),
+            0x95_A5_A6,
+        ),
+    }
 }
 
 /// Approve and Deny, working only while the request is pending.

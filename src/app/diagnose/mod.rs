@@ -8,22 +8,22 @@
 //! alert loop) calls the same functions with its [`Probes`].
 
 pub mod causes;
+mod probe;
+use probe::{connections, container_memory, memory_trend, process_bar, profile};
 pub mod verify;
 
-use crate::appdb::{AppDb, AppDbError};
+use crate::appdb::AppDbError;
 use crate::config::Secret;
 use crate::config::{Scope, Settings};
-use crate::core::connections::{judge_connections, ConnectionRule};
-use crate::core::diagnosis::{can_run, judge_memory, Diagnosis, Finding, ScopeView, Source};
-use crate::core::profile::{judge_profile, ProfileRun};
+use crate::core::connections::ConnectionRule;
+use crate::core::diagnosis::{can_run, Diagnosis, ScopeView};
 use crate::core::runbook::{Check, Runbook, Step};
-use crate::core::trend::{judge_trend, TrendRule};
+use crate::core::trend::TrendRule;
 use crate::docker::{DockerError, Engine};
 
 use crate::watch::Watcher;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiagnoseError {
@@ -142,7 +142,6 @@ pub async fn run_step(
     step_id: &str,
     input: &StepInput,
 ) -> Result<Diagnosis, DiagnoseError> {
-    let (settings, scope, live) = (p.settings, p.scope, p.watcher);
     let step = runbook
         .step(step_id)
         .ok_or_else(|| DiagnoseError::UnknownStep {
@@ -155,19 +154,7 @@ pub async fn run_step(
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
-    let diagnosis = |endpoint: String, source: Source, finding: Finding| Diagnosis {
-        runbook: runbook.id().to_string(),
-        runbook_title: runbook.runbook.title.clone(),
-        scope: match scope {
-            Scope::Project(p) => ScopeView::Project(p.clone()),
-            Scope::All => ScopeView::All(true),
-        },
-        endpoint,
-        source,
-        finding,
-    };
-    let endpoint = p.engine.endpoint().to_string();
-    match (can_run(&step.check), &step.check) {
+    let (endpoint, source, finding) = match (can_run(&step.check), &step.check) {
         (
             true,
             Check::ExecProfile {
@@ -175,61 +162,7 @@ pub async fn run_step(
                 max_output_kib,
                 profilers,
             },
-        ) => {
-            let Scope::Project(_) = scope else {
-                return Err(DiagnoseError::NeedsProject);
-            };
-            let service = input.service.clone().unwrap_or_default();
-            // Only the runbook's own argv ever runs; the service picks which.
-            let Some(profiler) = profilers.iter().find(|p| p.service == service) else {
-                return Err(DiagnoseError::NoProfiler {
-                    service,
-                    declared: profilers
-                        .iter()
-                        .map(|p| p.service.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                });
-            };
-            let engine = p.engine;
-            let mut listed: Vec<_> = engine
-                .list(scope)
-                .await?
-                .into_iter()
-                .filter(|c| c.service.as_deref() == Some(service.as_str()))
-                .collect();
-            listed.sort_by(|a, b| a.name.cmp(&b.name));
-            let Some(container) = listed.into_iter().next() else {
-                return Err(DiagnoseError::ServiceNotRunning { service });
-            };
-            let out = engine
-                .exec_capture(
-                    &container.id,
-                    &profiler.command,
-                    Duration::from_secs(u64::from(*timeout_secs)),
-                    *max_output_kib as usize * 1024,
-                )
-                .await?;
-            let report = judge_profile(
-                step,
-                ProfileRun {
-                    service,
-                    container: container.name,
-                    argv: profiler.command.clone(),
-                    output: out.output,
-                    exit_code: out.exit_code,
-                    truncated: out.truncated,
-                    timed_out: out.timed_out,
-                    timeout_secs: *timeout_secs,
-                    max_output_kib: *max_output_kib,
-                },
-            );
-            Ok(diagnosis(
-                endpoint,
-                Source::Engine,
-                Finding::Profile(report),
-            ))
-        }
+        ) => profile(p, step, input, profilers, *timeout_secs, *max_output_kib).await?,
         (
             true,
             Check::PgConnections {
@@ -237,45 +170,14 @@ pub async fn run_step(
                 idle_in_transaction_warn_secs,
             },
         ) => {
-            let timeout = Duration::from_secs(settings.docker.timeout_secs);
-            let db = AppDb::connect(p.app_db, timeout).await?;
-            let snapshot = db.sessions().await?;
             let rule = ConnectionRule {
                 max_connections: *max_connections,
                 idle_in_transaction_warn_secs: *idle_in_transaction_warn_secs,
                 warn_ratio: 0.8,
             };
-            let report = judge_connections(step, &rule, &snapshot);
-            Ok(diagnosis(
-                db.location().to_string(),
-                Source::AppDatabase,
-                Finding::Connections(report),
-            ))
+            connections(p, step, &rule).await?
         }
-        (true, Check::ContainerMemory(check)) => {
-            let now = OffsetDateTime::now_utc();
-            // The live cache answers at once when it is complete and fresh.
-            if let Some(fresh) = live.and_then(|w| w.fresh(now)) {
-                let report = judge_memory(step, check, &fresh.snapshot);
-                let age_ms = fresh.oldest_ms.unwrap_or(0);
-                return Ok(diagnosis(
-                    endpoint,
-                    Source::Live { age_ms },
-                    Finding::ContainerMemory(report),
-                ));
-            }
-            let limit = Duration::from_secs(settings.docker.timeout_secs);
-            // Each request is bounded by `limit`; the whole report by twice
-            // that, because the person waiting cares about the total.
-            let report = memory(p.engine, scope, endpoint.clone(), step, check);
-            match tokio::time::timeout(limit * 2, report).await {
-                Ok(result) => Ok(diagnosis(endpoint, Source::Engine, result?)),
-                Err(_) => Err(DiagnoseError::Docker(DockerError::Timeout {
-                    endpoint,
-                    secs: limit.as_secs() * 2,
-                })),
-            }
-        }
+        (true, Check::ContainerMemory(check)) => container_memory(p, step, check).await?,
         (
             true,
             Check::MemoryTrend {
@@ -284,76 +186,36 @@ pub async fn run_step(
                 min_samples,
             },
         ) => {
-            let Some(watcher) = live else {
-                return Err(DiagnoseError::NeedsWatcher {
-                    step: step.id.clone(),
-                });
-            };
-            let minutes = input
-                .window_minutes
-                .unwrap_or(u64::from(*window_minutes))
-                .max(1);
+            // The window typed, else the runbook's.
+            let minutes = input.window_minutes.unwrap_or(u64::from(*window_minutes));
             let rule = TrendRule {
-                window_secs: minutes * 60,
+                window_secs: minutes.max(1) * 60,
                 max_growth_mib_per_hour: *max_growth_mib_per_hour,
                 min_samples: *min_samples,
                 bar_mib: process_bar(runbook),
             };
-            let now = OffsetDateTime::now_utc();
-            let since = now - time::Duration::minutes(minutes as i64);
-            let histories = watcher.history(input.service.as_deref(), since).await;
-            if histories.is_empty() {
-                return Err(DiagnoseError::NoHistory {
-                    service: input.service.clone().unwrap_or_else(|| "any".into()),
-                    minutes,
-                });
-            }
-            let report = judge_trend(step, &rule, &histories, now);
-            Ok(diagnosis(
-                endpoint,
-                Source::History,
-                Finding::MemoryTrend(report),
-            ))
+            memory_trend(p, step, input, &rule).await?
         }
-        _ => Err(DiagnoseError::NotAvailable {
-            step: step.id.clone(),
-            kind: step.check.kind(),
-        }),
-    }
-}
-
-/// The runbook's per-container bar (step `container_memory`'s
-/// `process_max_mib`), which trends are projected against when a container
-/// has no limit of its own.
-fn process_bar(runbook: &Runbook) -> Option<f64> {
-    runbook.steps.iter().find_map(|s| match &s.get_ref().check {
-        Check::ContainerMemory(c) => c.process_max_mib,
-        _ => None,
+        _ => return Err(not_available(step)),
+    };
+    Ok(Diagnosis {
+        runbook: runbook.id().to_string(),
+        runbook_title: runbook.runbook.title.clone(),
+        scope: match p.scope {
+            Scope::Project(p) => ScopeView::Project(p.clone()),
+            Scope::All => ScopeView::All(true),
+        },
+        endpoint,
+        source,
+        finding,
     })
 }
 
-async fn memory(
-    engine: &Engine,
-    scope: &Scope,
-    endpoint: String,
-    step: &Step,
-    check: &crate::core::runbook::ContainerMemoryCheck,
-) -> Result<Finding, DiagnoseError> {
-    let snapshot = engine.memory_snapshot(scope).await?;
-    if snapshot.containers.is_empty() {
-        let running = match scope {
-            Scope::Project(_) => engine.running_projects().await?,
-            Scope::All => BTreeMap::new(),
-        };
-        return Err(DiagnoseError::NoContainers {
-            scope: scope.clone(),
-            endpoint,
-            running,
-        });
+fn not_available(step: &Step) -> DiagnoseError {
+    DiagnoseError::NotAvailable {
+        step: step.id.clone(),
+        kind: step.check.kind(),
     }
-    Ok(Finding::ContainerMemory(judge_memory(
-        step, check, &snapshot,
-    )))
 }
 
 /// The Compose services running in `scope`, sorted and distinct, within

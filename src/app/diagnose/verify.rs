@@ -54,37 +54,15 @@ pub async fn verify(
                 window_minutes,
                 max_growth_mib_per_hour,
                 min_samples,
-            } => match p.watcher {
-                None => (
-                    Outcome::Unknown,
-                    "no live history here (run it from Discord)".into(),
-                ),
-                Some(w) => {
-                    let now = OffsetDateTime::now_utc();
-                    let window = u64::from(*window_minutes) * 60;
-                    let histories = w
-                        .history(None, now - time::Duration::seconds(window as i64))
-                        .await;
-                    let rule = TrendRule {
-                        window_secs: window,
-                        max_growth_mib_per_hour: *max_growth_mib_per_hour,
-                        min_samples: *min_samples,
-                        bar_mib: None,
-                    };
-                    let v = judge_trend(&step, &rule, &histories, now).verdict;
-                    let offenders: Vec<String> = v
-                        .offenders
-                        .iter()
-                        .map(|o| format!("{}: {}", o.name, o.reason))
-                        .collect();
-                    let observed = if offenders.is_empty() {
-                        v.observed
-                    } else {
-                        offenders.join("; ")
-                    };
-                    (v.outcome, observed)
-                }
-            },
+            } => {
+                let rule = TrendRule {
+                    window_secs: u64::from(*window_minutes) * 60,
+                    max_growth_mib_per_hour: *max_growth_mib_per_hour,
+                    min_samples: *min_samples,
+                    bar_mib: None,
+                };
+                trend(p, &step, &rule).await
+            }
             Check::HttpProbe {
                 expected_status,
                 max_latency_ms,
@@ -109,6 +87,32 @@ pub async fn verify(
         });
     }
     Ok(VerifyReport::new(items))
+}
+
+/// "Memory usage stable over time", from the watcher's history.
+async fn trend(p: &Probes<'_>, step: &Step, rule: &TrendRule) -> (Outcome, String) {
+    let Some(w) = p.watcher else {
+        return (
+            Outcome::Unknown,
+            "no live history here (run it from Discord)".into(),
+        );
+    };
+    let now = OffsetDateTime::now_utc();
+    let histories = w
+        .history(None, now - time::Duration::seconds(rule.window_secs as i64))
+        .await;
+    let v = judge_trend(step, rule, &histories, now).verdict;
+    let offenders: Vec<String> = v
+        .offenders
+        .iter()
+        .map(|o| format!("{}: {}", o.name, o.reason))
+        .collect();
+    let observed = if offenders.is_empty() {
+        v.observed
+    } else {
+        offenders.join("; ")
+    };
+    (v.outcome, observed)
 }
 
 /// OOM signs in every container of the scope (stopped ones too).

@@ -8,7 +8,9 @@ use crate::app::{App, Caller};
 use crate::core::commands::Invocation;
 use crate::core::diagnosis::Outcome as Judged;
 use crate::core::incident::{stamp, TimelineEntry};
+use crate::core::runbook::Runbook;
 use crate::core::text::clip;
+use crate::core::verification::VerifyReport;
 use crate::render::{self, Embed, Message};
 use time::OffsetDateTime;
 
@@ -58,42 +60,14 @@ pub(super) async fn run(app: &App, caller: &Caller, inv: &Invocation, label: &st
             );
         }
     };
-    let lines: Vec<String> = report
-        .items
-        .iter()
-        .map(|i| {
-            format!(
-                "{} **{}**\n{}",
-                mark(i.outcome),
-                i.text,
-                clip(&i.observed, 600)
-            )
-        })
-        .collect();
     let green = report
         .items
         .iter()
         .filter(|i| i.outcome == Judged::Pass)
         .count();
-    let content = match (&incident, report.all_pass()) {
-        (Some(inc), true) => format!(
-            "All {} checks pass: incident #{} can be resolved (`/incident resolve` in its thread).",
-            report.items.len(),
-            inc.id
-        ),
-        (None, true) => format!("All {} checks pass.", report.items.len()),
-        (_, false) => format!("Not yet: {green} of {} checks pass.", report.items.len()),
-    };
-    let embed = Embed::titled(clip(&format!("{} · Verification", rb.runbook.title), 256))
-        .colour(render::outcome_colour(report.outcome))
-        .description(clip(&lines.join("\n\n"), 4000))
-        .footer(format!(
-            "/{} verify · OOM signs since {}",
-            rb.id(),
-            stamp(since)
-        ));
+    let reply = render(rb, &report, incident.as_ref().map(|i| i.id), since);
     let mut done = Done::new(
-        Message::text(content).with_embed(embed),
+        reply,
         incident.as_ref().map(|i| format!("incident #{}", i.id)),
         Outcome::Judged(report.outcome),
     );
@@ -115,4 +89,47 @@ pub(super) async fn run(app: &App, caller: &Caller, inv: &Invocation, label: &st
         ));
     }
     done
+}
+
+/// The checklist as one embed, with the sentence above it.
+fn render(
+    rb: &Runbook,
+    report: &VerifyReport,
+    incident: Option<i64>,
+    since: OffsetDateTime,
+) -> Message {
+    let lines: Vec<String> = report
+        .items
+        .iter()
+        .map(|i| {
+            format!(
+                "{} **{}**\n{}",
+                mark(i.outcome),
+                i.text,
+                clip(&i.observed, 600)
+            )
+        })
+        .collect();
+    let green = report
+        .items
+        .iter()
+        .filter(|i| i.outcome == Judged::Pass)
+        .count();
+    let content = match (incident, report.all_pass()) {
+        (Some(id), true) => format!(
+            "All {} checks pass: incident #{id} can be resolved (`/incident resolve` in its thread).",
+            report.items.len(),
+        ),
+        (None, true) => format!("All {} checks pass.", report.items.len()),
+        (_, false) => format!("Not yet: {green} of {} checks pass.", report.items.len()),
+    };
+    let embed = Embed::titled(clip(&format!("{} · Verification", rb.runbook.title), 256))
+        .colour(render::outcome_colour(report.outcome))
+        .description(clip(&lines.join("\n\n"), 4000))
+        .footer(format!(
+            "/{} verify · OOM signs since {}",
+            rb.id(),
+            stamp(since)
+        ));
+    Message::text(content).with_embed(embed)
 }

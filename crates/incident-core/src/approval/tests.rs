@@ -46,124 +46,128 @@ fn kind(r: &VoteResult) -> String {
     }
 }
 
+/// `voter` votes on `req` at `at`: the result's kind starts with `expected`.
+fn check(req: ActionRequest, voter: Voter, approve: bool, at: OffsetDateTime, expected: &str) {
+    let got = kind(&vote(&req, &voter, approve, at));
+    assert!(
+        got.starts_with(expected),
+        "{:?} with {:?} by {} at {at}: got {got:?}, want {expected:?}",
+        req.state,
+        req.votes,
+        voter.user_id
+    );
+}
+
 #[test]
-fn votes() {
+fn who_may_vote() {
     let now = T0 + Duration::minutes(1);
-    let late = T0 + Duration::minutes(15);
     let outsider = Voter {
         is_approver: false,
         ..approver(9)
     };
-    // (request, voter, approve?, now, expected kind prefix)
-    let cases: Vec<(ActionRequest, Voter, bool, OffsetDateTime, &str)> = vec![
-        // One approver besides the requester: two people in all.
-        (
-            request(RequestState::Pending, 1, &[]),
-            approver(2),
-            true,
-            now,
-            "approved",
-        ),
-        (
-            request(RequestState::Pending, 2, &[]),
-            approver(2),
-            true,
-            now,
-            "counted",
-        ),
-        (
-            request(RequestState::Pending, 2, &[(2, true)]),
-            approver(3),
-            true,
-            now,
-            "approved",
-        ),
-        // The requester never approves their own request, even as approver.
-        (
-            request(RequestState::Pending, 1, &[]),
-            approver(REQUESTER),
-            true,
-            now,
-            "refused: You asked for this action",
-        ),
-        (
-            request(RequestState::Pending, 1, &[]),
-            outsider.clone(),
-            true,
-            now,
-            "refused: You need an approver role",
-        ),
-        (
-            request(RequestState::Pending, 1, &[]),
-            outsider,
-            false,
-            now,
-            "refused: You need an approver role",
-        ),
-        // Approving twice counts once.
-        (
-            request(RequestState::Pending, 2, &[(2, true)]),
-            approver(2),
-            true,
-            now,
-            "refused: You already voted",
-        ),
-        // One deny ends it; afterwards nothing can approve it.
-        (
-            request(RequestState::Pending, 2, &[(2, true)]),
-            approver(3),
-            false,
-            now,
-            "denied",
-        ),
-        (
-            request(RequestState::Denied, 1, &[(3, false)]),
-            approver(2),
-            true,
-            now,
-            "refused: Request #5 was denied by user3",
-        ),
-        // Expiry: a click at or after the deadline records the expiry.
-        (
-            request(RequestState::Pending, 1, &[]),
-            approver(2),
-            true,
-            late,
-            "expired",
-        ),
-        (
-            request(RequestState::Expired, 1, &[]),
-            approver(2),
-            true,
-            now,
-            "refused: Request #5 expired",
-        ),
-        // A request approved already cannot be approved again.
-        (
-            request(RequestState::Approved, 1, &[(2, true)]),
-            approver(3),
-            true,
-            now,
-            "refused: Request #5 was already approved",
-        ),
-        (
-            request(RequestState::Executed, 1, &[(2, true)]),
-            approver(3),
-            false,
-            now,
-            "refused: Request #5 was already approved",
-        ),
-    ];
-    for (req, voter, approve, at, expected) in cases {
-        let got = kind(&vote(&req, &voter, approve, at));
-        assert!(
-            got.starts_with(expected),
-            "{:?} with {:?} by {} at {at}: got {got:?}, want {expected:?}",
-            req.state,
-            req.votes,
-            voter.user_id
-        );
-    }
+    // One approver besides the requester: two people in all.
+    check(
+        request(RequestState::Pending, 1, &[]),
+        approver(2),
+        true,
+        now,
+        "approved",
+    );
+    check(
+        request(RequestState::Pending, 2, &[]),
+        approver(2),
+        true,
+        now,
+        "counted",
+    );
+    check(
+        request(RequestState::Pending, 2, &[(2, true)]),
+        approver(3),
+        true,
+        now,
+        "approved",
+    );
+    // The requester never approves their own request, even as approver.
+    check(
+        request(RequestState::Pending, 1, &[]),
+        approver(REQUESTER),
+        true,
+        now,
+        "refused: You asked for this action",
+    );
+    check(
+        request(RequestState::Pending, 1, &[]),
+        outsider.clone(),
+        true,
+        now,
+        "refused: You need an approver role",
+    );
+    check(
+        request(RequestState::Pending, 1, &[]),
+        outsider,
+        false,
+        now,
+        "refused: You need an approver role",
+    );
+}
+
+#[test]
+fn what_a_vote_does_in_each_state() {
+    let now = T0 + Duration::minutes(1);
+    let late = T0 + Duration::minutes(15);
+    // Approving twice counts once.
+    check(
+        request(RequestState::Pending, 2, &[(2, true)]),
+        approver(2),
+        true,
+        now,
+        "refused: You already voted",
+    );
+    // One deny ends it; afterwards nothing can approve it.
+    check(
+        request(RequestState::Pending, 2, &[(2, true)]),
+        approver(3),
+        false,
+        now,
+        "denied",
+    );
+    check(
+        request(RequestState::Denied, 1, &[(3, false)]),
+        approver(2),
+        true,
+        now,
+        "refused: Request #5 was denied by user3",
+    );
+    // Expiry: a click at or after the deadline records the expiry.
+    check(
+        request(RequestState::Pending, 1, &[]),
+        approver(2),
+        true,
+        late,
+        "expired",
+    );
+    check(
+        request(RequestState::Expired, 1, &[]),
+        approver(2),
+        true,
+        now,
+        "refused: Request #5 expired",
+    );
+    // A request approved already cannot be approved again.
+    check(
+        request(RequestState::Approved, 1, &[(2, true)]),
+        approver(3),
+        true,
+        now,
+        "refused: Request #5 was already approved",
+    );
+    check(
+        request(RequestState::Executed, 1, &[(2, true)]),
+        approver(3),
+        false,
+        now,
+        "refused: Request #5 was already approved",
+    );
 }
 
 #[test]

@@ -181,16 +181,7 @@ impl Check {
             } => {
                 out.extend(positive("timeout_secs", f64::from(*timeout_secs)));
                 out.extend(positive("max_output_kib", f64::from(*max_output_kib)));
-                for p in profilers {
-                    if p.command.first().is_none_or(|c| c.trim().is_empty()) {
-                        out.push(format!("profiler for '{}' has an empty command", p.service));
-                    }
-                }
-                let mut services: Vec<_> = profilers.iter().map(|p| &p.service).collect();
-                services.sort();
-                if let Some(w) = services.windows(2).find(|w| w[0] == w[1]) {
-                    out.push(format!("two profilers for service '{}'", w[0]));
-                }
+                out.extend(profiler_problems(profilers));
             }
             Check::PgConnections {
                 max_connections,
@@ -227,6 +218,22 @@ impl Check {
     pub fn with_overrides(&self, table: &toml::Table) -> Result<Check, String> {
         with_numeric_overrides(self, table)
     }
+}
+
+/// Each profiler needs a command, and a service has at most one.
+fn profiler_problems(profilers: &[Profiler]) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in profilers {
+        if p.command.first().is_none_or(|c| c.trim().is_empty()) {
+            out.push(format!("profiler for '{}' has an empty command", p.service));
+        }
+    }
+    let mut services: Vec<_> = profilers.iter().map(|p| &p.service).collect();
+    services.sort();
+    if let Some(w) = services.windows(2).find(|w| w[0] == w[1]) {
+        out.push(format!("two profilers for service '{}'", w[0]));
+    }
+    out
 }
 
 impl AlertCondition {

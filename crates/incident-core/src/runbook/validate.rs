@@ -10,7 +10,15 @@ use std::collections::HashSet;
 /// Every problem of a parsed runbook, as (byte offset, message).
 pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
     let mut out: Vec<(usize, String)> = Vec::new();
+    for section in [meta, subcommands, causes, verification, escalations, alerts] {
+        section(rb, &mut out);
+    }
+    out.sort_by_key(|(at, _)| *at);
+    out
+}
 
+/// The runbook's own id and numbers.
+fn meta(rb: &Runbook, out: &mut Vec<(usize, String)>) {
     if let Err(e) = check_name(&rb.runbook.id) {
         out.push((0, format!("runbook id '{}' {e}", rb.runbook.id)));
     }
@@ -32,7 +40,11 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
     if rb.steps.is_empty() {
         out.push((0, "a runbook needs at least one [[steps]] entry".into()));
     }
+}
 
+/// Steps and actions: usable, unique subcommand names, sane thresholds
+/// and effects.
+fn subcommands(rb: &Runbook, out: &mut Vec<(usize, String)>) {
     // Steps and actions share one namespace: both become subcommands.
     let mut subcommands = HashSet::new();
     for s in &rb.steps {
@@ -99,9 +111,12 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
             ),
         ));
     }
+}
 
+/// Causes and resolutions: unique ids, references that resolve.
+fn causes(rb: &Runbook, out: &mut Vec<(usize, String)>) {
     let resolution_ids = unique(
-        &mut out,
+        out,
         "resolution",
         rb.resolutions
             .iter()
@@ -111,7 +126,7 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
     let step_ids: HashSet<&str> = rb.steps.iter().map(|s| s.get_ref().id.as_str()).collect();
 
     unique(
-        &mut out,
+        out,
         "cause",
         rb.causes
             .iter()
@@ -153,9 +168,12 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
             }
         }
     }
+}
 
+/// The verification checklist.
+fn verification(rb: &Runbook, out: &mut Vec<(usize, String)>) {
     unique(
-        &mut out,
+        out,
         "verification item",
         rb.verification
             .iter()
@@ -169,16 +187,19 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
             ));
         }
     }
+}
 
+/// Roster roles and the escalations that target them.
+fn escalations(rb: &Runbook, out: &mut Vec<(usize, String)>) {
     let roles = unique(
-        &mut out,
+        out,
         "roster role",
         rb.roster_roles
             .iter()
             .map(|r| (r.span().start, r.get_ref().id.as_str())),
     );
     unique(
-        &mut out,
+        out,
         "escalation",
         rb.escalations
             .iter()
@@ -196,9 +217,12 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
             ));
         }
     }
+}
 
+/// Alerts, and the detection section's references to them.
+fn alerts(rb: &Runbook, out: &mut Vec<(usize, String)>) {
     let alert_names = unique(
-        &mut out,
+        out,
         "alert",
         rb.alerts
             .iter()
@@ -217,9 +241,6 @@ pub(super) fn validate(rb: &Runbook) -> Vec<(usize, String)> {
             ));
         }
     }
-
-    out.sort_by_key(|(at, _)| *at);
-    out
 }
 
 /// Records duplicates among `(offset, id)` pairs; returns the set of ids.

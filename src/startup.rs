@@ -8,7 +8,7 @@
 //! session, which runs until the process is asked to stop. Nothing waits
 //! for Discord's READY: the loops run while the gateway is away.
 
-use crate::app::{loops, App, Runbooks};
+use crate::app::{loops, App, Parts};
 use crate::config::{ConfigError, Settings};
 use crate::core::runbook::Runbook;
 use crate::docker::{DockerError, Engine};
@@ -85,18 +85,16 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     );
     watcher.spawn();
     let gateway = crate::chat::connect(&settings).await?;
-    let app = Arc::new(App {
-        scope: settings.scope(),
-        runbooks: Runbooks::new(runbooks),
+    let app = Arc::new(App::new(Parts {
+        runbooks,
         store,
         engine,
         watcher,
         health: health.clone(),
         chat: Arc::new(gateway.chat()),
         instance: instance_name(),
-        downtime: Default::default(),
         settings,
-    });
+    }));
     crate::http::spawn(crate::http::State {
         listen: app.settings.http.listen.clone(),
         watcher: app.watcher.clone(),

@@ -67,6 +67,38 @@ pub struct App {
     pub(crate) downtime: oom::Watches,
 }
 
+/// What an [`App`] is made of: built by `startup` (and by tests, with a
+/// chat of their own).
+pub struct Parts {
+    pub settings: Settings,
+    pub runbooks: Vec<Runbook>,
+    pub store: Store,
+    pub engine: Engine,
+    pub watcher: Arc<Watcher>,
+    pub health: Arc<Health>,
+    pub chat: Arc<dyn Chat>,
+    pub instance: String,
+}
+
+impl App {
+    /// The application of `parts`; its loops are not started (see
+    /// [`loops::spawn`]).
+    pub fn new(parts: Parts) -> App {
+        App {
+            scope: parts.settings.scope(),
+            runbooks: Runbooks::new(parts.runbooks),
+            store: parts.store,
+            engine: parts.engine,
+            watcher: parts.watcher,
+            health: parts.health,
+            chat: parts.chat,
+            instance: parts.instance,
+            downtime: Default::default(),
+            settings: parts.settings,
+        }
+    }
+}
+
 /// Who asked, and where: what a use case needs of a chat interaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {

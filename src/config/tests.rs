@@ -1,3 +1,6 @@
+//! Settings: the shipped defaults describe the seed project, layers
+//! override in order, and bad values are refused with one sentence.
+
 use super::*;
 
 #[test]

@@ -4,9 +4,8 @@
 //! token, and opens the incident. Bad tokens and bad bodies are refused and
 //! audited.
 
-use crate::bot::{Bot, WAIT};
 use crate::discord::{Emulator, INCIDENT_CHANNEL_ID};
-use crate::support::Project;
+use crate::harness::*;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -131,10 +130,11 @@ async fn post(url: &str, auth: Option<&str>, body: &str) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_alert_through_alertmanager_opens_the_incident() {
-    let mut p = Project::new("am");
-    p.start("web", 8, None);
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, &p.name, &[("ALERTMANAGER_TOKEN", TOKEN)]).await;
+    let TestApp {
+        project: p,
+        emu,
+        bot,
+    } = spawn_app("am", &[("web", 8, None)], &[("ALERTMANAGER_TOKEN", TOKEN)]).await;
     let base = bot.http_base().await;
     let am = Alertmanager::start(&format!("{base}/alertmanager")).await;
 
@@ -195,10 +195,13 @@ async fn an_alert_through_alertmanager_opens_the_incident() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_tokens_and_bad_bodies_are_refused_and_audited() {
-    let emu = Emulator::start().await;
-    let bot = Bot::start(
-        &emu,
-        "ibt-none",
+    let TestApp {
+        project: _p,
+        emu,
+        bot,
+    } = spawn_app(
+        "none",
+        &[],
         &[
             ("ALERTMANAGER_TOKEN", TOKEN),
             ("INCIDENT_BOT_HTTP__REFUSAL_AUDIT_SECS", "1"),
@@ -259,7 +262,7 @@ async fn bad_tokens_and_bad_bodies_are_refused_and_audited() {
     assert!(emu.messages_in(INCIDENT_CHANNEL_ID).is_empty());
     // The bot is still up and answers.
     assert_eq!(
-        crate::watcher_chat::get(&url.replace("alertmanager", "healthz"))
+        crate::harness::get(&url.replace("alertmanager", "healthz"))
             .await
             .0,
         200
@@ -296,7 +299,7 @@ async fn an_oom_alert_from_alertmanager_that_left_the_service_down_escalates() {
     let pings = crate::escalation_chat::wait_escalations(&emu, thread, 1).await;
     let text = pings[0]["content"].as_str().unwrap();
     assert!(
-        text.contains(&format!("<@{}> (DevOps Lead)", crate::bot::LEAD)),
+        text.contains(&format!("<@{}> (DevOps Lead)", crate::harness::LEAD)),
         "{text}"
     );
     assert!(

@@ -7,9 +7,8 @@
 //! A benchmark prints figures; it asserts only that the measurements are
 //! real (every answer came from live data, every container was watched).
 
-use crate::bot::{is_original_edit, responder, status_in, Bot, WAIT};
 use crate::discord::{Emulator, INCIDENT_CHANNEL_ID};
-use crate::support::Project;
+use crate::harness::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -34,7 +33,7 @@ fn median(v: &mut [f64]) -> f64 {
 async fn watching(base: &str, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (_, m) = crate::watcher_chat::get(&format!("{base}/metrics")).await;
+        let (_, m) = crate::harness::get(&format!("{base}/metrics")).await;
         let watched = m
             .lines()
             .find_map(|l| l.strip_prefix("incident_bot_watched_containers "))

@@ -1,10 +1,8 @@
 //! `/mem causes` ranks the runbook's root causes by live evidence from real
 //! workloads and a real database; `/mem runbook` shows the document.
 
-use crate::bot::{is_callback, responder, Bot, WAIT};
-use crate::connections_chat::{mem, session};
 use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
-use crate::support::{Project, TestDb};
+use crate::harness::*;
 
 fn first_cause(body: &serde_json::Value) -> String {
     let d = body["embeds"][0]["description"].as_str().unwrap();
@@ -74,8 +72,11 @@ async fn connections_near_the_bar_put_the_pool_first() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_runbook_shows_each_step_with_its_command() {
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot: _bot,
+    } = spawn_app("none", &[], &[]).await;
     let sent = emu
         .slash(Slash {
             command: "mem".into(),

@@ -2,48 +2,9 @@
 //! monitored application's database: real client sessions left idle in a
 //! transaction are counted, broken down, and closed only after approval.
 
-use crate::bot::{is_original_edit, responder, Bot, WAIT};
-use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
-use crate::support::TestDb;
+use crate::harness::*;
 use serde_json::Value;
 use std::time::Duration;
-
-/// A session of `app` on `url` as `user` (password-less on the test
-/// server), optionally left idle inside an open transaction.
-pub async fn session(
-    url: &str,
-    user: Option<&str>,
-    app: &str,
-    in_tx: bool,
-) -> tokio_postgres::Client {
-    let mut config: tokio_postgres::Config = url.parse().unwrap();
-    config.application_name(app);
-    if let Some(u) = user {
-        config.user(u);
-    }
-    let (client, conn) = config.connect(tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(conn);
-    if in_tx {
-        client.batch_execute("BEGIN; SELECT 1").await.unwrap();
-    }
-    client
-}
-
-pub async fn mem(emu: &Emulator, sub: &str, options: Vec<(String, Value)>) -> Value {
-    let sent = emu
-        .slash(Slash {
-            command: "mem".into(),
-            subcommand: Some(sub.into()),
-            options,
-            member: responder(),
-            channel_id: INCIDENT_CHANNEL_ID,
-        })
-        .await;
-    emu.wait_for(WAIT, |r| is_original_edit(r, &sent.token))
-        .await
-        .json
-        .expect("payload")
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn connections_are_counted_broken_down_and_judged() {
@@ -55,10 +16,13 @@ async fn connections_are_counted_broken_down_and_judged() {
     held.push(session(&app.url, None, "gunicorn-web", false).await);
     // Idle in a transaction for longer than the (lowered) warning age.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(
-        &emu,
-        "ibt-none",
+    let TestApp {
+        project: _p,
+        emu,
+        bot: _bot,
+    } = spawn_app(
+        "none",
+        &[],
         &[
             ("MONITORED_DATABASE_URL", app.url.as_str()),
             (
@@ -124,10 +88,13 @@ async fn connections_are_counted_broken_down_and_judged() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_or_missing_database_is_one_sentence() {
-    let emu = Emulator::start().await;
-    let bot = Bot::start(
-        &emu,
-        "ibt-none",
+    let TestApp {
+        project: _p,
+        emu,
+        bot,
+    } = spawn_app(
+        "none",
+        &[],
         &[(
             "MONITORED_DATABASE_URL",
             "postgres://app:pw@127.0.0.1:1/rota_cc",
@@ -143,8 +110,11 @@ async fn an_unreachable_or_missing_database_is_one_sentence() {
     assert!(!content.contains("pw"), "no password in chat: {content}");
     drop(bot);
 
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot: _bot,
+    } = spawn_app("none", &[], &[]).await;
     let body = mem(&emu, "connections", vec![]).await;
     assert!(
         body["content"]
@@ -194,7 +164,6 @@ async fn pid(c: &tokio_postgres::Client) -> i32 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_transactions_are_closed_only_after_approval_and_never_a_superusers() {
-    use crate::approvals_chat::{approve, request_action};
     let app = TestDb::create().await;
     let role = app_role(&app).await;
     // Two application sessions idle in a transaction, an idle one (not in a
@@ -210,13 +179,11 @@ async fn idle_transactions_are_closed_only_after_approval_and_never_a_superusers
         pid(&admin).await,
     );
 
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(
-        &emu,
-        "ibt-none",
-        &[("MONITORED_DATABASE_URL", app.url.as_str())],
-    )
-    .await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot: _bot,
+    } = spawn_app("none", &[], &[("MONITORED_DATABASE_URL", app.url.as_str())]).await;
     let (text, request) = request_action(
         &emu,
         "close-idle",
@@ -286,21 +253,21 @@ async fn the_terminal_command_reads_the_same_sessions() {
     let _b = session(&app.url, None, "gunicorn-web", false).await;
     let url = app.url.clone();
     let out = tokio::task::spawn_blocking(move || {
-        crate::support::bot(
+        crate::harness::bot(
             &["mem", "connections", "--json"],
             &[("MONITORED_DATABASE_URL", url.as_str())],
         )
     })
     .await
     .unwrap();
-    let json: Value = serde_json::from_str(&crate::support::stdout(&out))
-        .unwrap_or_else(|e| panic!("{e}: {}", crate::support::stderr(&out)));
+    let json: Value = serde_json::from_str(&crate::harness::stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}", crate::harness::stderr(&out)));
     assert_eq!(out.status.code(), Some(0), "{json:#}");
     assert_eq!(json["check"], "connections");
     assert_eq!(json["total"], 2, "the bot's own session is not counted");
     assert_eq!(json["source"]["from"], "app_database");
     assert!(
-        !crate::support::stdout(&out).contains("postgres://"),
+        !crate::harness::stdout(&out).contains("postgres://"),
         "no URL in the output"
     );
 }

@@ -2,23 +2,22 @@
 //! against the Discord emulator (Discord itself cannot be reached here) and
 //! the real Docker engine.
 
-use crate::bot::{
-    assert_png, flags, is_callback, is_original_edit, responder, status_in, Bot, EPHEMERAL,
-    OTHER_ROLE, WAIT,
-};
 use crate::discord::{
-    Emulator, GatewayDrop, Member, Recorded, Slash, GUILD_ID, INCIDENT_CHANNEL_ID,
-    OTHER_CHANNEL_ID, THREAD_ID,
+    GatewayDrop, Member, Recorded, Slash, GUILD_ID, INCIDENT_CHANNEL_ID, OTHER_CHANNEL_ID,
+    THREAD_ID,
 };
-use crate::support::{HungDocker, Project};
+use crate::harness::*;
 use serde_json::json;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn registered_commands_match_the_runbooks() {
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot: _bot,
+    } = spawn_app("none", &[], &[]).await;
     let registered = emu.registered_commands(Some(GUILD_ID));
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("commands");
     let runbooks = incident_bot::runbooks::load_dir(&dir).unwrap();
@@ -78,11 +77,17 @@ async fn registered_commands_match_the_runbooks() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_in_the_incident_channel_is_deferred_then_edited_with_embed_and_chart() {
-    let mut p = Project::new("chat-status");
-    let web = p.start("web", 520, None);
-    p.start("celery_worker", 24, Some(256));
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(&emu, &p.name, &[]).await;
+    let TestApp {
+        project: p,
+        emu,
+        bot: _bot,
+    } = spawn_app(
+        "chat-status",
+        &[("web", 520, None), ("celery_worker", 24, Some(256))],
+        &[],
+    )
+    .await;
+    let web = p.container("web");
 
     let sent = emu.slash(status_in(INCIDENT_CHANNEL_ID, responder())).await;
     let ack = emu
@@ -137,10 +142,11 @@ async fn status_in_the_incident_channel_is_deferred_then_edited_with_embed_and_c
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_elsewhere_posts_to_the_incident_channel_and_says_where() {
-    let mut p = Project::new("chat-elsewhere");
-    p.start("web", 16, None);
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(&emu, &p.name, &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot: _bot,
+    } = spawn_app("chat-elsewhere", &[("web", 16, None)], &[]).await;
 
     let sent = emu.slash(status_in(OTHER_CHANNEL_ID, responder())).await;
     let ack = emu
@@ -181,10 +187,11 @@ async fn status_elsewhere_posts_to_the_incident_channel_and_says_where() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_in_a_thread_of_the_incident_channel_replies_in_place() {
-    let mut p = Project::new("chat-thread");
-    p.start("web", 16, None);
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(&emu, &p.name, &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot: _bot,
+    } = spawn_app("chat-thread", &[("web", 16, None)], &[]).await;
     let sent = emu.slash(status_in(THREAD_ID, responder())).await;
     let ack = emu
         .wait_for(WAIT, |r| is_callback(r, sent.interaction_id))
@@ -203,8 +210,11 @@ async fn status_in_a_thread_of_the_incident_channel_replies_in_place() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_member_without_a_responder_role_is_refused_and_nothing_runs() {
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot,
+    } = spawn_app("none", &[], &[]).await;
     let outsider = Member {
         user_id: 9002,
         name: "mallory".into(),
@@ -250,10 +260,13 @@ async fn a_member_without_a_responder_role_is_refused_and_nothing_runs() {
 async fn with_docker_hung_the_reply_still_comes_in_time_and_says_why() {
     let docker = HungDocker::start();
     let endpoint = docker.endpoint();
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(
-        &emu,
-        "ibt-none",
+    let TestApp {
+        project: _p,
+        emu,
+        bot: _bot,
+    } = spawn_app(
+        "none",
+        &[],
         &[
             ("DOCKER_HOST", endpoint.as_str()),
             ("INCIDENT_BOT_DOCKER__TIMEOUT_SECS", "1"),
@@ -284,10 +297,11 @@ async fn with_docker_hung_the_reply_still_comes_in_time_and_says_why() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn after_the_gateway_drops_the_bot_reconnects_and_answers() {
-    let mut p = Project::new("chat-reconnect");
-    p.start("web", 16, None);
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(&emu, &p.name, &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot: _bot,
+    } = spawn_app("chat-reconnect", &[("web", 16, None)], &[]).await;
     for (i, how) in [GatewayDrop::Close4000, GatewayDrop::Tcp]
         .into_iter()
         .enumerate()
@@ -308,12 +322,20 @@ async fn after_the_gateway_drops_the_bot_reconnects_and_answers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn service_options_autocomplete_from_running_containers() {
-    let mut p = Project::new("chat-autocomplete");
-    p.start("web", 8, None);
-    p.start("celery_worker", 8, None);
-    p.start("postgres", 8, None);
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(&emu, &p.name, &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot: _bot,
+    } = spawn_app(
+        "chat-autocomplete",
+        &[
+            ("web", 8, None),
+            ("celery_worker", 8, None),
+            ("postgres", 8, None),
+        ],
+        &[],
+    )
+    .await;
     let choices = |r: &Recorded| -> Vec<String> {
         r.json.as_ref().unwrap()["data"]["choices"]
             .as_array()
@@ -352,8 +374,11 @@ async fn service_options_autocomplete_from_running_containers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_gets_one_private_sentence() {
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot: _bot,
+    } = spawn_app("none", &[], &[]).await;
     for (sub, options, expected) in [
         (
             "restart",
@@ -411,8 +436,11 @@ fn serve_without_a_token_fails_at_once() {
 /// The token never reaches the log, even at the most verbose level.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_is_never_logged() {
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, "ibt-none", &[("RUST_LOG", "trace")]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot,
+    } = spawn_app("none", &[], &[("RUST_LOG", "trace")]).await;
     let sent = emu.slash(status_in(INCIDENT_CHANNEL_ID, responder())).await;
     emu.wait_for(WAIT, |r| is_original_edit(r, &sent.token))
         .await;
@@ -433,8 +461,11 @@ async fn the_token_is_never_logged() {
 async fn an_empty_project_is_reported_without_naming_other_projects() {
     let mut other = Project::new("chat-neighbour");
     other.start("web", 8, None);
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: p,
+        emu,
+        bot: _bot,
+    } = spawn_app("none", &[], &[]).await;
     let sent = emu.slash(status_in(INCIDENT_CHANNEL_ID, responder())).await;
     let edit = emu
         .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
@@ -444,7 +475,10 @@ async fn an_empty_project_is_reported_without_naming_other_projects() {
         .unwrap()
         .to_string();
     assert!(
-        content.contains("no running containers in Compose project 'ibt-none'"),
+        content.contains(&format!(
+            "no running containers in Compose project '{}'",
+            p.name
+        )),
         "{content}"
     );
     assert!(!content.contains(&other.name), "{content}");

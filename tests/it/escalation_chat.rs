@@ -2,9 +2,8 @@
 //! downtime, the roster, manual escalation, restarts and two bots at once.
 //! No test waits an hour: due times are moved in the database.
 
-use crate::bot::{is_original_edit, responder, Bot, LEAD, ON_CALL_ROLE, SENIOR, WAIT};
 use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID, THREAD_ID};
-use crate::support::{Project, TestDb};
+use crate::harness::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -91,8 +90,11 @@ async fn latency_ms(db: &TestDb) -> i64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_hour_unresolved_pings_the_senior_engineer_once_even_when_acknowledged() {
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot,
+    } = spawn_app("none", &[], &[]).await;
     let thread = open(&emu, "slow leak").await;
     run(&emu, slash("incident", "ack", thread, &[])).await;
     let db = bot.db.as_ref().unwrap();
@@ -141,8 +143,11 @@ async fn an_hour_unresolved_pings_the_senior_engineer_once_even_when_acknowledge
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resolving_before_due_cancels_the_escalation() {
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot,
+    } = spawn_app("none", &[], &[]).await;
     let thread = open(&emu, "quick fix").await;
     run(
         &emu,
@@ -165,9 +170,11 @@ async fn resolving_before_due_cancels_the_escalation() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oom_kill_that_takes_a_service_down_pings_the_devops_lead_at_once() {
-    let mut p = Project::new("oom");
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, &p.name, &[]).await;
+    let TestApp {
+        project: mut p,
+        emu,
+        bot,
+    } = spawn_app("oom", &[], &[]).await;
     // Give the watcher a moment to subscribe to the engine's events.
     bot.wait_log("slash commands registered").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -249,8 +256,11 @@ async fn two_bots_on_one_database_ping_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_overdue_escalation_fires_once_when_the_bot_starts_again() {
-    let emu = Emulator::start().await;
-    let mut first = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot: mut first,
+    } = spawn_app("none", &[], &[]).await;
     let thread = open(&emu, "nobody watching").await;
     let db = first.db.take().unwrap();
     first.kill();
@@ -278,8 +288,11 @@ async fn an_overdue_escalation_fires_once_when_the_bot_starts_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_roster_and_manual_escalation() {
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot: _bot,
+    } = spawn_app("none", &[], &[]).await;
     let thread = open(&emu, "getting worse").await;
     // Nobody holds on-call: the first manual escalation pings its role.
     let reply = run(

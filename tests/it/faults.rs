@@ -2,8 +2,7 @@
 //! errors and bad configuration each give one clear sentence and exit
 //! UNKNOWN (3), within seconds.
 
-use crate::support::{bot, stderr, stdout, HungDocker};
-
+use crate::harness::*;
 fn unknown_with(args: &[&str], env: &[(&str, &str)], needle: &str) {
     let out = bot(args, env);
     let err = stderr(&out);

@@ -3,12 +3,8 @@
 //! scanned for secrets, and two bot processes answering the same
 //! interactions.
 
-use crate::approvals_chat::{
-    acked, alice, bob, click, request_restart, restart_slash, said, started_at, state_of,
-};
-use crate::bot::{is_original_edit, responder, Bot, ON_CALL_ROLE, WAIT};
 use crate::discord::{Click, Emulator, Slash, INCIDENT_CHANNEL_ID};
-use crate::support::{Project, TestDb};
+use crate::harness::*;
 use serde_json::{json, Value};
 
 fn custom_id(emu: &Emulator, message: u64, choice: &str) -> String {
@@ -24,12 +20,19 @@ fn custom_id(emu: &Emulator, message: u64, choice: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_button_counts_only_on_its_own_request_message() {
-    let mut p = Project::new("bound");
-    let web = p.start("web", 16, None);
-    let worker = p.start("celery_worker", 16, None);
+    let TestApp {
+        project: p,
+        emu,
+        bot,
+    } = spawn_app(
+        "bound",
+        &[("web", 16, None), ("celery_worker", 16, None)],
+        &[],
+    )
+    .await;
+    let web = p.container("web");
+    let worker = p.container("celery_worker");
     let (web_before, worker_before) = (started_at(&web), started_at(&worker));
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, &p.name, &[]).await;
     let (first, _) = request_restart(&emu, "web").await;
     let (second, _) = request_restart(&emu, "celery_worker").await;
     let first_state = state_of(&emu, first);
@@ -100,7 +103,7 @@ async fn a_button_counts_only_on_its_own_request_message() {
 
     // The right button on the right message still works.
     click(&emu, second, "approve", bob(), false).await;
-    crate::approvals_chat::wait_state(&emu, second, "Approved by bob (<@9003>) and executed").await;
+    crate::harness::wait_state(&emu, second, "Approved by bob (<@9003>) and executed").await;
     assert_ne!(started_at(&worker), worker_before);
     assert_eq!(started_at(&web), web_before, "request #1 never ran");
 }
@@ -147,10 +150,11 @@ async fn run(emu: &Emulator, s: Slash) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn user_text_is_shown_and_pings_nobody() {
-    let mut p = Project::new("pings");
-    p.start("web", 16, None);
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, &p.name, &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot,
+    } = spawn_app("pings", &[("web", 16, None)], &[]).await;
     let opened = run(
         &emu,
         slash(
@@ -232,8 +236,11 @@ async fn user_text_is_shown_and_pings_nobody() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nul_bytes_in_text_are_refused_in_one_sentence_and_audited() {
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot,
+    } = spawn_app("none", &[], &[]).await;
     let text = run(
         &emu,
         slash(
@@ -289,13 +296,13 @@ async fn no_token_or_password_reaches_a_trace_log() {
             .unwrap();
     }
     let status = emu
-        .slash(crate::bot::status_in(INCIDENT_CHANNEL_ID, responder()))
+        .slash(crate::harness::status_in(INCIDENT_CHANNEL_ID, responder()))
         .await;
     emu.wait_for(WAIT, |r| is_original_edit(r, &status.token))
         .await;
     let (msg, _) = request_restart(&emu, "web").await;
     let clicked = click(&emu, msg, "approve", bob(), false).await;
-    crate::approvals_chat::wait_state(&emu, msg, "Approved by bob (<@9003>) and executed").await;
+    crate::harness::wait_state(&emu, msg, "Approved by bob (<@9003>) and executed").await;
     let log = std::fs::read_to_string(&bot.log).unwrap();
     assert!(
         log.contains("TRACE") || log.contains("DEBUG"),
@@ -334,7 +341,7 @@ async fn of_two_bots_the_one_that_loses_the_race_records_no_failure() {
     emu.deliver_to_every_session();
     let mut ids = Vec::new();
     for s in [
-        crate::bot::status_in(INCIDENT_CHANNEL_ID, responder()),
+        crate::harness::status_in(INCIDENT_CHANNEL_ID, responder()),
         slash("incident", "list", INCIDENT_CHANNEL_ID, &[]),
         restart_slash("web", "memory", alice()),
         // A refusal: no such service.

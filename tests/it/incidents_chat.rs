@@ -1,9 +1,8 @@
 //! Incidents through Discord, recorded in a real PostgreSQL: the lifecycle,
 //! timelines, postmortems, the audit log, restarts and a missing database.
 
-use crate::bot::{is_original_edit, responder, status_in, Bot, WAIT};
 use crate::discord::{Emulator, Member, Recorded, Sent, Slash, INCIDENT_CHANNEL_ID};
-use crate::support::Project;
+use crate::harness::*;
 use serde_json::json;
 
 fn incident(sub: &str, channel_id: u64, options: &[(&str, &str)]) -> Slash {
@@ -53,10 +52,11 @@ async fn open(emu: &Emulator, title: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_incident_from_open_to_postmortem() {
-    let mut p = Project::new("incident-life");
-    p.start("web", 520, None);
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, &p.name, &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot,
+    } = spawn_app("incident-life", &[("web", 520, None)], &[]).await;
     let thread = open(&emu, "web is eating memory").await;
 
     // The thread lives in the incident channel and starts with the runbook.
@@ -159,8 +159,11 @@ async fn an_incident_from_open_to_postmortem() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_are_audited_too() {
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot,
+    } = spawn_app("none", &[], &[]).await;
     let outsider = Member {
         user_id: 9002,
         name: "mallory".into(),
@@ -205,8 +208,11 @@ async fn refusals_are_audited_too() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_people_resolving_at_once_make_one_resolution() {
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot,
+    } = spawn_app("none", &[], &[]).await;
     let thread = open(&emu, "race").await;
     let (a, b) = tokio::join!(
         run(&emu, incident("resolve", thread, &[("summary", "one")])),
@@ -230,8 +236,11 @@ async fn two_people_resolving_at_once_make_one_resolution() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restarted_bot_still_knows_the_incident() {
-    let emu = Emulator::start().await;
-    let mut first = Bot::start(&emu, "ibt-none", &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        bot: mut first,
+    } = spawn_app("none", &[], &[]).await;
     let thread = open(&emu, "survives restarts").await;
     let db = first.db.take().unwrap();
     first.kill();
@@ -298,10 +307,11 @@ async fn without_the_database_diagnosis_answers_and_recording_refuses() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn when_the_database_goes_away_diagnosis_answers_and_recording_refuses() {
-    let mut p = Project::new("db-gone");
-    p.start("web", 16, None);
-    let emu = Emulator::start().await;
-    let mut bot = Bot::start(&emu, &p.name, &[]).await;
+    let TestApp {
+        project: _p,
+        emu,
+        mut bot,
+    } = spawn_app("db-gone", &[("web", 16, None)], &[]).await;
     let thread = open(&emu, "before the outage").await;
     // The database disappears under the running bot.
     drop(bot.db.take());

@@ -6,25 +6,23 @@
 //! client.
 
 mod alertmanager;
-pub mod approvals_chat;
+mod approvals_chat;
 mod bench;
-mod bot;
 mod causes_chat;
-pub mod connections_chat;
+mod connections_chat;
 mod discord;
 mod discord_bot;
-mod discord_emulator;
-pub mod escalation_chat;
+mod escalation_chat;
 mod faults;
 mod hardening;
+mod harness;
 mod incidents_chat;
+mod loops;
 mod mem_status;
-mod pg;
 mod profile_chat;
 mod recovery;
 mod runbooks;
 mod store;
-mod support;
 mod verify_chat;
-pub mod watcher_chat;
+mod watcher_chat;
 mod workers_chat;

@@ -2,7 +2,7 @@
 //! `docker stats`, verdicts name exactly the offenders, exit codes follow the
 //! monitoring convention.
 
-use crate::support::{bot, docker_stats, stderr, stdout, Project, MIB};
+use crate::harness::*;
 use incident_bot::config::{Scope, Settings};
 use incident_bot::core::memory::Reading;
 use incident_bot::docker::Engine;

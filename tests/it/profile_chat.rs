@@ -3,9 +3,8 @@
 //! as a file, capped in size. The test runbook declares the test workload's
 //! own report mode as the profiler (the image has no Python).
 
-use crate::bot::{is_callback, is_original_edit, responder, Bot, WAIT};
 use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
-use crate::support::Project;
+use crate::harness::*;
 use serde_json::json;
 
 /// A runbook directory like commands/, whose profilers run the workload's
@@ -55,18 +54,22 @@ async fn profile(emu: &Emulator, service: &str) -> crate::discord::Recorded {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_declared_profiler_runs_and_its_output_arrives_as_a_file() {
-    let mut p = Project::new("profile");
-    let web = p.start("web", 8, None);
-    p.start("celery_worker", 8, None);
-    p.start("beat", 8, None);
     let dir = runbooks_with_test_profilers();
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(
-        &emu,
-        &p.name,
+    let TestApp {
+        project: p,
+        emu,
+        bot: _bot,
+    } = spawn_app(
+        "profile",
+        &[
+            ("web", 8, None),
+            ("celery_worker", 8, None),
+            ("beat", 8, None),
+        ],
         &[("INCIDENT_BOT_RUNBOOKS__DIR", dir.to_str().unwrap())],
     )
     .await;
+    let web = p.container("web");
 
     let edit = profile(&emu, "web").await;
     let body = edit.json.as_ref().unwrap();

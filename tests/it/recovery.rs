@@ -2,14 +2,8 @@
 //! started under it, the bot killed in the middle of an approved restart,
 //! a real OOM crash loop, and a flood of strangers on its HTTP port.
 
-use crate::approvals_chat::{
-    bob, click, edited, request_restart, restart_slash, started_at, state_of, wait_state,
-};
-use crate::bot::{is_original_edit, responder, Bot, WAIT};
 use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
-use crate::pg::OwnPostgres;
-use crate::support::Project;
-use crate::watcher_chat::get;
+use crate::harness::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -221,11 +215,13 @@ async fn a_bot_killed_mid_restart_leaves_nothing_stuck() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn approvals_past_the_rate_limit_are_refused_with_the_claim() {
-    let mut p = Project::new("rate-claim");
-    let web = p.start("web", 16, None);
+    let TestApp {
+        project: p,
+        emu,
+        bot,
+    } = spawn_app("rate-claim", &[("web", 16, None)], &[]).await;
+    let web = p.container("web");
     let before = started_at(&web);
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, &p.name, &[]).await;
     let (msg, _) = request_restart(&emu, "web").await;
     // Between the request and the approval, the service reached its limit
     // (restarts by other requests, here written directly).

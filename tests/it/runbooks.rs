@@ -1,7 +1,7 @@
 //! Runbook files: everything in commands/ loads, and `runbook check`
 //! reports every problem with its file and line.
 
-use crate::support::{bot, stderr, stdout};
+use crate::harness::*;
 use std::path::PathBuf;
 
 #[test]

@@ -1,7 +1,7 @@
 //! The store against a real PostgreSQL: migrations, the incident lifecycle
 //! with versioned writes, concurrency, and the append-only audit log.
 
-use crate::support::TestDb;
+use crate::harness::*;
 use incident_bot::core::escalation::Due;
 use incident_bot::core::incident::{decide, Request, State};
 use incident_bot::store::{AuditEntry, NewIncident, Store};

@@ -3,10 +3,8 @@
 //! workload, a health endpoint that is down) and the list passes, offering
 //! to resolve the incident, when everything holds.
 
-use crate::bot::{responder, Bot, WAIT};
-use crate::connections_chat::mem;
 use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
-use crate::support::Project;
+use crate::harness::*;
 use serde_json::json;
 
 /// A health endpoint answering 200 to anything, on a free port.
@@ -99,13 +97,14 @@ async fn each_item_fails_when_its_condition_is_broken() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn all_green_offers_to_resolve_the_incident() {
-    let mut p = Project::new("verify-good");
-    p.start("web", 8, None);
     let url = healthy().await;
-    let emu = Emulator::start().await;
-    let bot = Bot::start(
-        &emu,
-        &p.name,
+    let TestApp {
+        project: _p,
+        emu,
+        bot,
+    } = spawn_app(
+        "verify-good",
+        &[("web", 8, None)],
         &[("INCIDENT_BOT_VERIFY__HEALTH_URL", url.as_str())],
     )
     .await;
@@ -119,7 +118,7 @@ async fn all_green_offers_to_resolve_the_incident() {
             channel_id: INCIDENT_CHANNEL_ID,
         })
         .await;
-    emu.wait_for(WAIT, |r| crate::bot::is_original_edit(r, &sent.token))
+    emu.wait_for(WAIT, |r| crate::harness::is_original_edit(r, &sent.token))
         .await;
     bot.wait_history(1, 12).await;
 

@@ -4,24 +4,12 @@
 //! picked up and dropped while the bot runs, and `/metrics` checked by
 //! Prometheus's own `promtool`.
 
-use crate::bot::{assert_png, is_original_edit, responder, Bot, WAIT};
 use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
-use crate::support::Project;
+use crate::harness::*;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// GETs `url`, returning status and body.
-pub async fn get(url: &str) -> (u16, String) {
-    let r = reqwest::Client::new()
-        .get(url)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    (r.status().as_u16(), r.text().await.unwrap())
-}
 
 /// Polls `/metrics` until `pred` holds for it.
 async fn metrics_until(base: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
@@ -75,10 +63,12 @@ fn field(embed: &Value, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_answers_from_the_live_cache_and_follows_containers_coming_and_going() {
-    let mut p = Project::new("live");
-    let web = p.start("web", 16, None);
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, &p.name, &[]).await;
+    let TestApp {
+        project: mut p,
+        emu,
+        bot,
+    } = spawn_app("live", &[("web", 16, None)], &[]).await;
+    let web = p.container("web");
     let base = bot.http_base().await;
     metrics_until(&base, "the web container", |m| {
         series(m, "incident_bot_container_memory_usage_bytes", &web)
@@ -189,12 +179,13 @@ async fn leaks_flags_a_growing_workload_and_calls_a_flat_one_stable() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sustained_breach_opens_one_incident_with_one_report_then_resolves() {
-    let mut p = Project::new("breach");
-    p.start("beat", 8, None);
-    let emu = Emulator::start().await;
-    let bot = Bot::start(
-        &emu,
-        &p.name,
+    let TestApp {
+        project: mut p,
+        emu,
+        bot,
+    } = spawn_app(
+        "breach",
+        &[("beat", 8, None)],
         &[
             (
                 "INCIDENT_BOT_THRESHOLDS__MEM__HIGHMEMORYUSAGE__PROCESS_MAX_MIB",
@@ -297,10 +288,12 @@ async fn a_sustained_breach_opens_one_incident_with_one_report_then_resolves() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_pass_promtool_and_health_endpoints_answer() {
-    let mut p = Project::new("metrics");
-    let web = p.start("web", 8, None);
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, &p.name, &[]).await;
+    let TestApp {
+        project: p,
+        emu,
+        bot,
+    } = spawn_app("metrics", &[("web", 8, None)], &[]).await;
+    let web = p.container("web");
     let base = bot.http_base().await;
     // A command handled, so the counters and histogram have samples.
     run(&emu, "status", vec![]).await;

@@ -3,10 +3,7 @@
 //! limited-concurrency command (filled from typed values), and not before.
 //! The test runbook's command is the test workload's own arguments.
 
-use crate::approvals_chat::{approve, request_action};
-use crate::bot::Bot;
-use crate::discord::Emulator;
-use crate::support::Project;
+use crate::harness::*;
 use serde_json::{json, Value};
 
 fn inspect(name: &str) -> Value {
@@ -34,17 +31,19 @@ fn runbooks_with_test_worker_command() -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_worker_is_recreated_with_the_new_command_after_approval_only() {
-    let mut p = Project::new("workers");
-    let worker = p.start("celery_worker", 8, Some(64));
-    let before = inspect(&worker);
     let dir = runbooks_with_test_worker_command();
-    let emu = Emulator::start().await;
-    let _bot = Bot::start(
-        &emu,
-        &p.name,
+    let TestApp {
+        project: p,
+        emu,
+        bot: _bot,
+    } = spawn_app(
+        "workers",
+        &[("celery_worker", 8, Some(64))],
         &[("INCIDENT_BOT_RUNBOOKS__DIR", dir.to_str().unwrap())],
     )
     .await;
+    let worker = p.container("celery_worker");
+    let before = inspect(&worker);
 
     let (text, request) = request_action(
         &emu,

@@ -7,7 +7,9 @@
 //! The world is fixed (one guild, two text channels, one thread; see the
 //! constants). Everything the emulator emits is checked against serenity's own
 //! model types in `tests.rs`, because serenity silently drops a gateway event
-//! whose JSON lacks a required field.
+//! whose JSON lacks a required field. The emulator's own tests are all here:
+//! `tests` (payloads and dispatches), `tests_rest` (REST routes and
+//! interaction rules) and `tests_client` (a serenity client end to end).
 
 // The API surface serves many bot tests; not every helper is used by every
 // build of the suite.
@@ -24,6 +26,8 @@ mod rest;
 mod state;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_client;
 #[cfg(test)]
 mod tests_rest;
 mod validate;

@@ -3,7 +3,7 @@
 //! sent.
 
 use crate::discord::{Emulator, Member, Recorded, Slash, GUILD_ID, INCIDENT_CHANNEL_ID};
-use crate::support::TestDb;
+use crate::harness::TestDb;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

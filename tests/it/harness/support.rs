@@ -93,7 +93,7 @@ impl Project {
         docker_opts: &[&str],
         extra: &[&str],
     ) -> String {
-        let name = format!("{}-{service}-1", self.name);
+        let name = self.container(service);
         let project_label = format!("com.docker.compose.project={}", self.name);
         let service_label = format!("com.docker.compose.service={service}");
         let mb_arg = mb.to_string();
@@ -125,6 +125,11 @@ impl Project {
         self.containers.push(name.clone());
         wait_for_log(&name, "ready");
         name
+    }
+
+    /// The name of `service`'s container, as `start` named it.
+    pub fn container(&self, service: &str) -> String {
+        format!("{}-{service}-1", self.name)
     }
 
     pub fn remove(&mut self, name: &str) {

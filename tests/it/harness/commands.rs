@@ -1,0 +1,55 @@
+//! Commands and requests tests make of the bot: `/mem` subcommands and
+//! their replies, sessions on the monitored database, HTTP GETs.
+
+use super::{is_original_edit, responder, WAIT};
+use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
+use serde_json::Value;
+use std::time::Duration;
+
+/// A session of `app` on `url` as `user` (password-less on the test
+/// server), optionally left idle inside an open transaction.
+pub async fn session(
+    url: &str,
+    user: Option<&str>,
+    app: &str,
+    in_tx: bool,
+) -> tokio_postgres::Client {
+    let mut config: tokio_postgres::Config = url.parse().unwrap();
+    config.application_name(app);
+    if let Some(u) = user {
+        config.user(u);
+    }
+    let (client, conn) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    if in_tx {
+        client.batch_execute("BEGIN; SELECT 1").await.unwrap();
+    }
+    client
+}
+
+pub async fn mem(emu: &Emulator, sub: &str, options: Vec<(String, Value)>) -> Value {
+    let sent = emu
+        .slash(Slash {
+            command: "mem".into(),
+            subcommand: Some(sub.into()),
+            options,
+            member: responder(),
+            channel_id: INCIDENT_CHANNEL_ID,
+        })
+        .await;
+    emu.wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+        .await
+        .json
+        .expect("payload")
+}
+
+/// GETs `url`, returning status and body.
+pub async fn get(url: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    (r.status().as_u16(), r.text().await.unwrap())
+}

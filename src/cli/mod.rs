@@ -14,6 +14,7 @@ use crate::{render, runbooks};
 use admin::runtime;
 
 mod admin;
+mod health;
 use clap::{Arg, ArgAction, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +66,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask a running bot's HTTP endpoint whether it is healthy (default: its
+    /// own /healthz at http.listen); exit 0 on a 2xx answer. The container
+    /// image's health check.
+    Health {
+        /// The URL to ask (plain http), e.g. http://incident-bot:9187/metrics.
+        url: Option<String>,
+        /// Print the answer's body.
+        #[arg(long)]
+        print: bool,
+    },
     /// A runbook step, e.g. `mem status` (built from commands/*.toml).
     #[command(external_subcommand)]
     Step(Vec<String>),
@@ -115,6 +126,7 @@ pub fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Migrate => admin::migrate(&settings),
         Command::Audit { since, json } => admin::audit(&settings, &since, json),
+        Command::Health { url, print } => health::run(&settings, url, print),
         Command::Step(args) => step(&settings, args),
     }
 }

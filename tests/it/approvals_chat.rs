@@ -2,7 +2,7 @@
 //! PostgreSQL and a real container: restarts happen once, only with a second
 //! approver, and every way around that is refused.
 
-use crate::discord::{Click, Recorded, INCIDENT_CHANNEL_ID};
+use crate::discord::{Click, Emulator, Recorded, INCIDENT_CHANNEL_ID};
 use crate::harness::*;
 use std::time::{Duration, Instant};
 
@@ -20,17 +20,7 @@ async fn a_second_person_approves_and_the_container_restarts_once() {
         reply.contains("to restart web is waiting for 1 approval(s) from someone else"),
         "{reply}"
     );
-    let request = emu.message(msg).unwrap();
-    let shown = request["embeds"][0].to_string();
-    for needle in [
-        &web[..],
-        "memory keeps growing",
-        "alice",
-        "image incident-bot-memhog:test",
-        ", up ",
-    ] {
-        assert!(shown.contains(needle), "{needle:?} in {shown}");
-    }
+    assert_request_shows_the_container(&emu, msg, &web);
 
     // Refused, each with its reason, nothing restarted.
     let own = click(&emu, msg, "approve", alice(), false).await;
@@ -59,21 +49,7 @@ async fn a_second_person_approves_and_the_container_restarts_once() {
     );
     let restarted = started_at(&web);
     // The outcome is posted right after the request message is updated.
-    let outcome = emu
-        .wait_until(WAIT, "the outcome message", |emu| {
-            let posted: Vec<_> = emu
-                .messages_in(INCIDENT_CHANNEL_ID)
-                .into_iter()
-                .filter(|m| m["content"].as_str().unwrap_or("").contains("executed"))
-                .collect();
-            (!posted.is_empty()).then_some(posted)
-        })
-        .await;
-    assert_eq!(outcome.len(), 1);
-    assert!(outcome[0]["content"]
-        .as_str()
-        .unwrap()
-        .contains("Next: /mem verify"));
+    assert_one_outcome_posted(&emu).await;
 
     // A double click and a late approval change nothing.
     for who in [bob(), carol()] {
@@ -96,6 +72,42 @@ async fn a_second_person_approves_and_the_container_restarts_once() {
             .all(|n| rows.iter().any(|(a, r)| format!("{a}: {r}").starts_with(n)))
     })
     .await;
+}
+
+/// The request message shows the container, the reason, who asked, the
+/// image and the uptime.
+fn assert_request_shows_the_container(emu: &Emulator, msg: u64, container: &str) {
+    let request = emu.message(msg).unwrap();
+    let shown = request["embeds"][0].to_string();
+    for needle in [
+        container,
+        "memory keeps growing",
+        "alice",
+        "image incident-bot-memhog:test",
+        ", up ",
+    ] {
+        assert!(shown.contains(needle), "{needle:?} in {shown}");
+    }
+}
+
+/// Exactly one "executed" outcome is posted in the incident channel, with
+/// the next step.
+async fn assert_one_outcome_posted(emu: &Emulator) {
+    let outcome = emu
+        .wait_until(WAIT, "the outcome message", |emu| {
+            let posted: Vec<_> = emu
+                .messages_in(INCIDENT_CHANNEL_ID)
+                .into_iter()
+                .filter(|m| m["content"].as_str().unwrap_or("").contains("executed"))
+                .collect();
+            (!posted.is_empty()).then_some(posted)
+        })
+        .await;
+    assert_eq!(outcome.len(), 1);
+    assert!(outcome[0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Next: /mem verify"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,8 +3,11 @@
 //! scanned for secrets, and two bot processes answering the same
 //! interactions.
 
+mod checks;
+
 use crate::discord::{Click, Emulator, Slash, INCIDENT_CHANNEL_ID};
 use crate::harness::*;
+use checks::{a_nul_in_a_custom_id_is_refused_and_audited, only_the_escalation_notifies};
 use serde_json::{json, Value};
 
 fn custom_id(emu: &Emulator, message: u64, choice: &str) -> String {
@@ -66,40 +69,7 @@ async fn a_button_counts_only_on_its_own_request_message() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(states, ["pending", "pending"]);
-
-    // A custom id with a NUL byte: refused, and audited whatever it holds.
-    let sent = emu
-        .click_raw(Click::button(first, "approval:1\u{0}:approve", bob()))
-        .await;
-    acked(&emu, &sent).await;
-    assert!(said(&emu, &sent)
-        .await
-        .contains("does not belong to any request"));
-    let rows = bot
-        .audit_until(|rows| {
-            rows.iter()
-                .any(|(a, r)| a == "approve" && r.contains("does not belong to request #2"))
-                && rows
-                    .iter()
-                    .any(|(a, r)| a == "button" && r.contains("unknown button id"))
-        })
-        .await;
-    assert!(
-        !rows.iter().any(|(_, r)| r.contains("db error")),
-        "{rows:#?}"
-    );
-    let detail: Value = db
-        .query_one(
-            "SELECT detail FROM audit_log WHERE action = 'button' ORDER BY id DESC LIMIT 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(
-        detail["custom_id"], "approval:1\\0:approve",
-        "the NUL, escaped"
-    );
+    a_nul_in_a_custom_id_is_refused_and_audited(&emu, &bot, &db, first).await;
 
     // The right button on the right message still works.
     click(&emu, second, "approve", bob(), false).await;
@@ -128,18 +98,8 @@ fn slash(command: &str, sub: &str, channel_id: u64, options: &[(&str, Value)]) -
 }
 
 async fn run(emu: &Emulator, s: Slash) -> String {
-    let sent = emu.slash(s).await;
-    let r = emu
-        .wait_for(WAIT, |r| {
-            is_original_edit(r, &sent.token)
-                || (r
-                    .path
-                    .contains(&format!("/interactions/{}/", sent.interaction_id))
-                    && r.json.as_ref().is_some_and(|j| j["type"] == 4))
-        })
-        .await;
     // The text, or an embed's title for replies that are only an embed.
-    let j = r.json.unwrap();
+    let j = answer_json(emu, s).await;
     j["content"]
         .as_str()
         .or(j["data"]["content"].as_str())
@@ -216,22 +176,7 @@ async fn user_text_is_shown_and_pings_nobody() {
             .any(|(a, r)| a == "/incident resolve" && r == "resolved")
     })
     .await;
-    let notifying = emu.notifications();
-    assert_eq!(
-        notifying.len(),
-        1,
-        "only the escalation notifies: {notifying:#?}"
-    );
-    let (r, who) = &notifying[0];
-    assert!(r.json.as_ref().unwrap()["content"]
-        .as_str()
-        .unwrap()
-        .starts_with("**Escalation**"));
-    assert_eq!(
-        (who.everyone, who.users.clone(), who.roles.clone()),
-        (false, vec![], vec![ON_CALL_ROLE]),
-        "{who:?}"
-    );
+    only_the_escalation_notifies(&emu);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -58,8 +58,26 @@ async fn an_incident_from_open_to_postmortem() {
         bot,
     } = spawn_app("incident-life", &[("web", 520, None)], &[]).await;
     let thread = open(&emu, "web is eating memory").await;
+    assert_thread_starts_with_runbook(&emu, thread);
 
-    // The thread lives in the incident channel and starts with the runbook.
+    let ack = run(&emu, incident("ack", thread, &[])).await;
+    assert!(
+        content(&ack).contains("acknowledged by <@9001>"),
+        "{}",
+        content(&ack)
+    );
+
+    // A diagnosis in the thread joins the timeline, linked to its report.
+    let report = run(&emu, status_in(thread, responder())).await;
+    assert!(report.json.as_ref().unwrap()["embeds"][0].is_object());
+
+    resolve_then_refuse_a_late_ack(&emu, thread).await;
+    assert_postmortem(&emu, thread).await;
+    assert_audit_log_in_chat_order(&bot).await;
+}
+
+/// The thread lives in the incident channel and starts with the runbook.
+fn assert_thread_starts_with_runbook(emu: &Emulator, thread: u64) {
     let channel = emu.channel(thread).expect("the thread exists");
     assert_eq!(channel["parent_id"], INCIDENT_CHANNEL_ID.to_string());
     let card = &emu.messages_in(thread)[0]["embeds"][0];
@@ -73,20 +91,13 @@ async fn an_incident_from_open_to_postmortem() {
         assert!(checklist.contains(needle), "{needle:?} in {checklist}");
     }
     assert!(card.to_string().contains("30 min"));
+}
 
-    let ack = run(&emu, incident("ack", thread, &[])).await;
-    assert!(
-        content(&ack).contains("acknowledged by <@9001>"),
-        "{}",
-        content(&ack)
-    );
-
-    // A diagnosis in the thread joins the timeline, linked to its report.
-    let report = run(&emu, status_in(thread, responder())).await;
-    assert!(report.json.as_ref().unwrap()["embeds"][0].is_object());
-
+/// Resolves the incident of `thread` (within the runbook's estimate); a
+/// late acknowledgement cannot reopen it.
+async fn resolve_then_refuse_a_late_ack(emu: &Emulator, thread: u64) {
     let resolved = run(
-        &emu,
+        emu,
         incident("resolve", thread, &[("summary", "restarted web")]),
     )
     .await;
@@ -96,15 +107,17 @@ async fn an_incident_from_open_to_postmortem() {
         text.contains("within the runbook's 30 min estimate"),
         "{text}"
     );
-    // A late acknowledgement cannot reopen it.
-    let late = run(&emu, incident("ack", thread, &[])).await;
+    let late = run(emu, incident("ack", thread, &[])).await;
     assert!(
         content(&late).contains("already resolved"),
         "{}",
         content(&late)
     );
+}
 
-    let pm = run(&emu, incident("postmortem", thread, &[])).await;
+/// The postmortem is a Markdown file with the whole timeline.
+async fn assert_postmortem(emu: &Emulator, thread: u64) {
+    let pm = run(emu, incident("postmortem", thread, &[])).await;
     let (name, bytes) = pm.files.first().expect("a Markdown file");
     assert!(
         name.starts_with("incident-") && name.ends_with("-postmortem.md"),
@@ -123,8 +136,11 @@ async fn an_incident_from_open_to_postmortem() {
     ] {
         assert!(md.contains(needle), "{needle:?} in\n{md}");
     }
+}
 
-    // Every command, the refusal included, is in the audit log.
+/// Every command of the lifecycle test, the refusal included, is in the
+/// audit log, and `incident-bot audit` shows it in the terminal.
+async fn assert_audit_log_in_chat_order(bot: &Bot) {
     let rows = bot.audit_until(|rows| rows.len() >= 6).await;
     let actions: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(

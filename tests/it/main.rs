@@ -16,6 +16,7 @@ mod escalation_chat;
 mod faults;
 mod hardening;
 mod harness;
+mod image;
 mod incidents_chat;
 mod loops;
 mod mem_status;

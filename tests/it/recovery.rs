@@ -2,8 +2,13 @@
 //! started under it, the bot killed in the middle of an approved restart,
 //! a real OOM crash loop, and a flood of strangers on its HTTP port.
 
+mod checks;
+
 use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
 use crate::harness::*;
+use checks::{
+    one_report_with_the_count_and_its_chart, said_and_free_again, settled_state, wait_kills_counted,
+};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -28,17 +33,7 @@ fn open_incident(title: &str) -> Slash {
 
 /// The reply's text, deferred or direct.
 async fn answer(emu: &Emulator, s: Slash) -> String {
-    let sent = emu.slash(s).await;
-    let r = emu
-        .wait_for(WAIT, |r| {
-            is_original_edit(r, &sent.token)
-                || (r
-                    .path
-                    .contains(&format!("/interactions/{}/", sent.interaction_id))
-                    && r.json.as_ref().is_some_and(|j| j["type"] == 4))
-        })
-        .await;
-    let j = r.json.unwrap();
+    let j = answer_json(emu, s).await;
     j["content"]
         .as_str()
         .or(j["data"]["content"].as_str())
@@ -153,19 +148,7 @@ async fn a_bot_killed_mid_restart_leaves_nothing_stuck() {
     let started = Instant::now();
     let mut again = Bot::start_on(&emu, &p.name, &env, &db.url).await;
     again.db = Some(db);
-    let text = wait_state(&emu, msg, "Approved by bob (<@9003>)").await;
-    let text = if text.ends_with("executing…") {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let now = state_of(&emu, msg);
-            if !now.ends_with("executing…") || Instant::now() > deadline {
-                break now;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    } else {
-        text
-    };
+    let text = settled_state(&emu, msg).await;
     assert!(
         text.contains("stopped before recording the outcome"),
         "{text}"
@@ -190,27 +173,7 @@ async fn a_bot_killed_mid_restart_leaves_nothing_stuck() {
         "reconciled within the lease and a sweep: {:?}",
         started.elapsed()
     );
-    // Said in the request's thread too, and the service is free again.
-    let posted = emu.messages_in(INCIDENT_CHANNEL_ID);
-    assert!(posted.iter().any(|m| m["content"]
-        .as_str()
-        .unwrap_or("")
-        .starts_with("Request #1 ")));
-    let sent = emu.slash(restart_slash("web", "again", bob())).await;
-    let r = emu
-        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
-        .await;
-    assert!(
-        edited(&r).starts_with("Request #2 to restart web"),
-        "{}",
-        edited(&r)
-    );
-    again
-        .audit_until(|rows| {
-            rows.iter()
-                .any(|(a, r)| a == "execute restart" && r.contains("stopped before recording"))
-        })
-        .await;
+    said_and_free_again(&emu, &again).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -279,41 +242,8 @@ async fn an_oom_crash_loop_is_one_incident_one_report_and_pages_at_once() {
     );
     // Several more kills happen; they are counted on the one report.
     let db = bot.db.as_ref().unwrap().client().await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let n: i32 = db
-            .query_one("SELECT max(occurrences) FROM alerts", &[])
-            .await
-            .unwrap()
-            .get(0);
-        if n >= 4 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "only {n} kills counted");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let report = emu
-        .wait_until(WAIT, "the report updated with the count", |emu| {
-            emu.messages_in(INCIDENT_CHANNEL_ID)
-                .into_iter()
-                .find(|m| m["content"].as_str().unwrap_or("").contains("OOM-killed "))
-        })
-        .await;
-    assert!(
-        !report["attachments"].as_array().unwrap().is_empty(),
-        "the chart stays: {report}"
-    );
-    let posted = emu.messages_in(INCIDENT_CHANNEL_ID);
-    let reports = posted
-        .iter()
-        .filter(|m| {
-            m["content"]
-                .as_str()
-                .unwrap_or("")
-                .contains("**OomKiller**")
-        })
-        .count();
-    assert_eq!(reports, 1, "one report: {posted:#?}");
+    wait_kills_counted(&db, 4).await;
+    one_report_with_the_count_and_its_chart(&emu).await;
     let in_thread = emu.messages_in(thread);
     assert!(
         !in_thread

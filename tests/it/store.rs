@@ -198,50 +198,14 @@ async fn due_escalations_are_claimed_once_and_resolving_cancels_the_rest() {
 
     // An hour passes (the clock is an argument).
     let later = now + Duration::hours(2);
-    let claims: Vec<_> = (0..6)
-        .map(|_| {
-            let store = store.clone();
-            tokio::spawn(async move { store.claim_due_escalations(later).await.unwrap() })
-        })
-        .collect();
-    let mut claimed = Vec::new();
-    for c in claims {
-        claimed.extend(c.await.unwrap().into_iter().map(|e| e.incident_id));
-    }
+    let mut claimed = claimed_by_six_at_once(&store, later).await;
     claimed.sort();
     assert_eq!(
         claimed,
         [a.id, b.id],
         "each escalation is claimed by one claimer"
     );
-
-    // An undelivered ping goes back, to be tried again later, not at once.
-    let first = store.claim_due_escalations(later).await.unwrap();
-    assert!(first.is_empty(), "both are being delivered");
-    let fired: i64 = db
-        .client()
-        .await
-        .query_one(
-            "SELECT id FROM escalations WHERE incident_id = $1",
-            &[&a.id],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    store
-        .release_escalation(fired, later + Duration::seconds(30))
-        .await
-        .unwrap();
-    assert!(store.claim_due_escalations(later).await.unwrap().is_empty());
-    let retried = store
-        .claim_due_escalations(later + Duration::seconds(31))
-        .await
-        .unwrap();
-    assert_eq!(retried.len(), 1);
-    assert!(
-        retried[0].due_at < now + Duration::hours(2),
-        "the due time is kept"
-    );
+    an_undelivered_ping_is_retried_later(&db, &store, a.id, later).await;
 
     // A bot that died mid-delivery: after the lease another takes it over,
     // and once confirmed it is never claimed again. (b's claim from above
@@ -281,4 +245,50 @@ async fn due_escalations_are_claimed_once_and_resolving_cancels_the_rest() {
         .unwrap()
         .unwrap();
     assert!(store.claim_due_escalations(later).await.unwrap().is_empty());
+}
+
+/// The incidents whose escalations six concurrent claimers got at `at`.
+async fn claimed_by_six_at_once(store: &Store, at: OffsetDateTime) -> Vec<i64> {
+    let claims: Vec<_> = (0..6)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.claim_due_escalations(at).await.unwrap() })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for c in claims {
+        claimed.extend(c.await.unwrap().into_iter().map(|e| e.incident_id));
+    }
+    claimed
+}
+
+/// Incident `a`'s escalation, claimed at `later` but not delivered: the
+/// undelivered ping goes back, to be tried again later, not at once, and
+/// keeps its due time.
+async fn an_undelivered_ping_is_retried_later(
+    db: &TestDb,
+    store: &Store,
+    a: i64,
+    later: OffsetDateTime,
+) {
+    let first = store.claim_due_escalations(later).await.unwrap();
+    assert!(first.is_empty(), "both are being delivered");
+    let fired: i64 = db
+        .client()
+        .await
+        .query_one("SELECT id FROM escalations WHERE incident_id = $1", &[&a])
+        .await
+        .unwrap()
+        .get(0);
+    store
+        .release_escalation(fired, later + Duration::seconds(30))
+        .await
+        .unwrap();
+    assert!(store.claim_due_escalations(later).await.unwrap().is_empty());
+    let retried = store
+        .claim_due_escalations(later + Duration::seconds(31))
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    assert!(retried[0].due_at < later, "the due time is kept");
 }

@@ -177,6 +177,24 @@ async fn leaks_flags_a_growing_workload_and_calls_a_flat_one_stable() {
     );
 }
 
+/// Whether a post is the HighMemoryUsage alert's report.
+fn is_firing_report(m: &Value) -> bool {
+    m["content"]
+        .as_str()
+        .unwrap_or("")
+        .contains("**HighMemoryUsage** firing")
+}
+
+/// Waits for a post in `channel` whose content satisfies `pred`.
+async fn wait_post(emu: &Emulator, channel: u64, what: &str, pred: impl Fn(&str) -> bool) {
+    emu.wait_until(WAIT, what, |emu| {
+        emu.messages_in(channel)
+            .into_iter()
+            .find(|m| pred(m["content"].as_str().unwrap_or("")))
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sustained_breach_opens_one_incident_with_one_report_then_resolves() {
     let TestApp {
@@ -202,17 +220,11 @@ async fn a_sustained_breach_opens_one_incident_with_one_report_then_resolves() {
     bot.wait_log("watcher following the engine").await;
     let web = p.start("web", 40, None);
     let started = Instant::now();
-    let firing = |m: &Value| {
-        m["content"]
-            .as_str()
-            .unwrap_or("")
-            .contains("**HighMemoryUsage** firing")
-    };
     let report = emu
         .wait_until(WAIT, "the alert's report", |emu| {
             emu.messages_in(INCIDENT_CHANNEL_ID)
                 .into_iter()
-                .find(firing)
+                .find(is_firing_report)
         })
         .await;
     assert!(
@@ -227,50 +239,18 @@ async fn a_sustained_breach_opens_one_incident_with_one_report_then_resolves() {
         .as_str()
         .unwrap()
         .contains(&web));
-    // It keeps breaching for several more evaluations: still one of each.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let posts = emu.messages_in(INCIDENT_CHANNEL_ID);
-    assert_eq!(posts.iter().filter(|m| firing(m)).count(), 1, "{posts:#?}");
-    let opened = posts
-        .iter()
-        .filter(|m| {
-            m["content"]
-                .as_str()
-                .unwrap_or("")
-                .contains("opened by the HighMemoryUsage alert")
-        })
-        .count();
-    assert_eq!(opened, 1);
     let db = bot.db.as_ref().unwrap().client().await;
-    let (incidents, thread): (i64, Option<i64>) = {
-        let r = db
-            .query_one("SELECT count(*), max(thread_id) FROM incidents", &[])
-            .await
-            .unwrap();
-        (r.get(0), r.get(1))
-    };
-    assert_eq!(incidents, 1);
-    let thread = thread.expect("the incident has a thread") as u64;
+    let thread = still_one_report_and_one_incident(&emu, &db).await;
     // The thread gets memory updates while the incident is open.
-    emu.wait_until(WAIT, "a memory update in the thread", |emu| {
-        emu.messages_in(thread).into_iter().find(|m| {
-            m["content"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with("Memory update: total")
-        })
+    wait_post(&emu, thread, "a memory update in the thread", |c| {
+        c.starts_with("Memory update: total")
     })
     .await;
 
     // The condition clears: the alert resolves, said in the thread.
     p.remove(&web);
-    emu.wait_until(WAIT, "the resolution", |emu| {
-        emu.messages_in(thread).into_iter().find(|m| {
-            m["content"]
-                .as_str()
-                .unwrap_or("")
-                .contains("**HighMemoryUsage** resolved")
-        })
+    wait_post(&emu, thread, "the resolution", |c| {
+        c.contains("**HighMemoryUsage** resolved")
     })
     .await;
     let state: String = db
@@ -284,6 +264,37 @@ async fn a_sustained_breach_opens_one_incident_with_one_report_then_resolves() {
             .any(|(a, _)| a == "alert HighMemoryUsage resolved (bot)")
     })
     .await;
+}
+
+/// The breach goes on for several more evaluations: still one report, one
+/// "opened" post and one incident. Returns the incident's thread.
+async fn still_one_report_and_one_incident(emu: &Emulator, db: &tokio_postgres::Client) -> u64 {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let posts = emu.messages_in(INCIDENT_CHANNEL_ID);
+    assert_eq!(
+        posts.iter().filter(|m| is_firing_report(m)).count(),
+        1,
+        "{posts:#?}"
+    );
+    let opened = posts
+        .iter()
+        .filter(|m| {
+            m["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("opened by the HighMemoryUsage alert")
+        })
+        .count();
+    assert_eq!(opened, 1);
+    let (incidents, thread): (i64, Option<i64>) = {
+        let r = db
+            .query_one("SELECT count(*), max(thread_id) FROM incidents", &[])
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(incidents, 1);
+    thread.expect("the incident has a thread") as u64
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -115,7 +115,36 @@ pub(super) fn slash(st: &mut State, s: &Slash, focused: Option<&str>) -> Result<
         .get(&s.channel_id)
         .cloned()
         .ok_or_else(|| Fail::Invalid(format!("unknown channel {}", s.channel_id)))?;
-    // Walk "group sub" down the definition.
+    let (defs, trail) = leaf_options(&def, s)?;
+    let mut resolved = Map::new();
+    let options = option_values(st, s, &defs, focused, &mut resolved)?;
+    let mut options = Value::Array(options);
+    for (name, kind) in trail.into_iter().rev() {
+        options = json!([{"name": name, "type": kind, "options": options}]);
+    }
+    let mut data = json!({
+        "id": def["id"],
+        "name": s.command,
+        "type": 1,
+        "options": options,
+    });
+    if let Some(g) = def.get("guild_id") {
+        data["guild_id"] = g.clone();
+    }
+    if !resolved.is_empty() {
+        data["resolved"] = Value::Object(resolved);
+    }
+    let kind = if focused.is_some() { 4 } else { 2 };
+    Ok(send(st, kind, &channel, &s.member, data, None))
+}
+
+/// The (name, type) of each subcommand group and subcommand on the way
+/// from a command to the subcommand a slash names.
+type Trail = Vec<(String, u64)>;
+
+/// Walks "group sub" of the slash down the command's definition: the
+/// option definitions of the leaf, and the trail to it.
+fn leaf_options(def: &Value, s: &Slash) -> Result<(Vec<Value>, Trail), Fail> {
     let path: Vec<&str> = s
         .subcommand
         .as_deref()
@@ -140,7 +169,20 @@ pub(super) fn slash(st: &mut State, s: &Slash, focused: Option<&str>) -> Result<
             s.command
         )));
     }
-    let mut resolved = Map::new();
+    Ok((defs, trail))
+}
+
+/// The slash's options as Discord sends them (the focused one as typed
+/// text), checked against the leaf's definitions `defs`: every option
+/// known, and every required one given (a focused option must have a value
+/// instead).
+fn option_values(
+    st: &State,
+    s: &Slash,
+    defs: &[Value],
+    focused: Option<&str>,
+    resolved: &mut Map<String, Value>,
+) -> Result<Vec<Value>, Fail> {
     let mut options = Vec::new();
     for (name, value) in &s.options {
         let d = defs
@@ -155,7 +197,7 @@ pub(super) fn slash(st: &mut State, s: &Slash, focused: Option<&str>) -> Result<
                 .map_or_else(|| value.to_string(), str::to_string));
             o["focused"] = json!(true);
         } else {
-            o["value"] = typed_value(st, d, value, &mut resolved).map_err(Fail::Invalid)?;
+            o["value"] = typed_value(st, d, value, resolved).map_err(Fail::Invalid)?;
         }
         options.push(o);
     }
@@ -173,24 +215,7 @@ pub(super) fn slash(st: &mut State, s: &Slash, focused: Option<&str>) -> Result<
             }
         }
     }
-    let mut options = Value::Array(options);
-    for (name, kind) in trail.into_iter().rev() {
-        options = json!([{"name": name, "type": kind, "options": options}]);
-    }
-    let mut data = json!({
-        "id": def["id"],
-        "name": s.command,
-        "type": 1,
-        "options": options,
-    });
-    if let Some(g) = def.get("guild_id") {
-        data["guild_id"] = g.clone();
-    }
-    if !resolved.is_empty() {
-        data["resolved"] = Value::Object(resolved);
-    }
-    let kind = if focused.is_some() { 4 } else { 2 };
-    Ok(send(st, kind, &channel, &s.member, data, None))
+    Ok(options)
 }
 
 /// A button click. `strict` is what Discord's client does (only enabled

@@ -27,54 +27,10 @@ pub(super) fn commands(
         Some(_) => return fail(403, 50001, "Missing Access"),
     };
     let current = s.commands.get(&scope).cloned().unwrap_or_default();
-    let same = |a: &Value, b: &Value| {
-        a["name"] == b["name"] && a["type"].as_u64().unwrap_or(1) == b["type"].as_u64().unwrap_or(1)
-    };
-    let build = |input: &Value, keep: Option<&Value>| {
-        let cid = keep
-            .and_then(|c| id(c["id"].as_str()?))
-            .unwrap_or_else(snowflake);
-        payloads::command(input, cid, snowflake(), scope)
-    };
     match (method, rest) {
         ("GET", []) => ok(Value::Array(current)),
-        ("PUT", []) => {
-            let Some(list) = body.json.as_ref().and_then(Value::as_array) else {
-                return Reply::Json(400, form_error("", "BASE_TYPE_ARRAY", "Must be an array."));
-            };
-            if let Err(e) = validate::commands(list) {
-                return Reply::Json(400, e);
-            }
-            let out: Vec<Value> = list
-                .iter()
-                .map(|c| build(c, current.iter().find(|old| same(old, c))))
-                .collect();
-            s.commands.insert(scope, out.clone());
-            ok(Value::Array(out))
-        }
-        ("POST", []) => {
-            let input = body.payload();
-            let mut others: Vec<Value> = current
-                .iter()
-                .filter(|c| !same(c, &input))
-                .cloned()
-                .collect();
-            others.push(input.clone());
-            if let Err(e) = validate::commands(&others) {
-                return Reply::Json(400, e);
-            }
-            let old = current.iter().find(|c| same(c, &input));
-            let cmd = build(&input, old);
-            let status = if old.is_some() { 200 } else { 201 };
-            let mut list: Vec<Value> = current
-                .iter()
-                .filter(|c| !same(c, &input))
-                .cloned()
-                .collect();
-            list.push(cmd.clone());
-            s.commands.insert(scope, list);
-            Reply::Json(status, cmd)
-        }
+        ("PUT", []) => overwrite_commands(s, scope, &current, body),
+        ("POST", []) => create_command(s, scope, &current, body),
         (m, [cid]) => {
             let Some(pos) = current.iter().position(|c| c["id"] == *cid) else {
                 return fail(404, 10063, "Unknown application command");
@@ -92,6 +48,67 @@ pub(super) fn commands(
         }
         _ => not_found(),
     }
+}
+
+/// Whether two commands are the same one: same name and type.
+fn same_command(a: &Value, b: &Value) -> bool {
+    a["name"] == b["name"] && a["type"].as_u64().unwrap_or(1) == b["type"].as_u64().unwrap_or(1)
+}
+
+/// The stored command for `input`, keeping the id of the command it
+/// replaces (`keep`); a new version either way.
+fn build_command(input: &Value, keep: Option<&Value>, scope: Option<u64>) -> Value {
+    let cid = keep
+        .and_then(|c| id(c["id"].as_str()?))
+        .unwrap_or_else(snowflake);
+    payloads::command(input, cid, snowflake(), scope)
+}
+
+/// PUT: the bulk overwrite of a scope's commands.
+fn overwrite_commands(
+    s: &mut State,
+    scope: Option<u64>,
+    current: &[Value],
+    body: &Parsed,
+) -> Reply {
+    let Some(list) = body.json.as_ref().and_then(Value::as_array) else {
+        return Reply::Json(400, form_error("", "BASE_TYPE_ARRAY", "Must be an array."));
+    };
+    if let Err(e) = validate::commands(list) {
+        return Reply::Json(400, e);
+    }
+    let out: Vec<Value> = list
+        .iter()
+        .map(|c| build_command(c, current.iter().find(|old| same_command(old, c)), scope))
+        .collect();
+    s.commands.insert(scope, out.clone());
+    ok(Value::Array(out))
+}
+
+/// POST: creates a command, or replaces the one of the same name and type
+/// (200 then, 201 for a new one).
+fn create_command(s: &mut State, scope: Option<u64>, current: &[Value], body: &Parsed) -> Reply {
+    let input = body.payload();
+    let mut others: Vec<Value> = current
+        .iter()
+        .filter(|c| !same_command(c, &input))
+        .cloned()
+        .collect();
+    others.push(input.clone());
+    if let Err(e) = validate::commands(&others) {
+        return Reply::Json(400, e);
+    }
+    let old = current.iter().find(|c| same_command(c, &input));
+    let cmd = build_command(&input, old, scope);
+    let status = if old.is_some() { 200 } else { 201 };
+    let mut list: Vec<Value> = current
+        .iter()
+        .filter(|c| !same_command(c, &input))
+        .cloned()
+        .collect();
+    list.push(cmd.clone());
+    s.commands.insert(scope, list);
+    Reply::Json(status, cmd)
 }
 
 fn unknown_interaction() -> Reply {

@@ -45,6 +45,34 @@ pub(super) fn compose(
 ) -> Composed {
     let mut m = old.clone();
     let old_flags = old["flags"].as_u64().unwrap_or(0);
+    apply_fields(&mut m, payload);
+    let flags = new_flags(old_flags, payload, editing);
+    m["flags"] = json!(flags);
+
+    let mut files = Files {
+        base,
+        channel_id: id_of(&m["channel_id"]).unwrap_or(0),
+        ephemeral: flags & EPHEMERAL != 0,
+        list: Vec::new(),
+        new: Vec::new(),
+    };
+    let existing: Vec<Value> = old["attachments"].as_array().cloned().unwrap_or_default();
+    let entries = payload.get("attachments").and_then(Value::as_array);
+    files.arrange(existing, entries, uploads);
+    resolve_attachment_urls(&mut m["embeds"], &files.list);
+    m["attachments"] = Value::Array(files.list);
+    if editing && old_flags & LOADING == 0 {
+        m["edited_timestamp"] = json!(now_iso());
+    }
+    Composed {
+        json: m,
+        new_attachments: files.new,
+    }
+}
+
+/// Content, embeds (typed `rich` unless said, nulls dropped), components
+/// and `tts` as the payload sets them; absent fields stay as they were.
+fn apply_fields(m: &mut Value, payload: &Value) {
     if let Some(c) = payload.get("content") {
         m["content"] = json!(c.as_str().unwrap_or(""));
     }
@@ -68,6 +96,11 @@ pub(super) fn compose(
     if let Some(tts) = payload.get("tts").and_then(Value::as_bool) {
         m["tts"] = json!(tts);
     }
+}
+
+/// The message's flags after the payload: LOADING always cleared, and only
+/// the flags the payload may set changed.
+fn new_flags(old_flags: u64, payload: &Value, editing: bool) -> u64 {
     let mut flags = old_flags & !LOADING;
     if let Some(new) = payload.get("flags").and_then(Value::as_u64) {
         // On edit only SUPPRESS_EMBEDS may change; ephemerality is fixed
@@ -79,14 +112,53 @@ pub(super) fn compose(
         };
         flags = (flags & !settable) | (new & settable);
     }
-    m["flags"] = json!(flags);
+    flags
+}
 
-    let channel_id = id_of(&m["channel_id"]).unwrap_or(0);
-    let existing: Vec<Value> = old["attachments"].as_array().cloned().unwrap_or_default();
-    let mut list = Vec::new();
-    let mut new_attachments = Vec::new();
-    let mut used = HashSet::new();
-    let mut add = |up: &Upload, entry: Option<&Value>, list: &mut Vec<Value>| {
+/// The attachment list of a message being composed, and the uploads it
+/// stores.
+struct Files<'a> {
+    base: &'a str,
+    channel_id: u64,
+    ephemeral: bool,
+    list: Vec<Value>,
+    new: Vec<(u64, StoredAttachment)>,
+}
+
+impl Files<'_> {
+    /// With an `attachments` list, the message has exactly the listed
+    /// existing attachments and uploads (then any unlisted upload);
+    /// without one, it keeps what it had and adds every upload.
+    fn arrange(&mut self, existing: Vec<Value>, entries: Option<&Vec<Value>>, uploads: &[Upload]) {
+        let Some(entries) = entries else {
+            self.list = existing;
+            for up in uploads {
+                self.add(up, None);
+            }
+            return;
+        };
+        let mut used = HashSet::new();
+        for e in entries {
+            let keep = existing
+                .iter()
+                .find(|a| a["id"] == e["id"] && e["id"].is_string());
+            if let Some(a) = keep {
+                self.list.push(a.clone());
+            } else if let Some(up) =
+                id_of(&e["id"]).and_then(|i| uploads.iter().find(|u| u.index == Some(i)))
+            {
+                used.insert(up.index);
+                self.add(up, Some(e));
+            }
+        }
+        for up in uploads.iter().filter(|u| !used.contains(&u.index)) {
+            self.add(up, None);
+        }
+    }
+
+    /// Adds upload `up`, named and described by its `attachments` entry if
+    /// it has one.
+    fn add(&mut self, up: &Upload, entry: Option<&Value>) {
         let id = snowflake();
         let filename = entry
             .and_then(|e| e["filename"].as_str())
@@ -96,17 +168,17 @@ pub(super) fn compose(
             .content_type
             .clone()
             .unwrap_or_else(|| guess_type(&filename));
-        list.push(payloads::attachment(
-            base,
-            channel_id,
+        self.list.push(payloads::attachment(
+            self.base,
+            self.channel_id,
             id,
             &filename,
             &ctype,
             &up.data,
             entry.map(|e| &e["description"]),
-            flags & EPHEMERAL != 0,
+            self.ephemeral,
         ));
-        new_attachments.push((
+        self.new.push((
             id,
             StoredAttachment {
                 filename,
@@ -114,41 +186,6 @@ pub(super) fn compose(
                 data: up.data.clone(),
             },
         ));
-    };
-    match payload.get("attachments").and_then(Value::as_array) {
-        Some(entries) => {
-            for e in entries {
-                let keep = existing
-                    .iter()
-                    .find(|a| a["id"] == e["id"] && e["id"].is_string());
-                if let Some(a) = keep {
-                    list.push(a.clone());
-                } else if let Some(up) =
-                    id_of(&e["id"]).and_then(|i| uploads.iter().find(|u| u.index == Some(i)))
-                {
-                    used.insert(up.index);
-                    add(up, Some(e), &mut list);
-                }
-            }
-            for up in uploads.iter().filter(|u| !used.contains(&u.index)) {
-                add(up, None, &mut list);
-            }
-        }
-        None => {
-            list = existing;
-            for up in uploads {
-                add(up, None, &mut list);
-            }
-        }
-    }
-    resolve_attachment_urls(&mut m["embeds"], &list);
-    m["attachments"] = Value::Array(list);
-    if editing && old_flags & LOADING == 0 {
-        m["edited_timestamp"] = json!(now_iso());
-    }
-    Composed {
-        json: m,
-        new_attachments,
     }
 }
 

@@ -8,8 +8,9 @@
 //! constants). Everything the emulator emits is checked against serenity's own
 //! model types in `tests.rs`, because serenity silently drops a gateway event
 //! whose JSON lacks a required field. The emulator's own tests are all here:
-//! `tests` (payloads and dispatches), `tests_rest` (REST routes and
-//! interaction rules) and `tests_client` (a serenity client end to end).
+//! `tests` (dispatches), `tests_payloads` (payload builders), `tests_rest`
+//! (REST routes), `tests_interactions` (interaction rules) and
+//! `tests_client` (a serenity client end to end).
 
 // The API surface serves many bot tests; not every helper is used by every
 // build of the suite.
@@ -28,6 +29,10 @@ mod state;
 mod tests;
 #[cfg(test)]
 mod tests_client;
+#[cfg(test)]
+mod tests_interactions;
+#[cfg(test)]
+mod tests_payloads;
 #[cfg(test)]
 mod tests_rest;
 mod validate;

@@ -1,7 +1,7 @@
-//! Serenity-deserialization checks of what the emulator emits: each payload
-//! builder against serenity's model types, and every gateway dispatch
-//! through serenity's own `GatewayEvent` parser (a missing required field
-//! turns an event into `Event::Unknown`, which a bot never sees).
+//! Serenity-deserialization checks of what the emulator emits: every gateway
+//! dispatch through serenity's own `GatewayEvent` parser (a missing required
+//! field turns an event into `Event::Unknown`, which a bot never sees). Each
+//! payload builder against serenity's model types is in `tests_payloads`.
 
 use std::sync::Arc;
 
@@ -12,13 +12,11 @@ use serenity::builder::{
 };
 use serenity::http::{Http, HttpBuilder};
 use serenity::model::application::{
-    Command, CommandOptionType, ComponentInteractionDataKind, CurrentApplicationInfo, Interaction,
-    ResolvedValue,
+    CommandOptionType, ComponentInteractionDataKind, Interaction, ResolvedValue,
 };
-use serenity::model::channel::{Channel, ChannelType, GuildChannel, Message, PartialChannel};
+use serenity::model::channel::ChannelType;
 use serenity::model::event::{Event, GatewayEvent};
-use serenity::model::gateway::{BotGateway, Ready};
-use serenity::model::id::{ApplicationId, ChannelId, GuildId, RoleId, UserId};
+use serenity::model::id::{ApplicationId, ChannelId, GuildId, MessageId, RoleId, UserId};
 
 use super::*;
 
@@ -72,113 +70,6 @@ fn event_of(frame: &Value) -> Event {
     }
 }
 
-#[test]
-fn payload_builders_deserialize_with_serenity_models() {
-    let alice = Member::new(42, "alice").with_roles(&[7]);
-    let u: serenity::model::user::User = de("user", &payloads::user(42, "alice", false));
-    assert_eq!((u.id.get(), u.name.as_str(), u.bot), (42, "alice", false));
-    let me: serenity::model::user::CurrentUser = de("bot user", &payloads::bot_user());
-    assert_eq!((me.id.get(), me.bot), (BOT_USER_ID, true));
-    let m: serenity::model::guild::Member = de("member", &payloads::member(&alice));
-    assert_eq!(
-        (m.user.id.get(), m.roles.clone()),
-        (42, vec![RoleId::new(7)])
-    );
-    let _: serenity::model::guild::PartialMember =
-        de("partial member", &payloads::partial_member());
-    let r: serenity::model::guild::Role = de("role", &payloads::role(7));
-    assert_eq!(r.id, RoleId::new(7));
-
-    let world = payloads::world_channels();
-    for (id, ch) in &world {
-        let c: GuildChannel = de("channel", ch);
-        assert_eq!((c.id.get(), c.guild_id.get()), (*id, GUILD_ID));
-        let any: Channel = de("channel", ch);
-        assert!(matches!(any, Channel::Guild(_)));
-    }
-    let thread: GuildChannel = de("thread", &world[&THREAD_ID]);
-    assert_eq!(thread.kind, ChannelType::PublicThread);
-    assert_eq!(thread.parent_id, Some(ChannelId::new(INCIDENT_CHANNEL_ID)));
-    assert!(thread.thread_metadata.is_some());
-    let text: GuildChannel = de("text channel", &world[&INCIDENT_CHANNEL_ID]);
-    assert_eq!(text.kind, ChannelType::Text);
-    let pc: PartialChannel = de(
-        "partial channel",
-        &payloads::partial_channel(&world[&THREAD_ID]),
-    );
-    assert_eq!(pc.kind, ChannelType::PublicThread);
-    assert_eq!(pc.parent_id, Some(ChannelId::new(INCIDENT_CHANNEL_ID)));
-
-    let png = tiny_png(3, 2);
-    let mut msg = payloads::message(5, INCIDENT_CHANNEL_ID, 20, true);
-    msg["content"] = json!("hi");
-    msg["attachments"] = json!([payloads::attachment(
-        "http://127.0.0.1:1",
-        INCIDENT_CHANNEL_ID,
-        6,
-        "a.png",
-        "image/png",
-        &png,
-        None,
-        true
-    )]);
-    let m: Message = de("message", &msg);
-    assert_eq!(m.attachments[0].dimensions(), Some((3, 2)));
-    assert_eq!(m.attachments[0].size as usize, png.len());
-    assert_eq!(m.webhook_id.map(|w| w.get()), Some(APP_ID));
-    assert_eq!(m.author.id.get(), BOT_USER_ID);
-
-    // A command exactly as serenity's builder sends it, explicit nulls too.
-    let sent = serde_json::to_value(
-        CreateCommand::new("ping").description("Ping").add_option(
-            CreateCommandOption::new(CommandOptionType::Integer, "n", "How many")
-                .min_int_value(1)
-                .required(true),
-        ),
-    )
-    .unwrap();
-    assert!(
-        sent.to_string().contains("null"),
-        "serenity sends nulls: {sent}"
-    );
-    let cmd: Command = de("command", &payloads::command(&sent, 9, 10, Some(GUILD_ID)));
-    assert_eq!(
-        (cmd.id.get(), cmd.guild_id),
-        (9, Some(GuildId::new(GUILD_ID)))
-    );
-    assert_eq!(
-        cmd.options[0].min_value.as_ref().and_then(|n| n.as_i64()),
-        Some(1)
-    );
-    assert!(cmd.options[0].required);
-
-    let app: CurrentApplicationInfo = de("application", &payloads::application_info());
-    assert_eq!(app.id.get(), APP_ID);
-    let gw: BotGateway = de("gateway/bot", &payloads::gateway_bot("ws://x"));
-    assert_eq!(gw.shards, 1);
-    let ready: Ready = de(
-        "READY",
-        &payloads::ready("sid", "ws://x", Some(&json!([0, 1]))),
-    );
-    assert_eq!(
-        (ready.application.id.get(), ready.user.id.get()),
-        (APP_ID, BOT_USER_ID)
-    );
-    assert_eq!(ready.resume_gateway_url, "ws://x");
-
-    let err: serenity::http::DiscordJsonError = de(
-        "form error",
-        &payloads::form_error("embeds.0.description", "BASE_TYPE_MAX_LENGTH", "Too long"),
-    );
-    assert_eq!(
-        (err.code, err.errors[0].path.as_str()),
-        (50035, "embeds.0.description")
-    );
-    let err: serenity::http::DiscordJsonError =
-        de("error", &payloads::error(10062, "Unknown interaction"));
-    assert_eq!(err.code, 10062);
-}
-
 /// The registered command the dispatch test uses: a subcommand with an
 /// option of every supported type.
 fn incident_command() -> CreateCommand {
@@ -208,9 +99,60 @@ fn incident_command() -> CreateCommand {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_dispatch_is_a_known_serenity_event() {
     let (emu, http) = offline().await;
+    let (sent, posted) = one_dispatch_of_each_kind(&emu, &http).await;
+
+    let frames = log_frames(&emu);
+    let names: Vec<&str> = frames.iter().filter_map(|f| f["t"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "READY",
+            "GUILD_CREATE",
+            "INTERACTION_CREATE",
+            "INTERACTION_CREATE",
+            "INTERACTION_CREATE",
+            "INTERACTION_CREATE",
+            "THREAD_CREATE",
+            "RESUMED"
+        ]
+    );
+    let events: Vec<Event> = frames.iter().map(event_of).collect();
+    let interactions: Vec<&Interaction> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::InteractionCreate(i) => Some(&i.interaction),
+            _ => None,
+        })
+        .collect();
+    assert_command_interaction(interactions[0], &sent);
+    let Interaction::Autocomplete(ac) = interactions[1] else {
+        panic!("expected autocomplete: {:?}", interactions[1]);
+    };
+    let focused = ac.data.autocomplete().expect("a focused option");
+    assert_eq!((focused.name, focused.value), ("service", "ap"));
+    assert_component_interactions(interactions[2], interactions[3], posted);
+    let Event::GuildCreate(g) = &events[1] else {
+        panic!("GUILD_CREATE expected");
+    };
+    let guild = &g.guild;
+    assert_eq!(
+        (guild.id.get(), guild.channels.len(), guild.threads.len()),
+        (GUILD_ID, 2, 1)
+    );
+    assert!(guild.members.contains_key(&UserId::new(BOT_USER_ID)));
+    let incident = Some(ChannelId::new(INCIDENT_CHANNEL_ID));
+    assert!(matches!(&events[6], Event::ThreadCreate(t) if t.thread.parent_id == incident));
+    assert!(matches!(&events[7], Event::Resumed(_)));
+}
+
+/// Causes one dispatch of each kind the emulator sends after READY and
+/// GUILD_CREATE: a slash command with every option type, an autocomplete,
+/// a button and a select click on a posted message, a thread, a RESUME.
+/// Returns the slash command and the posted message's id.
+async fn one_dispatch_of_each_kind(emu: &Emulator, http: &Http) -> (Sent, MessageId) {
     let alice = Member::new(42, "alice").with_roles(&[7]);
     GuildId::new(GUILD_ID)
-        .set_commands(&http, vec![incident_command()])
+        .set_commands(http, vec![incident_command()])
         .await
         .expect("bulk overwrite");
 
@@ -242,7 +184,7 @@ async fn every_dispatch_is_a_known_serenity_event() {
         )),
     ];
     let posted = ChannelId::new(INCIDENT_CHANNEL_ID)
-        .send_message(&http, CreateMessage::new().content("pick").components(rows))
+        .send_message(http, CreateMessage::new().content("pick").components(rows))
         .await
         .expect("post with components");
     emu.click(Click::button(posted.id.get(), "ack", alice.clone()))
@@ -252,7 +194,7 @@ async fn every_dispatch_is_a_known_serenity_event() {
     emu.click(pick).await;
     ChannelId::new(INCIDENT_CHANNEL_ID)
         .create_thread(
-            &http,
+            http,
             CreateThread::new("inc-1").kind(ChannelType::PublicThread),
         )
         .await
@@ -264,33 +206,14 @@ async fn every_dispatch_is_a_known_serenity_event() {
     emu.shared
         .write(|s| gateway::on_frame(s, u64::MAX, &resume.to_string()))
         .expect("resume");
+    (sent, posted.id)
+}
 
-    let frames = log_frames(&emu);
-    let names: Vec<&str> = frames.iter().filter_map(|f| f["t"].as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "READY",
-            "GUILD_CREATE",
-            "INTERACTION_CREATE",
-            "INTERACTION_CREATE",
-            "INTERACTION_CREATE",
-            "INTERACTION_CREATE",
-            "THREAD_CREATE",
-            "RESUMED"
-        ]
-    );
-    let events: Vec<Event> = frames.iter().map(event_of).collect();
-    let interactions: Vec<&Interaction> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::InteractionCreate(i) => Some(&i.interaction),
-            _ => None,
-        })
-        .collect();
-
-    let Interaction::Command(cmd) = interactions[0] else {
-        panic!("expected a command: {:?}", interactions[0]);
+/// The slash command as serenity parsed it: ids, token, user, channel,
+/// member roles and every option resolved to its type.
+fn assert_command_interaction(interaction: &Interaction, sent: &Sent) {
+    let Interaction::Command(cmd) = interaction else {
+        panic!("expected a command: {interaction:?}");
     };
     assert_eq!(
         (cmd.id.get(), cmd.token.as_str()),
@@ -316,15 +239,12 @@ async fn every_dispatch_is_a_known_serenity_event() {
     assert!(matches!(by_name("owner"), ResolvedValue::User(u, Some(_)) if u.id.get() == 43));
     assert!(matches!(by_name("where"), ResolvedValue::Channel(c) if c.kind == ChannelType::Text));
     assert!(matches!(by_name("team"), ResolvedValue::Role(r) if r.id == RoleId::new(7)));
+}
 
-    let Interaction::Autocomplete(ac) = interactions[1] else {
-        panic!("expected autocomplete: {:?}", interactions[1]);
-    };
-    let focused = ac.data.autocomplete().expect("a focused option");
-    assert_eq!((focused.name, focused.value), ("service", "ap"));
-
-    let Interaction::Component(button) = interactions[2] else {
-        panic!("expected a component: {:?}", interactions[2]);
+/// The button click (with its full message) and the select click.
+fn assert_component_interactions(button: &Interaction, select: &Interaction, posted: MessageId) {
+    let Interaction::Component(button) = button else {
+        panic!("expected a component: {button:?}");
     };
     assert_eq!(button.data.custom_id, "ack");
     assert!(matches!(
@@ -333,27 +253,15 @@ async fn every_dispatch_is_a_known_serenity_event() {
     ));
     assert_eq!(
         (button.message.id, button.message.components.len()),
-        (posted.id, 2)
+        (posted, 2)
     );
-    let Interaction::Component(select) = interactions[3] else {
-        panic!("expected a component: {:?}", interactions[3]);
+    let Interaction::Component(select) = select else {
+        panic!("expected a component: {select:?}");
     };
     let ComponentInteractionDataKind::StringSelect { values } = &select.data.kind else {
         panic!("a string select expected: {:?}", select.data.kind);
     };
     assert_eq!(values, &["high"]);
-    let Event::GuildCreate(g) = &events[1] else {
-        panic!("GUILD_CREATE expected");
-    };
-    let guild = &g.guild;
-    assert_eq!(
-        (guild.id.get(), guild.channels.len(), guild.threads.len()),
-        (GUILD_ID, 2, 1)
-    );
-    assert!(guild.members.contains_key(&UserId::new(BOT_USER_ID)));
-    let incident = Some(ChannelId::new(INCIDENT_CHANNEL_ID));
-    assert!(matches!(&events[6], Event::ThreadCreate(t) if t.thread.parent_id == incident));
-    assert!(matches!(&events[7], Event::Resumed(_)));
 }
 
 #[tokio::test(flavor = "multi_thread")]

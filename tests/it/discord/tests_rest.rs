@@ -1,26 +1,24 @@
 //! Every REST route answered through serenity's own `Http` client (so each
 //! response must deserialize into serenity's type), and the Discord rules
-//! the emulator enforces: unknown or late interactions, double answers,
-//! form-body limits, empty messages, unknown routes.
+//! the emulator enforces on them: form-body limits, empty messages, unknown
+//! routes. The interaction rules are in `tests_interactions`.
 
-use std::time::Duration;
-
-use serde_json::{json, Value};
+use serde_json::json;
 use serenity::builder::{
-    CreateAttachment, CreateAutocompleteResponse, CreateCommand, CreateCommandOption,
-    CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage, CreateThread,
-    EditMessage,
+    CreateAttachment, CreateCommand, CreateMessage, CreateThread, EditMessage,
 };
 use serenity::http::{Http, HttpError};
-use serenity::model::application::{Command, CommandOptionType, CommandType};
-use serenity::model::channel::{Channel, ChannelType, MessageFlags, ReactionType};
-use serenity::model::id::{ChannelId, GuildId, InteractionId, MessageId};
+use serenity::model::application::{Command, CommandType};
+use serenity::model::channel::{Channel, ChannelType, ReactionType};
+use serenity::model::id::{ChannelId, GuildId, MessageId};
 
 use super::tests::offline;
 use super::*;
 
 /// The Discord error behind a failed serenity call: (status, code, paths).
-fn discord_error<T: std::fmt::Debug>(r: serenity::Result<T>) -> (u16, isize, Vec<String>) {
+pub(super) fn discord_error<T: std::fmt::Debug>(
+    r: serenity::Result<T>,
+) -> (u16, isize, Vec<String>) {
     match r {
         Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(e))) => (
             e.status_code.as_u16(),
@@ -32,7 +30,7 @@ fn discord_error<T: std::fmt::Debug>(r: serenity::Result<T>) -> (u16, isize, Vec
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn rest_routes_answer_serenity() {
+async fn gateway_and_identity_routes_answer_serenity() {
     let (emu, http) = offline().await;
     let gw = http.get_gateway().await.expect("gateway");
     assert_eq!(gw.url, emu.gateway_url());
@@ -52,9 +50,13 @@ async fn rest_routes_answer_serenity() {
             .get(),
         APP_ID
     );
+}
 
-    // Commands: bulk overwrite keeps ids of unchanged names, single create,
-    // get, delete; global scope too.
+/// Commands: bulk overwrite keeps ids of unchanged names, single create,
+/// get, delete; global scope too.
+#[tokio::test(flavor = "multi_thread")]
+async fn command_routes_answer_serenity() {
+    let (emu, http) = offline().await;
     let guild = GuildId::new(GUILD_ID);
     let first = guild
         .set_commands(&http, vec![CreateCommand::new("ping").description("Ping")])
@@ -93,8 +95,11 @@ async fn rest_routes_answer_serenity() {
         .set_commands(&http, vec![CreateCommand::new("Bad Name").description("x")])
         .await;
     assert_eq!(discord_error(bad), (400, 50035, vec!["0.name".to_string()]));
+}
 
-    // Channels and threads.
+#[tokio::test(flavor = "multi_thread")]
+async fn channel_routes_answer_serenity() {
+    let (_emu, http) = offline().await;
     for (id, kind) in [
         (INCIDENT_CHANNEL_ID, ChannelType::Text),
         (OTHER_CHANNEL_ID, ChannelType::Text),
@@ -109,13 +114,28 @@ async fn rest_routes_answer_serenity() {
         discord_error(http.get_channel(ChannelId::new(1)).await).1,
         10003
     );
+}
 
-    // Messages with a file, edits keeping it, reactions, threads from it.
+/// Messages with a file, edits keeping it, reactions, threads from it, and
+/// deleting it at last.
+#[tokio::test(flavor = "multi_thread")]
+async fn message_and_thread_routes_answer_serenity() {
+    let (emu, http) = offline().await;
+    let incident = ChannelId::new(INCIDENT_CHANNEL_ID);
+    let msg = post_edit_and_react(&emu, &http).await;
+    threads_from_a_message(&emu, &http, msg).await;
+    incident.delete_message(&http, msg).await.expect("delete");
+    assert!(emu.message(msg.get()).is_none());
+}
+
+/// Posts a message with a file in the incident channel, edits it (the file
+/// stays) and reacts to it; returns its id.
+async fn post_edit_and_react(emu: &Emulator, http: &Http) -> MessageId {
     let png = tiny_png(4, 4);
     let incident = ChannelId::new(INCIDENT_CHANNEL_ID);
     let msg = incident
         .send_message(
-            &http,
+            http,
             CreateMessage::new()
                 .content("chart")
                 .add_file(CreateAttachment::bytes(png.clone(), "c.png")),
@@ -132,7 +152,7 @@ async fn rest_routes_answer_serenity() {
     let (name, bytes) = emu.attachment(msg.attachments[0].id.get()).expect("stored");
     assert_eq!((name.as_str(), bytes), ("c.png", png));
     let edited = incident
-        .edit_message(&http, msg.id, EditMessage::new().content("chart v2"))
+        .edit_message(http, msg.id, EditMessage::new().content("chart v2"))
         .await
         .expect("edit");
     assert_eq!(
@@ -147,7 +167,7 @@ async fn rest_routes_answer_serenity() {
             .content,
         "chart v2"
     );
-    msg.react(&http, ReactionType::Unicode("👀".into()))
+    msg.react(http, ReactionType::Unicode("👀".into()))
         .await
         .expect("react");
     let listed = emu.messages_in(INCIDENT_CHANNEL_ID);
@@ -155,14 +175,20 @@ async fn rest_routes_answer_serenity() {
         (listed.len(), listed[0]["content"].as_str()),
         (1, Some("chart v2"))
     );
+    msg.id
+}
 
+/// A public thread from message `msg` (once only), a private one without a
+/// message, and a post in the first.
+async fn threads_from_a_message(emu: &Emulator, http: &Http, msg: MessageId) {
+    let incident = ChannelId::new(INCIDENT_CHANNEL_ID);
     let from_msg = incident
-        .create_thread_from_message(&http, msg.id, CreateThread::new("inc-1"))
+        .create_thread_from_message(http, msg, CreateThread::new("inc-1"))
         .await
         .expect("thread from message");
     assert_eq!(
         (from_msg.id.get(), from_msg.kind),
-        (msg.id.get(), ChannelType::PublicThread)
+        (msg.get(), ChannelType::PublicThread)
     );
     assert_eq!(from_msg.parent_id, Some(incident));
     let known = emu
@@ -170,11 +196,11 @@ async fn rest_routes_answer_serenity() {
         .expect("the emulator knows the thread");
     assert_eq!(known["parent_id"], INCIDENT_CHANNEL_ID.to_string());
     let again = incident
-        .create_thread_from_message(&http, msg.id, CreateThread::new("x"))
+        .create_thread_from_message(http, msg, CreateThread::new("x"))
         .await;
     assert_eq!(discord_error(again).1, 160004);
     let private = incident
-        .create_thread(&http, CreateThread::new("quiet"))
+        .create_thread(http, CreateThread::new("quiet"))
         .await
         .expect("thread");
     assert_eq!(
@@ -192,20 +218,20 @@ async fn rest_routes_answer_serenity() {
     assert_eq!(t.parent_id, Some(incident));
     let in_thread = from_msg
         .id
-        .say(&http, "in the thread")
+        .say(http, "in the thread")
         .await
         .expect("post in thread");
     assert_eq!(
         emu.messages_in(from_msg.id.get())[0]["id"],
         in_thread.id.to_string()
     );
-    incident
-        .delete_message(&http, msg.id)
-        .await
-        .expect("delete");
-    assert!(emu.message(msg.id.get()).is_none());
+}
 
-    // Discord's rejections.
+/// Discord's rejections: empty and too long messages, unknown routes.
+#[tokio::test(flavor = "multi_thread")]
+async fn rest_rejections_answer_serenity() {
+    let (emu, http) = offline().await;
+    let incident = ChannelId::new(INCIDENT_CHANNEL_ID);
     let empty = http.send_message(incident, vec![], &json!({})).await;
     assert_eq!(discord_error(empty).1, 50006);
     let long = http
@@ -224,156 +250,4 @@ async fn rest_routes_answer_serenity() {
         "{}",
         last.path
     );
-}
-
-async fn callback(
-    http: &Http,
-    sent: &Sent,
-    body: &CreateInteractionResponse,
-) -> serenity::Result<()> {
-    let id = InteractionId::new(sent.interaction_id);
-    http.create_interaction_response(id, &sent.token, body, vec![])
-        .await
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn interaction_answers_follow_discord_rules() {
-    let (emu, http) = offline().await;
-    let service = CreateCommandOption::new(CommandOptionType::String, "service", "Service")
-        .set_autocomplete(true);
-    let commands = vec![
-        CreateCommand::new("ping").description("Ping"),
-        CreateCommand::new("svc")
-            .description("Service")
-            .add_option(service),
-    ];
-    GuildId::new(GUILD_ID)
-        .set_commands(&http, commands)
-        .await
-        .expect("register");
-    let alice = Member::new(42, "alice");
-    let sent = emu
-        .slash(Slash::new("ping", alice.clone(), INCIDENT_CHANNEL_ID))
-        .await;
-    let defer = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new());
-
-    let forged = Sent {
-        token: "nope".into(),
-        ..sent.clone()
-    };
-    assert_eq!(
-        discord_error(callback(&http, &forged, &defer).await).1,
-        10062
-    );
-    assert_eq!(
-        discord_error(http.get_original_interaction_response(&sent.token).await).1,
-        10008
-    );
-    callback(&http, &sent, &defer).await.expect("defer");
-    assert_eq!(emu.response_type(sent.interaction_id), Some(5));
-    let thinking = http
-        .get_original_interaction_response(&sent.token)
-        .await
-        .expect("@original");
-    assert!(thinking.flags.unwrap().contains(MessageFlags::LOADING));
-    let twice = callback(&http, &sent, &defer).await;
-    assert_eq!(discord_error(twice), (400, 40060, vec![]));
-
-    let png = tiny_png(2, 2);
-    let edit = json!({
-        "content": "pong",
-        "embeds": [{"title": "chart", "image": {"url": "attachment://p.png"}}],
-        "attachments": [{"id": 0, "filename": "p.png"}],
-    });
-    let file = CreateAttachment::bytes(png.clone(), "p.png");
-    let done = http
-        .edit_original_interaction_response(&sent.token, &edit, vec![file])
-        .await
-        .expect("edit @original");
-    assert!(!done.flags.unwrap().contains(MessageFlags::LOADING));
-    assert_eq!(done.attachments[0].dimensions(), Some((2, 2)));
-    let image = done.embeds[0].image.as_ref().expect("image");
-    assert_eq!(image.url, done.attachments[0].url, "attachment:// resolved");
-    assert_eq!(
-        emu.original_response(sent.interaction_id).unwrap()["content"],
-        "pong"
-    );
-    let too_long = json!({"embeds": [{"description": "d".repeat(4097)}]});
-    let r = http
-        .edit_original_interaction_response(&sent.token, &too_long, vec![])
-        .await;
-    assert_eq!(discord_error(r).2, vec!["embeds.0.description".to_string()]);
-
-    let follow = http
-        .create_followup_message(
-            &sent.token,
-            &json!({"content": "more", "flags": 64}),
-            vec![],
-        )
-        .await
-        .expect("follow-up");
-    assert!(follow.flags.unwrap().contains(MessageFlags::EPHEMERAL));
-    let follow2 = http
-        .edit_followup_message(&sent.token, follow.id, &json!({"content": "more!"}), vec![])
-        .await
-        .expect("edit follow-up");
-    assert_eq!(follow2.content, "more!");
-    assert_eq!(
-        http.get_followup_message(&sent.token, follow.id)
-            .await
-            .unwrap()
-            .content,
-        "more!"
-    );
-    assert_eq!(emu.followups(sent.interaction_id).len(), 1);
-    http.delete_followup_message(&sent.token, follow.id)
-        .await
-        .expect("delete follow-up");
-    let gone = http
-        .get_followup_message(&sent.token, MessageId::new(1))
-        .await;
-    assert_eq!(discord_error(gone).1, 10008);
-    http.delete_original_interaction_response(&sent.token)
-        .await
-        .expect("delete @original");
-
-    // Autocomplete accepts type 8 only, with at most 25 choices.
-    let ac = Slash::new("svc", alice.clone(), INCIDENT_CHANNEL_ID).opt("service", "a");
-    let ac = emu.autocomplete(ac, "service").await;
-    let wrong =
-        CreateInteractionResponse::Message(CreateInteractionResponseMessage::new().content("x"));
-    assert_eq!(
-        discord_error(callback(&http, &ac, &wrong).await).2,
-        vec!["type".to_string()]
-    );
-    let choices: Vec<Value> = (0..26)
-        .map(|i| json!({"name": format!("s{i}"), "value": format!("s{i}")}))
-        .collect();
-    let too_many = json!({"type": 8, "data": {"choices": choices}});
-    let r = http
-        .create_interaction_response(
-            InteractionId::new(ac.interaction_id),
-            &ac.token,
-            &too_many,
-            vec![],
-        )
-        .await;
-    assert_eq!(discord_error(r).2, vec!["data.choices".to_string()]);
-    let answer = CreateAutocompleteResponse::new().add_string_choice("api", "api");
-    callback(&http, &ac, &CreateInteractionResponse::Autocomplete(answer))
-        .await
-        .expect("choices");
-    assert_eq!(emu.response_type(ac.interaction_id), Some(8));
-
-    // Too slow: Discord forgets the interaction after the deadline.
-    emu.set_ack_deadline(Some(Duration::ZERO));
-    let late = emu.slash(Slash::new("ping", alice, OTHER_CHANNEL_ID)).await;
-    assert_eq!(discord_error(callback(&http, &late, &defer).await).1, 10062);
-    let statuses: Vec<u16> = emu
-        .requests()
-        .iter()
-        .filter(|r| r.concerns(&late))
-        .map(|r| r.status)
-        .collect();
-    assert_eq!(statuses, [404]);
 }

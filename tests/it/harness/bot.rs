@@ -45,66 +45,10 @@ impl Bot {
         env: &[(&str, &str)],
         database_url: &str,
     ) -> Bot {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let log = std::env::temp_dir().join(format!(
-            "ib-serve-{}-{}.log",
-            std::process::id(),
-            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
+        let log = fresh_log_path();
         let file = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_incident-bot"));
-        // The developer's own settings must not leak into the bot under test.
-        for (k, _) in std::env::vars() {
-            if k.starts_with("INCIDENT_BOT_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.arg("serve")
-            .env("DATABASE_URL", database_url)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("DISCORD_TOKEN", "emulated.bot.token")
-            .env("DISCORD_API_BASE", emu.api_base())
-            .env("INCIDENT_BOT_DISCORD__GUILD_ID", GUILD_ID.to_string())
-            .env(
-                "INCIDENT_BOT_DISCORD__INCIDENT_CHANNEL_ID",
-                INCIDENT_CHANNEL_ID.to_string(),
-            )
-            .env(
-                "INCIDENT_BOT_DISCORD__RESPONDER_ROLE_IDS",
-                format!("[{RESPONDER_ROLE}]"),
-            )
-            .env("INCIDENT_BOT_WATCH__PROJECT", project)
-            .env(
-                "INCIDENT_BOT_DISCORD__APPROVER_ROLE_IDS",
-                format!("[{APPROVER_ROLE}]"),
-            )
-            // Restarts of the test workload settle at once; expiry is checked
-            // often so tests need not wait.
-            .env("INCIDENT_BOT_APPROVALS__SETTLE_SECS", "1")
-            .env("INCIDENT_BOT_APPROVALS__EXPIRY_CHECK_SECS", "1")
-            // The roster: a senior engineer and a lead; on-call falls back
-            // to a role.
-            .env(
-                "INCIDENT_BOT_DISCORD__ROSTER__SENIOR_DEVOPS_ENGINEER",
-                SENIOR.to_string(),
-            )
-            .env(
-                "INCIDENT_BOT_DISCORD__ROSTER__DEVOPS_LEAD",
-                LEAD.to_string(),
-            )
-            .env(
-                "INCIDENT_BOT_DISCORD__ROSTER_ROLE_IDS__ON_CALL",
-                ON_CALL_ROLE.to_string(),
-            )
-            .env("INCIDENT_BOT_ESCALATION__OOM_GRACE_SECS", "1")
-            // Any free port: tests run in parallel (see `http_base`).
-            .env("INCIDENT_BOT_HTTP__LISTEN", "127.0.0.1:0")
-            // History a point a second, recorded every second, so trends
-            // need seconds of samples, not minutes.
-            .env("INCIDENT_BOT_WATCH__HISTORY_STEP_SECS", "1")
-            .env("INCIDENT_BOT_WATCH__PERSIST_SECS", "1")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
+        let mut cmd = serve_command(emu, project, database_url);
+        cmd.stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file);
         for (k, v) in env {
@@ -123,6 +67,74 @@ impl Bot {
         bot.wait_log("slash commands registered").await;
         bot
     }
+}
+
+/// A log file of its own for each bot process of the test run.
+fn fresh_log_path() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    std::env::temp_dir().join(format!(
+        "ib-serve-{}-{}.log",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ))
+}
+
+/// `incident-bot serve` on the emulator, project and database, with the
+/// settings every bot test shares (a test's own come on top).
+fn serve_command(emu: &Emulator, project: &str, database_url: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_incident-bot"));
+    // The developer's own settings must not leak into the bot under test.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("INCIDENT_BOT_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("serve")
+        .env("DATABASE_URL", database_url)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DISCORD_TOKEN", "emulated.bot.token")
+        .env("DISCORD_API_BASE", emu.api_base())
+        .env("INCIDENT_BOT_DISCORD__GUILD_ID", GUILD_ID.to_string())
+        .env(
+            "INCIDENT_BOT_DISCORD__INCIDENT_CHANNEL_ID",
+            INCIDENT_CHANNEL_ID.to_string(),
+        )
+        .env(
+            "INCIDENT_BOT_DISCORD__RESPONDER_ROLE_IDS",
+            format!("[{RESPONDER_ROLE}]"),
+        )
+        .env("INCIDENT_BOT_WATCH__PROJECT", project)
+        .env(
+            "INCIDENT_BOT_DISCORD__APPROVER_ROLE_IDS",
+            format!("[{APPROVER_ROLE}]"),
+        )
+        // Restarts of the test workload settle at once; expiry is checked
+        // often so tests need not wait.
+        .env("INCIDENT_BOT_APPROVALS__SETTLE_SECS", "1")
+        .env("INCIDENT_BOT_APPROVALS__EXPIRY_CHECK_SECS", "1")
+        // The roster: a senior engineer and a lead; on-call falls back
+        // to a role.
+        .env(
+            "INCIDENT_BOT_DISCORD__ROSTER__SENIOR_DEVOPS_ENGINEER",
+            SENIOR.to_string(),
+        )
+        .env(
+            "INCIDENT_BOT_DISCORD__ROSTER__DEVOPS_LEAD",
+            LEAD.to_string(),
+        )
+        .env(
+            "INCIDENT_BOT_DISCORD__ROSTER_ROLE_IDS__ON_CALL",
+            ON_CALL_ROLE.to_string(),
+        )
+        .env("INCIDENT_BOT_ESCALATION__OOM_GRACE_SECS", "1")
+        // Any free port: tests run in parallel (see `http_base`).
+        .env("INCIDENT_BOT_HTTP__LISTEN", "127.0.0.1:0")
+        // History a point a second, recorded every second, so trends
+        // need seconds of samples, not minutes.
+        .env("INCIDENT_BOT_WATCH__HISTORY_STEP_SECS", "1")
+        .env("INCIDENT_BOT_WATCH__PERSIST_SECS", "1")
+        .env("RUST_LOG", "info");
+    cmd
 }
 
 impl Bot {

@@ -43,6 +43,23 @@ pub async fn mem(emu: &Emulator, sub: &str, options: Vec<(String, Value)>) -> Va
         .expect("payload")
 }
 
+/// The bot's answer to `s`: the payload of the edit of its deferred reply,
+/// or of its direct reply (an interaction callback of type 4, the text
+/// under `data`).
+pub async fn answer_json(emu: &Emulator, s: Slash) -> Value {
+    let sent = emu.slash(s).await;
+    emu.wait_for(WAIT, |r| {
+        is_original_edit(r, &sent.token)
+            || (r
+                .path
+                .contains(&format!("/interactions/{}/", sent.interaction_id))
+                && r.json.as_ref().is_some_and(|j| j["type"] == 4))
+    })
+    .await
+    .json
+    .expect("payload")
+}
+
 /// GETs `url`, returning status and body.
 pub async fn get(url: &str) -> (u16, String) {
     let r = reqwest::Client::new()

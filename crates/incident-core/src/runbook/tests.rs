@@ -301,7 +301,7 @@ command = ["celery", "worker"]
         &recreate(&format!("{}{}", param("n", 1), param("n", 1))),
         &[(56, "declared twice"), (56, "declared twice")],
     );
-    for taken in ["serve", "incident", "audit"] {
+    for taken in ["serve", "incident", "audit", "health"] {
         check(
             &[("id = \"mem\"", &format!("id = \"{taken}\""))],
             "",

@@ -261,7 +261,7 @@ fn unique<'a>(
 }
 
 /// The terminal's own commands, which a runbook group would shadow.
-const CLI_COMMANDS: [&str; 5] = ["serve", "runbook", "migrate", "audit", "help"];
+const CLI_COMMANDS: [&str; 6] = ["serve", "runbook", "migrate", "audit", "health", "help"];
 
 pub(super) fn is_command_name(name: &str) -> bool {
     check_name(name).is_ok()

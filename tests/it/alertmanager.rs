@@ -296,7 +296,7 @@ async fn an_oom_alert_from_alertmanager_that_left_the_service_down_escalates() {
     let (status, body) = post(&url, Some(&format!("Bearer {TOKEN}")), &payload.to_string()).await;
     assert_eq!(status, 200, "{body}");
     let thread = bot.wait_incident_thread().await;
-    let pings = crate::escalation_chat::wait_escalations(&emu, thread, 1).await;
+    let pings = wait_escalations(&emu, thread, 1).await;
     let text = pings[0]["content"].as_str().unwrap();
     assert!(
         text.contains(&format!("<@{}> (DevOps Lead)", crate::harness::LEAD)),

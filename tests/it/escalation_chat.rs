@@ -50,26 +50,6 @@ async fn open(emu: &Emulator, title: &str) -> u64 {
         .unwrap()
 }
 
-fn escalations_in(emu: &Emulator, channel: u64) -> Vec<Value> {
-    emu.messages_in(channel)
-        .into_iter()
-        .filter(|m| {
-            m["content"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with("**Escalation**")
-        })
-        .collect()
-}
-
-pub async fn wait_escalations(emu: &Emulator, channel: u64, n: usize) -> Vec<Value> {
-    emu.wait_until(WAIT, "escalation messages", |emu| {
-        let found = escalations_in(emu, channel);
-        (found.len() >= n).then_some(found)
-    })
-    .await
-}
-
 /// Lets the scheduler tick a few more times: anything fired twice would
 /// show by then.
 async fn a_few_ticks() {

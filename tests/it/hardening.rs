@@ -163,7 +163,7 @@ async fn user_text_is_shown_and_pings_nobody() {
     .await;
     // The escalation (posted by the scheduler) is the one message meant
     // to notify: exactly its target, the on-call role.
-    let pings = crate::escalation_chat::wait_escalations(&emu, thread, 1).await;
+    let pings = wait_escalations(&emu, thread, 1).await;
     assert!(pings[0]["content"].as_str().unwrap().contains(HOSTILE));
     commands(vec![
         ("incident", "postmortem", vec![]),

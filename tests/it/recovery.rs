@@ -231,7 +231,7 @@ async fn an_oom_crash_loop_is_one_incident_one_report_and_pages_at_once() {
     );
     let first_kill = Instant::now();
     let thread = bot.wait_incident_thread().await;
-    let pings = crate::escalation_chat::wait_escalations(&emu, thread, 1).await;
+    let pings = wait_escalations(&emu, thread, 1).await;
     let paged_after = first_kill.elapsed();
     let text = pings[0]["content"].as_str().unwrap();
     assert!(text.contains("(DevOps Lead)"), "{text}");
@@ -257,12 +257,7 @@ async fn an_oom_crash_loop_is_one_incident_one_report_and_pages_at_once() {
         .unwrap()
         .get(0);
     assert_eq!(incidents, 1);
-    assert_eq!(
-        crate::escalation_chat::wait_escalations(&emu, thread, 1)
-            .await
-            .len(),
-        1
-    );
+    assert_eq!(wait_escalations(&emu, thread, 1).await.len(), 1);
     p.remove(&worker);
 }
 

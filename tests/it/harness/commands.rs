@@ -1,5 +1,6 @@
 //! Commands and requests tests make of the bot: `/mem` subcommands and
-//! their replies, sessions on the monitored database, HTTP GETs.
+//! their replies, sessions on the monitored database, HTTP GETs, and the
+//! escalation messages it posts.
 
 use super::{is_original_edit, responder, WAIT};
 use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
@@ -69,4 +70,26 @@ pub async fn get(url: &str) -> (u16, String) {
         .await
         .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The escalation messages posted in `channel`.
+pub fn escalations_in(emu: &Emulator, channel: u64) -> Vec<Value> {
+    emu.messages_in(channel)
+        .into_iter()
+        .filter(|m| {
+            m["content"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("**Escalation**")
+        })
+        .collect()
+}
+
+/// Waits until `channel` holds at least `n` escalation messages.
+pub async fn wait_escalations(emu: &Emulator, channel: u64, n: usize) -> Vec<Value> {
+    emu.wait_until(WAIT, "escalation messages", |emu| {
+        let found = escalations_in(emu, channel);
+        (found.len() >= n).then_some(found)
+    })
+    .await
 }

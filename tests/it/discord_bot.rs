@@ -397,15 +397,7 @@ async fn bad_input_gets_one_private_sentence() {
             "That input was not accepted: concurrency must be between 1 and 16, not 99.",
         ),
     ] {
-        let sent = emu
-            .slash(Slash {
-                command: "mem".into(),
-                subcommand: Some(sub.into()),
-                options,
-                member: responder(),
-                channel_id: INCIDENT_CHANNEL_ID,
-            })
-            .await;
+        let sent = emu.slash(mem_slash(sub, options)).await;
         let reply = emu
             .wait_for(WAIT, |r| is_callback(r, sent.interaction_id))
             .await;

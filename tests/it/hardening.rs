@@ -10,17 +10,6 @@ use crate::harness::*;
 use checks::{a_nul_in_a_custom_id_is_refused_and_audited, only_the_escalation_notifies};
 use serde_json::{json, Value};
 
-fn custom_id(emu: &Emulator, message: u64, choice: &str) -> String {
-    let id = emu.message(message).unwrap()["components"][0]["components"][0]["custom_id"]
-        .as_str()
-        .unwrap()
-        .split(':')
-        .nth(1)
-        .unwrap()
-        .to_string();
-    format!("approval:{id}:{choice}")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_button_counts_only_on_its_own_request_message() {
     let TestApp {

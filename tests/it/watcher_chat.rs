@@ -4,7 +4,7 @@
 //! picked up and dropped while the bot runs, and `/metrics` checked by
 //! Prometheus's own `promtool`.
 
-use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
+use crate::discord::{Emulator, INCIDENT_CHANNEL_ID};
 use crate::harness::*;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -33,20 +33,9 @@ fn series(metrics: &str, name: &str, container: &str) -> bool {
         .any(|l| l.starts_with(name) && l.contains(&format!("container=\"{container}\"")))
 }
 
-/// Runs a slash command in the incident channel; returns its edited reply.
+/// Runs `/mem <sub>`; returns its edited reply, its chart (if any) decoded.
 async fn run(emu: &Emulator, sub: &str, options: Vec<(String, Value)>) -> Value {
-    let sent = emu
-        .slash(Slash {
-            command: "mem".into(),
-            subcommand: Some(sub.into()),
-            options,
-            member: responder(),
-            channel_id: INCIDENT_CHANNEL_ID,
-        })
-        .await;
-    let edit = emu
-        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
-        .await;
+    let edit = mem_reply(emu, sub, options).await;
     if !edit.files.is_empty() {
         assert_png(&edit);
     }

@@ -66,9 +66,8 @@ pub async fn request_restart(emu: &Emulator, service: &str) -> (u64, String) {
     (msg["id"].as_str().unwrap().parse().unwrap(), text)
 }
 
-/// Clicks; returns once the bot acknowledged the click (a deferred update,
-/// type 6: the message is edited, refusals follow privately).
-pub async fn click(emu: &Emulator, message: u64, choice: &str, who: Member, raw: bool) -> Sent {
+/// The custom id of button `choice` for the request on `message`.
+pub fn custom_id(emu: &Emulator, message: u64, choice: &str) -> String {
     let id = emu.message(message).unwrap()["components"][0]["components"][0]["custom_id"]
         .as_str()
         .unwrap()
@@ -76,7 +75,13 @@ pub async fn click(emu: &Emulator, message: u64, choice: &str, who: Member, raw:
         .nth(1)
         .unwrap()
         .to_string();
-    let c = Click::button(message, &format!("approval:{id}:{choice}"), who);
+    format!("approval:{id}:{choice}")
+}
+
+/// Clicks; returns once the bot acknowledged the click (a deferred update,
+/// type 6: the message is edited, refusals follow privately).
+pub async fn click(emu: &Emulator, message: u64, choice: &str, who: Member, raw: bool) -> Sent {
+    let c = Click::button(message, &custom_id(emu, message, choice), who);
     let sent = if raw {
         emu.click_raw(c).await
     } else {

@@ -3,7 +3,7 @@
 //! escalation messages it posts.
 
 use super::{is_original_edit, responder, WAIT};
-use crate::discord::{Emulator, Slash, INCIDENT_CHANNEL_ID};
+use crate::discord::{Emulator, Recorded, Slash, INCIDENT_CHANNEL_ID};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -28,20 +28,27 @@ pub async fn session(
     client
 }
 
-pub async fn mem(emu: &Emulator, sub: &str, options: Vec<(String, Value)>) -> Value {
-    let sent = emu
-        .slash(Slash {
-            command: "mem".into(),
-            subcommand: Some(sub.into()),
-            options,
-            member: responder(),
-            channel_id: INCIDENT_CHANNEL_ID,
-        })
-        .await;
+/// `/mem <sub>` with `options` by a responder in the incident channel.
+pub fn mem_slash(sub: &str, options: Vec<(String, Value)>) -> Slash {
+    Slash {
+        command: "mem".into(),
+        subcommand: Some(sub.into()),
+        options,
+        member: responder(),
+        channel_id: INCIDENT_CHANNEL_ID,
+    }
+}
+
+/// Runs `/mem <sub>`; returns its edited (deferred) reply as recorded.
+pub async fn mem_reply(emu: &Emulator, sub: &str, options: Vec<(String, Value)>) -> Recorded {
+    let sent = emu.slash(mem_slash(sub, options)).await;
     emu.wait_for(WAIT, |r| is_original_edit(r, &sent.token))
         .await
-        .json
-        .expect("payload")
+}
+
+/// Runs `/mem <sub>`; returns its edited reply's payload.
+pub async fn mem(emu: &Emulator, sub: &str, options: Vec<(String, Value)>) -> Value {
+    mem_reply(emu, sub, options).await.json.expect("payload")
 }
 
 /// The bot's answer to `s`: the payload of the edit of its deferred reply,

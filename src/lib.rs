@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod appdb;
+pub mod cgroup;
 pub mod chart;
 pub mod chat;
 pub mod cli;

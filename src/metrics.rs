@@ -34,7 +34,7 @@ const DURATION_HELP: &str = "Time to handle a slash command, by command.";
 /// Counter families in render order: name, help, label names. The indexes
 /// below name the rows, so a family's name and labels are written once.
 #[rustfmt::skip]
-const COUNTERS: [(&str, &str, &[&str]); 7] = [
+const COUNTERS: [(&str, &str, &[&str]); 8] = [
     ("incident_bot_commands_total", "Slash commands handled.", &["command", "outcome"]),
     ("incident_bot_docker_errors_total", "Failed Docker Engine requests.", &["operation"]),
     ("incident_bot_postgres_errors_total", "Failed Postgres operations.", &["operation"]),
@@ -42,6 +42,7 @@ const COUNTERS: [(&str, &str, &[&str]); 7] = [
     ("incident_bot_alertmanager_requests_total", "Alertmanager webhook requests.", &["result"]),
     ("incident_bot_approvals_total", "Approvals, by what became of them.", &["result"]),
     ("incident_bot_escalations_total", "Escalations, fired or failed.", &["result"]),
+    ("incident_bot_memory_reads_total", "Container memory reads by the watcher, by how (kernel cgroup files or the engine's stats API).", &["via"]),
 ];
 const COMMANDS: usize = 0;
 const DOCKER_ERRORS: usize = 1;
@@ -50,6 +51,7 @@ const ALERTS: usize = 3;
 const ALERTMANAGER_REQUESTS: usize = 4;
 const APPROVALS: usize = 5;
 const ESCALATIONS: usize = 6;
+const MEMORY_READS: usize = 7;
 
 /// The registry every layer reports into; the HTTP endpoint renders it.
 pub fn global() -> &'static Metrics {
@@ -125,6 +127,17 @@ impl Metrics {
     /// incident_bot_docker_errors_total{operation}
     pub fn docker_error(&self, operation: &str) {
         self.inc(DOCKER_ERRORS, &[operation]);
+    }
+
+    /// incident_bot_memory_reads_total{via}: a sampling round's rows.
+    pub fn memory_reads(&self, kernel: u64, stats_api: u64) {
+        for (via, n) in [("kernel", kernel), ("stats_api", stats_api)] {
+            if n > 0 {
+                *lock(&self.counters[MEMORY_READS])
+                    .entry(vec![via.to_string()])
+                    .or_insert(0) += n;
+            }
+        }
     }
 
     /// incident_bot_postgres_errors_total{operation}
@@ -311,6 +324,7 @@ mod tests {
             incident_bot_docker_errors_total counter incident_bot_postgres_errors_total counter
             incident_bot_alerts_total counter incident_bot_alertmanager_requests_total counter
             incident_bot_approvals_total counter incident_bot_escalations_total counter
+            incident_bot_memory_reads_total counter
             incident_bot_command_duration_seconds histogram incident_bot_watcher_up gauge
             incident_bot_container_memory_usage_bytes gauge incident_bot_watched_containers gauge
             incident_bot_container_memory_limit_bytes gauge incident_bot_alerts_firing gauge

@@ -27,12 +27,12 @@ pub(super) fn migrate(settings: &Settings) -> ExitCode {
     };
     match runtime().block_on(store.migrate()) {
         Ok(applied) if applied.is_empty() => {
-            println!("{}: up to date", store.location());
+            outln!("{}: up to date", store.location());
             ExitCode::SUCCESS
         }
         Ok(applied) => {
             for m in applied {
-                println!("{}: applied {m}", store.location());
+                outln!("{}: applied {m}", store.location());
             }
             ExitCode::SUCCESS
         }
@@ -57,12 +57,12 @@ pub(super) fn audit(settings: &Settings, since: &str, json: bool) -> ExitCode {
     };
     for r in &rows {
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string(r).expect("an audit row serializes")
             );
         } else {
-            println!(
+            outln!(
                 "{}  {}  {}  {}  {}",
                 r.at.format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default(),

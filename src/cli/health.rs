@@ -27,7 +27,10 @@ pub(super) fn run(settings: &Settings, url: Option<String>, print: bool) -> Exit
     match answer {
         Ok((status, body)) => {
             if print {
-                print!("{body}");
+                {
+                    use std::io::Write as _;
+                    let _ = write!(std::io::stdout(), "{body}");
+                }
             }
             if (200..300).contains(&status) {
                 ExitCode::SUCCESS

@@ -13,6 +13,16 @@ use crate::core::runbook::{Problem, Runbook};
 use crate::{render, runbooks};
 use admin::runtime;
 
+/// `println!` that does not panic when the reader has gone (`| head`):
+/// the rest of the output has nowhere to go, and the exit code still says
+/// the outcome.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod admin;
 mod health;
 use clap::{Arg, ArgAction, Parser, Subcommand};
@@ -154,7 +164,7 @@ fn runbook_check(dir: &std::path::Path) -> ExitCode {
     match runbooks::load_dir(dir) {
         Ok(loaded) => {
             for (path, rb) in &loaded {
-                println!(
+                outln!(
                     "{}: ok ({}: {} steps, {} actions, {} verification items, {} escalations, {} alerts)",
                     path.display(),
                     rb.id(),
@@ -242,7 +252,7 @@ fn step(settings: &Settings, args: Vec<String>) -> ExitCode {
     };
     match runtime().block_on(run_step(&probes, runbook, step_id, &input)) {
         Ok(d) => {
-            println!(
+            outln!(
                 "{}",
                 if json {
                     render::json(&d)
@@ -344,7 +354,7 @@ fn clap_exit(e: clap::Error) -> ExitCode {
             .next()
             .unwrap_or_default()
             .trim_start_matches("error: ");
-        println!("{}", render::json_error(first, Outcome::Unknown));
+        outln!("{}", render::json_error(first, Outcome::Unknown));
     }
     if e.use_stderr() {
         ExitCode::from(Outcome::Unknown.exit_code())
@@ -355,7 +365,7 @@ fn clap_exit(e: clap::Error) -> ExitCode {
 
 pub(crate) fn fail(message: &str, code: u8) -> ExitCode {
     if JSON_ERRORS.load(Ordering::Relaxed) {
-        println!("{}", render::json_error(message, Outcome::Unknown));
+        outln!("{}", render::json_error(message, Outcome::Unknown));
     }
     eprintln!("error: {message}");
     ExitCode::from(code)

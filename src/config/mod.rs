@@ -58,9 +58,13 @@ pub struct WatchSettings {
     #[serde(deserialize_with = "string_or_number")]
     pub project: String,
     pub all: bool,
-    /// `/mem status` answers from the live cache when its oldest sample is
-    /// at most this old; otherwise it reads the engine.
+    /// A report flags the rows whose sample is older than this as stale.
     pub fresh_secs: u64,
+    /// The watcher samples every container this often (milliseconds).
+    pub sample_ms: u64,
+    /// Where the cgroup hierarchy of the engine's host is mounted; empty
+    /// turns kernel reads off (the engine's stats API is used).
+    pub cgroup_root: String,
     /// One history point per container per this many seconds, in memory.
     pub history_step_secs: u64,
     /// Minutes of history kept in memory per container.
@@ -293,6 +297,12 @@ impl Settings {
     /// else the default socket (resolved when the settings loaded).
     pub fn docker_endpoint(&self) -> &str {
         &self.docker.host
+    }
+
+    /// The cgroup root to read memory under, unless turned off.
+    pub fn cgroup_root(&self) -> Option<std::path::PathBuf> {
+        let root = self.watch.cgroup_root.trim();
+        (!root.is_empty()).then(|| std::path::PathBuf::from(root))
     }
 
     pub fn scope(&self) -> Scope {

@@ -9,6 +9,7 @@
 //! container belongs to the watched project.
 
 use crate::config::Scope;
+use crate::core::cgroup::Driver;
 use crate::core::memory::{
     own_limit, usage_without_cache, ContainerSample, MemorySnapshot, Reading,
 };
@@ -70,6 +71,13 @@ pub enum DockerError {
         #[source]
         source: BollardError,
     },
+}
+
+/// The engine's host, as `docker info` describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Host {
+    pub memory_bytes: u64,
+    pub cgroup_driver: Driver,
 }
 
 /// A running container, as listed: what to sample, and how to name it.
@@ -137,9 +145,22 @@ impl Engine {
 
     /// Host memory in bytes, as `docker info` reports it.
     pub async fn host_memory(&self) -> Result<u64, DockerError> {
+        Ok(self.host().await?.memory_bytes)
+    }
+
+    /// What `docker info` says of the host: its memory and how the engine
+    /// names container cgroups.
+    pub async fn host(&self) -> Result<Host, DockerError> {
+        use bollard::models::SystemInfoCgroupDriverEnum as D;
         let client = self.client().await?;
         let info = self.bounded(client.info()).await?;
-        Ok(info.mem_total.unwrap_or(0).max(0) as u64)
+        Ok(Host {
+            memory_bytes: info.mem_total.unwrap_or(0).max(0) as u64,
+            cgroup_driver: match info.cgroup_driver {
+                Some(D::SYSTEMD) => Driver::Systemd,
+                _ => Driver::Cgroupfs,
+            },
+        })
     }
 
     /// Running Compose projects and how many running containers each has.
@@ -151,15 +172,6 @@ impl Engine {
             }
         }
         Ok(projects)
-    }
-
-    /// Samples the memory of every running container in `scope`, all at
-    /// once. A container that stops or vanishes mid-way, or whose stats do
-    /// not come, is reported in its row; only the engine itself failing is
-    /// an error.
-    pub async fn memory_snapshot(&self, scope: &Scope) -> Result<MemorySnapshot, DockerError> {
-        let (host_memory_bytes, listed) = tokio::try_join!(self.host_memory(), self.list(scope))?;
-        Ok(self.sample_all(listed, host_memory_bytes).await)
     }
 
     /// Samples already-listed containers concurrently, sorted by name.
@@ -223,7 +235,7 @@ impl Engine {
 
     /// One one-shot stats read. The engine answers at its next collector
     /// tick (about a second), which is why these run concurrently.
-    async fn sample(&self, c: Listed, host_memory_bytes: u64) -> ContainerSample {
+    pub(crate) async fn sample(&self, c: Listed, host_memory_bytes: u64) -> ContainerSample {
         let options = StatsOptions {
             stream: false,
             one_shot: true,
@@ -239,6 +251,7 @@ impl Engine {
                     id: c.id,
                     service: c.service,
                     project: c.project,
+                    age_ms: None,
                 }
             }
         };
@@ -265,6 +278,7 @@ impl Engine {
             service: c.service,
             project: c.project,
             reading,
+            age_ms: None,
         }
     }
 

@@ -1,14 +1,12 @@
 //! The engine's long-lived streams: container events (start, die, oom,
-//! destroy) and per-container stats, as the live watcher follows them.
+//! destroy), as the live watcher follows them.
 //!
 //! These requests are meant to stay open, so they carry no request timeout;
 //! the watcher notices a dead stream when it ends and reconnects.
 
-use super::{classify, reading_of, DockerError, Engine, PROJECT_LABEL, SERVICE_LABEL};
+use super::{classify, DockerError, Engine, PROJECT_LABEL, SERVICE_LABEL};
 use crate::config::Scope;
-use crate::core::memory::Reading;
-use bollard::errors::Error as BollardError;
-use bollard::query_parameters::{EventsOptions, StatsOptions};
+use bollard::query_parameters::EventsOptions;
 use bollard::Docker;
 use futures_util::{Stream, StreamExt};
 use std::collections::HashMap;
@@ -91,38 +89,5 @@ impl Engine {
                 project: attributes.get(PROJECT_LABEL).cloned(),
             })
         })
-    }
-
-    /// One container's memory, about once a second, for as long as it runs.
-    /// The stream ends when the container stops or goes away.
-    pub fn memory_stream(
-        &self,
-        id: &str,
-        host_memory_bytes: u64,
-    ) -> impl Stream<Item = Result<Reading, DockerError>> + 'static {
-        let options = StatsOptions {
-            stream: true,
-            one_shot: false,
-        };
-        let engine = self.clone();
-        let endpoint = self.endpoint.clone();
-        let timeout = self.timeout;
-        let id = id.to_string();
-        futures_util::stream::once(async move {
-            match engine.streaming_client().await {
-                Ok(client) => client
-                    .stats(&id, Some(options))
-                    .map(move |s| match s {
-                        Ok(s) => Ok(reading_of(s, host_memory_bytes)),
-                        Err(BollardError::DockerResponseServerError {
-                            status_code: 404, ..
-                        }) => Ok(Reading::Gone),
-                        Err(e) => Err(classify(&endpoint, timeout, e)),
-                    })
-                    .boxed(),
-                Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
-            }
-        })
-        .flatten()
     }
 }

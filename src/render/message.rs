@@ -69,8 +69,9 @@ impl Message {
         self
     }
 
-    pub fn with_file(mut self, file: Option<Attachment>) -> Message {
-        self.files.extend(file);
+    /// Adds files: an `Option` of one, or a `Vec`.
+    pub fn with_file(mut self, files: impl IntoIterator<Item = Attachment>) -> Message {
+        self.files.extend(files);
         self
     }
 

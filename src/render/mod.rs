@@ -10,11 +10,13 @@ use std::fmt::Write;
 
 pub mod alert;
 mod connections;
+mod memory_table;
 pub mod incident;
 pub mod message;
 mod report;
 mod runbook;
 pub use connections::connections_table;
+pub use memory_table::{memory_table, memory_table_of, offenders_first};
 pub use message::{Attachment, Button, ButtonStyle, Embed, Mentions, Message};
 pub use report::{report, CHART_FILE};
 pub use runbook::runbook_sections;
@@ -216,81 +218,6 @@ fn bar_state(o: Outcome) -> chart::BarState {
         Outcome::Fail => chart::BarState::Over,
         Outcome::Unknown => chart::BarState::Unknown,
     }
-}
-
-/// The aligned per-container table with its TOTAL line (monospace), at most
-/// `max_rows` containers (chat messages have a size limit).
-pub fn memory_table(r: &MemoryReport, max_rows: usize) -> String {
-    let mut out = String::new();
-    let mut rows: Vec<[String; 6]> = vec![[
-        "CONTAINER".into(),
-        "SERVICE".into(),
-        "USAGE".into(),
-        "LIMIT".into(),
-        "% LIMIT".into(),
-        String::new(),
-    ]];
-    for row in r.rows.iter().take(max_rows) {
-        let s = &row.sample;
-        let (usage, limit) = match &s.reading {
-            Reading::Sampled {
-                usage_bytes,
-                limit_bytes,
-            } => (
-                human_bytes(*usage_bytes),
-                limit_bytes.map_or("no limit".to_string(), human_bytes),
-            ),
-            Reading::Gone => ("gone".into(), "-".into()),
-            Reading::Failed { .. } => ("?".into(), "-".into()),
-        };
-        let mark = match (&s.reading, row.outcome) {
-            (Reading::Gone, _) => "stopped while sampling",
-            (_, Outcome::Fail) => "<< OVER",
-            (_, Outcome::Warn) => "<  near",
-            (_, Outcome::Unknown) => "?  no reading",
-            (_, Outcome::Pass) => "",
-        };
-        rows.push([
-            s.name.clone(),
-            s.service.clone().unwrap_or_else(|| "-".into()),
-            usage,
-            limit,
-            row.percent_of_limit
-                .map_or("-".into(), |p| format!("{p:.1}%")),
-            mark.into(),
-        ]);
-    }
-    rows.push([
-        "TOTAL".into(),
-        String::new(),
-        human_bytes(r.total_usage_bytes),
-        String::new(),
-        format!("{:.1}% of host", r.total_percent_of_host),
-        String::new(),
-    ]);
-    let widths: Vec<usize> = (0..6)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in &rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            // Numbers right-aligned, names left-aligned, as docker stats.
-            let w = widths[i];
-            match i {
-                2..=4 => {
-                    let _ = write!(line, "{cell:>w$}  ");
-                }
-                _ => {
-                    let _ = write!(line, "{cell:<w$}  ");
-                }
-            }
-        }
-        let _ = writeln!(out, "{}", line.trim_end());
-    }
-    if r.rows.len() > max_rows {
-        let _ = writeln!(out, "… and {} more containers", r.rows.len() - max_rows);
-    }
-    out
 }
 
 /// "Compose project rota-cc" or "all containers".

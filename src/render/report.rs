@@ -11,6 +11,8 @@ use crate::render;
 
 /// The chart's file name; the embed shows it via `attachment://`.
 pub const CHART_FILE: &str = "memory.png";
+/// The whole memory table, attached when the embed cannot hold every row.
+pub const TABLE_FILE: &str = "memory-table.txt";
 
 /// Discord's limits for an embed (characters).
 const TITLE_MAX: usize = 256;
@@ -19,8 +21,9 @@ const FIELD_MAX: usize = 1024;
 const FOOTER_MAX: usize = 2048;
 const EMBED_MAX: usize = 6000;
 
-/// The embed, and the chart to attach when the finding has one.
-pub fn report(d: &Diagnosis, runbook: &Runbook) -> (Embed, Option<Attachment>) {
+/// The embed, and its files: the chart when the finding has one, and the
+/// whole table when the embed holds only part of it.
+pub fn report(d: &Diagnosis, runbook: &Runbook) -> (Embed, Vec<Attachment>) {
     let v = d.verdict();
     let png = chart_of(d, runbook);
     let title = clip(&format!("{} · {}", d.runbook_title, v.title), TITLE_MAX);
@@ -48,7 +51,7 @@ pub fn report(d: &Diagnosis, runbook: &Runbook) -> (Embed, Option<Attachment>) {
             .map(|(n, v)| n.len() + v.chars().count())
             .sum::<usize>();
     let budget = DESCRIPTION_MAX.min(EMBED_MAX.saturating_sub(used + 16));
-    let description = table(d, budget);
+    let (description, whole_table) = table(d, budget);
 
     let mut embed = fields.into_iter().fold(
         Embed::titled(title)
@@ -60,15 +63,18 @@ pub fn report(d: &Diagnosis, runbook: &Runbook) -> (Embed, Option<Attachment>) {
     if png.is_some() {
         embed = embed.image(format!("attachment://{CHART_FILE}"));
     }
-    let file = match &d.finding {
+    let mut files: Vec<Attachment> = match &d.finding {
         // The profiler's whole output, as a file people can download.
-        Finding::Profile(r) => Some(Attachment::new(
+        Finding::Profile(r) => vec![Attachment::new(
             format!("profile-{}.txt", r.service),
             r.output.clone().into_bytes(),
-        )),
-        _ => png.map(|png| Attachment::new(CHART_FILE, png)),
+        )],
+        _ => png.map(|png| Attachment::new(CHART_FILE, png)).into_iter().collect(),
     };
-    (embed, file)
+    if let Some(text) = whole_table {
+        files.push(Attachment::new(TABLE_FILE, text.into_bytes()));
+    }
+    (embed, files)
 }
 
 /// The chart of a finding that has one, as PNG bytes.
@@ -108,11 +114,34 @@ fn verdict_fields(v: &Verdict, verdict: String) -> Vec<(&'static str, String)> {
     fields
 }
 
-/// The finding's table in a code block: as many rows as fit in `budget`
-/// characters.
-fn table(d: &Diagnosis, budget: usize) -> String {
-    let (mut rows, table): (usize, &dyn Fn(usize) -> String) = match &d.finding {
-        Finding::ContainerMemory(r) => (r.rows.len(), &|n| render::memory_table(r, n)),
+/// The finding's table in a code block, within `budget` characters, and
+/// for a memory table that does not fit whole, the whole table as text to
+/// attach: every row is delivered, the embed says how many it shows.
+fn table(d: &Diagnosis, budget: usize) -> (String, Option<String>) {
+    if let Finding::ContainerMemory(r) = &d.finding {
+        let whole = render::memory_table_of(r, &r.rows.iter().collect::<Vec<_>>());
+        let text = format!("```\n{whole}```");
+        if text.chars().count() <= budget {
+            return (text, None);
+        }
+        let order = render::offenders_first(r);
+        let total = r.rows.len();
+        let cut = |n: usize| {
+            format!(
+                "```\n{}```showing {n} of {total} containers, problems first; full table attached ({TABLE_FILE})",
+                render::memory_table_of(r, &order[..n])
+            )
+        };
+        let heading = format!(
+            "{} · {} · {}\n\n",
+            d.runbook_title,
+            render::scope_label(&d.scope),
+            d.source.describe()
+        );
+        return (largest_fitting(total, budget, cut), Some(heading + &whole));
+    }
+    let (rows, table): (usize, &dyn Fn(usize) -> String) = match &d.finding {
+        Finding::ContainerMemory(_) => unreachable!("handled above"),
         Finding::MemoryTrend(r) => (r.rows.len(), &|n| render::trend_table(r, n)),
         Finding::Profile(r) => (r.output.lines().count(), &|n| {
             let mut text = format!("$ {}\n", r.command);
@@ -132,13 +161,32 @@ fn table(d: &Diagnosis, budget: usize) -> String {
             &|n| render::connections_table(r, n),
         ),
     };
-    loop {
-        let text = format!("```\n{}```", table(rows));
-        if text.chars().count() <= budget || rows == 0 {
-            break clip(&text, budget);
-        }
-        rows -= 1;
+    let text = largest_fitting(rows, budget, |n| format!("```\n{}```", table(n)));
+    (text, None)
+}
+
+/// `render(n)` for the largest `n` up to `rows` that fits in `budget`
+/// characters (clipped when not even none does). A binary search: a table
+/// of hundreds of rows is rendered a handful of times, not hundreds.
+fn largest_fitting(rows: usize, budget: usize, render: impl Fn(usize) -> String) -> String {
+    let fits = |n: usize| {
+        let text = render(n);
+        (text.chars().count() <= budget).then_some(text)
+    };
+    if let Some(text) = fits(rows) {
+        return text;
     }
+    let (mut lo, mut hi) = (0usize, rows);
+    // Invariant: rows > hi do not fit; lo is the best known to fit.
+    while lo + 1 < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid).is_some() {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    fits(lo).unwrap_or_else(|| clip(&render(0), budget))
 }
 
 #[cfg(test)]
@@ -167,6 +215,7 @@ mod tests {
                         usage_bytes: 600 << 20,
                         limit_bytes: Some(640 << 20),
                     },
+                    age_ms: None,
                 })
                 .collect();
             let snapshot = MemorySnapshot {

@@ -22,16 +22,6 @@ pub struct Tracked {
     pub limit_bytes: Option<u64>,
     /// (when, bytes in use), oldest first, one point per history step.
     pub history: VecDeque<(OffsetDateTime, u64)>,
-    /// The stats task following it, stopped when the container goes.
-    pub(super) task: Option<tokio::task::AbortHandle>,
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
 }
 
 /// The cache: container id → [`Tracked`].
@@ -41,12 +31,14 @@ pub struct Cache {
     keep: time::Duration,
 }
 
-/// A snapshot of the cache and how old its oldest sample is.
+/// A snapshot of the cache, each row with its age, and the spread of ages.
 #[derive(Debug, Clone)]
 pub struct Live {
     pub snapshot: MemorySnapshot,
     /// Age of the oldest sample; `None` when a container has none yet.
     pub oldest_ms: Option<u64>,
+    /// Age of the newest sample (0 when there is none).
+    pub newest_ms: u64,
 }
 
 impl Cache {
@@ -78,22 +70,26 @@ impl Cache {
                     latest: None,
                     limit_bytes: None,
                     history: VecDeque::new(),
-                    task: None,
                 });
                 true
             }
         }
     }
 
-    pub(super) fn set_task(&self, id: &str, task: tokio::task::AbortHandle) {
-        match self.map.get_mut(id) {
-            Some(mut t) => t.task = Some(task),
-            // Removed in between: nobody else will stop it.
-            None => task.abort(),
-        }
+    /// Every tracked container, to be sampled.
+    pub fn targets(&self) -> Vec<crate::docker::Listed> {
+        self.map
+            .iter()
+            .map(|t| crate::docker::Listed {
+                id: t.id.clone(),
+                name: t.name.clone(),
+                service: t.service.clone(),
+                project: t.project.clone(),
+            })
+            .collect()
     }
 
-    /// Stops tracking a container (its stats task is stopped too).
+    /// Stops tracking a container.
     pub fn remove(&self, id: &str) -> bool {
         self.map.remove(id).is_some()
     }
@@ -152,21 +148,22 @@ impl Cache {
     /// no sample yet is a `Failed` row, and makes the snapshot not fresh.
     pub fn live(&self, host_memory_bytes: u64, now: OffsetDateTime) -> Live {
         let mut oldest_ms = Some(0u64);
+        let mut newest_ms: Option<u64> = None;
         let mut containers: Vec<ContainerSample> = self
             .map
             .iter()
             .map(|t| {
-                let reading = match &t.latest {
+                let (reading, age_ms) = match &t.latest {
                     Some((r, at)) => {
                         let age = (now - *at).whole_milliseconds().max(0) as u64;
                         oldest_ms = oldest_ms.map(|o| o.max(age));
-                        r.clone()
+                        newest_ms = Some(newest_ms.map_or(age, |n| n.min(age)));
+                        (r.clone(), Some(age))
                     }
                     None => {
                         oldest_ms = None;
-                        Reading::Failed {
-                            reason: "no sample yet".into(),
-                        }
+                        let reason = "no sample yet".into();
+                        (Reading::Failed { reason }, None)
                     }
                 };
                 ContainerSample {
@@ -175,6 +172,7 @@ impl Cache {
                     service: t.service.clone(),
                     project: t.project.clone(),
                     reading,
+                    age_ms,
                 }
             })
             .collect();
@@ -185,6 +183,7 @@ impl Cache {
                 containers,
             },
             oldest_ms,
+            newest_ms: newest_ms.unwrap_or(0),
         }
     }
 

@@ -1,5 +1,7 @@
-//! The live watcher: while `serve` runs, it follows every container of the
-//! watched project through the engine's stats streams and events, keeps the
+//! The live watcher: while `serve` runs, it follows which containers of the
+//! watched project run through the engine's events (and a periodic list),
+//! samples their memory on its own clock (every `watch.sample_ms`, from the
+//! kernel's cgroup files where reachable, see [`sampler`]), keeps the
 //! latest sample and a bounded history per container in memory
 //! ([`cache::Cache`]), records a down-sampled history in PostgreSQL, and
 //! raises the bot's own alerts (HighMemoryUsage with Prometheus's `for:`
@@ -11,6 +13,7 @@
 
 pub mod cache;
 mod run;
+pub mod sampler;
 
 use crate::config::{Scope, Settings};
 use crate::core::alerting::{AlertEvent, HighMemory};
@@ -20,6 +23,7 @@ use crate::docker::Engine;
 use crate::health::Health;
 use crate::store::Store;
 use cache::{Cache, Live};
+use sampler::{Sampler, Via};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,6 +37,19 @@ pub struct Watcher {
     engine: Engine,
     scope: Scope,
     cache: Cache,
+    /// Reads memory each round: the kernel's files or the stats API.
+    sampler: Sampler,
+    /// How the latest round read its rows.
+    via: std::sync::Mutex<Via>,
+    /// Why the engine is not followed right now, while it is not.
+    engine_error: std::sync::Mutex<Option<EngineDown>>,
+    /// A sampling round has completed since the engine was reached.
+    sampled: AtomicBool,
+    /// Woken after every round and every lost connection, for commands
+    /// waiting for the watcher's first view.
+    progress: tokio::sync::Notify,
+    /// Wakes the sampling loop for a round now (after a re-list).
+    kick: tokio::sync::Notify,
     host_memory: AtomicU64,
     /// The event stream is open and the container list was read after it
     /// opened: the cache holds every running container.
@@ -50,6 +67,43 @@ pub struct Watcher {
     /// The latest OOM kills seen (when, container name), newest last, for
     /// the verification checklist.
     ooms: std::sync::Mutex<std::collections::VecDeque<(OffsetDateTime, String)>>,
+}
+
+/// Why the watcher does not follow the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineDown {
+    /// Still connecting for the first time.
+    NotYet,
+    /// The engine did not answer within this many seconds.
+    Timeout { secs: u64 },
+    /// Any other failure, as a sentence (it may name the endpoint).
+    Failed(String),
+}
+
+impl std::fmt::Display for EngineDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineDown::NotYet => write!(f, "it has not reached the engine yet"),
+            EngineDown::Timeout { secs } => {
+                write!(f, "the Docker engine did not answer within {secs}s")
+            }
+            EngineDown::Failed(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+/// The watcher's view, for a report.
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub live: Live,
+    /// How the latest round read its rows.
+    pub via: Via,
+    /// The container list is up to date (the event stream is open).
+    pub synced: bool,
+    /// Rows older than this are flagged as stale.
+    pub stale_ms: u64,
+    /// Why the engine is not followed, while it is not.
+    pub engine_error: Option<EngineDown>,
 }
 
 /// OOM kills remembered for `/mem verify`.
@@ -85,6 +139,16 @@ impl Watcher {
                 settings.watch.history_minutes,
             ),
             scope: settings.scope(),
+            sampler: Sampler::new(
+                engine.clone(),
+                settings.cgroup_root(),
+                settings.docker.max_concurrent_stats,
+            ),
+            via: std::sync::Mutex::new(Via::default()),
+            engine_error: std::sync::Mutex::new(None),
+            sampled: AtomicBool::new(false),
+            progress: tokio::sync::Notify::new(),
+            kick: tokio::sync::Notify::new(),
             settings,
             engine,
             host_memory: AtomicU64::new(0),
@@ -139,6 +203,7 @@ impl Watcher {
     /// background, for as long as the process runs.
     pub fn spawn(self: &Arc<Self>) {
         tokio::spawn(run::follow(self.clone()));
+        tokio::spawn(run::sample(self.clone()));
         tokio::spawn(run::evaluate(self.clone()));
         tokio::spawn(run::persist(self.clone()));
     }
@@ -152,16 +217,54 @@ impl Watcher {
         &self.scope
     }
 
-    /// The cache as a snapshot, if it is complete and its oldest sample is
-    /// at most `watch.fresh_secs` old: what `/mem status` answers from.
-    pub fn fresh(&self, now: OffsetDateTime) -> Option<Live> {
-        if !self.is_synced() || self.cache.is_empty() {
-            return None;
-        }
+    /// What `/mem status` answers from: the latest sample of every tracked
+    /// container, each with its age, and how they were read. Never asks the
+    /// engine: a stale or missing row is shown as such. `Err` (why) only
+    /// when the watcher has never followed the engine, so it knows no
+    /// containers at all.
+    pub fn current(&self, now: OffsetDateTime) -> Result<Current, EngineDown> {
+        let synced = self.is_synced();
         let host = self.host_memory.load(Ordering::Acquire);
-        let live = self.cache.live(host, now);
-        let limit = self.settings.watch.fresh_secs.saturating_mul(1000);
-        (host > 0 && live.oldest_ms? <= limit).then_some(live)
+        if host == 0 {
+            let why = self.engine_error.lock().ok().and_then(|e| e.clone());
+            return Err(why.unwrap_or(EngineDown::NotYet));
+        }
+        let via = self.via.lock().map(|v| v.clone()).unwrap_or_default();
+        Ok(Current {
+            live: self.cache.live(host, now),
+            via,
+            synced,
+            stale_ms: self.settings.watch.fresh_secs.saturating_mul(1000),
+            engine_error: if synced {
+                None
+            } else {
+                self.engine_error.lock().ok().and_then(|e| e.clone())
+            },
+        })
+    }
+
+    /// Like [`Watcher::current`], but right after start-up waits up to
+    /// `wait` for the watcher's first round (or its first failure to reach
+    /// the engine), so the first command after a start gets numbers rather
+    /// than "no sample yet". Waits for the watcher, never reads the engine.
+    pub async fn current_within(
+        &self,
+        wait: std::time::Duration,
+    ) -> Result<Current, EngineDown> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let progress = self.progress.notified();
+            tokio::pin!(progress);
+            progress.as_mut().enable();
+            let failed = self.engine_error.lock().is_ok_and(|e| e.is_some());
+            if self.sampled.load(Ordering::Acquire) || failed {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, progress).await.is_err() {
+                break;
+            }
+        }
+        self.current(OffsetDateTime::now_utc())
     }
 
     /// Everything the cache holds now, fresh or not (for /metrics).

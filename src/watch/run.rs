@@ -1,6 +1,6 @@
-//! The watcher's loops: following the engine (events and one stats stream
-//! per container), evaluating HighMemoryUsage once a second, and recording
-//! history. Each loop survives engine and database outages: it logs, counts
+//! The watcher's loops: following the engine (events and the container
+//! list), sampling memory on the watcher's own clock, evaluating
+//! HighMemoryUsage once a second, and recording history. Each loop survives engine and database outages: it logs, counts
 //! the error for /metrics, waits and tries again.
 
 use super::Watcher;
@@ -26,6 +26,13 @@ pub(super) async fn follow(w: Arc<Watcher>) {
             Err(e) => {
                 crate::metrics::global().docker_error("watch");
                 tracing::warn!(error = %crate::cause_chain(&e), retry_in_secs = backoff.as_secs(), "watcher lost the engine");
+                if let Ok(mut last) = w.engine_error.lock() {
+                    *last = Some(match &e {
+                        DockerError::Timeout { secs, .. } => super::EngineDown::Timeout { secs: *secs },
+                        e => super::EngineDown::Failed(e.to_string()),
+                    });
+                }
+                w.progress.notify_waiters();
             }
         }
         w.synced.store(false, Ordering::Release);
@@ -38,11 +45,20 @@ pub(super) async fn follow(w: Arc<Watcher>) {
 /// list, so that nothing starting in between is missed.
 async fn session(w: &Arc<Watcher>, backoff: &mut Duration) -> Result<(), DockerError> {
     let engine = w.engine.clone();
-    w.host_memory
-        .store(engine.host_memory().await?, Ordering::Release);
+    let host = engine.host().await?;
+    w.host_memory.store(host.memory_bytes, Ordering::Release);
+    match w.sampler.attach(host.cgroup_driver) {
+        Ok(at) => tracing::info!(memory_root = %at, "reading container memory from the kernel's cgroup files"),
+        Err(why) => tracing::warn!(%why, "reading container memory through the engine's stats API, at most docker.max_concurrent_stats at once"),
+    }
     let mut events = Box::pin(engine.container_events(&w.scope));
     reconcile(w, &engine).await?;
     w.synced.store(true, Ordering::Release);
+    if let Ok(mut last) = w.engine_error.lock() {
+        *last = None;
+    }
+    // Sample what was just listed now, not at the next tick.
+    w.kick.notify_one();
     *backoff = Duration::from_secs(1);
     tracing::info!(containers = w.cache.len(), "watcher following the engine");
     let every = Duration::from_secs(w.settings.watch.reconcile_secs.max(1));
@@ -52,7 +68,7 @@ async fn session(w: &Arc<Watcher>, backoff: &mut Duration) -> Result<(), DockerE
             event = events.next() => match event {
                 None => return Ok(()),
                 Some(Err(e)) => return Err(e),
-                Some(Ok(e)) => on_event(w, &engine, e).await,
+                Some(Ok(e)) => on_event(w, e).await,
             },
             _ = tick.tick() => {
                 reconcile(w, &engine).await?;
@@ -74,12 +90,12 @@ async fn reconcile(w: &Arc<Watcher>, engine: &Engine) -> Result<(), DockerError>
         }
     }
     for c in &listed {
-        track(w, engine, c);
+        track(w, c);
     }
     Ok(())
 }
 
-async fn on_event(w: &Arc<Watcher>, engine: &Engine, e: EngineEvent) {
+async fn on_event(w: &Arc<Watcher>, e: EngineEvent) {
     if e.id.is_empty() {
         return;
     }
@@ -97,7 +113,13 @@ async fn on_event(w: &Arc<Watcher>, engine: &Engine, e: EngineEvent) {
                 service: e.service.clone(),
                 project: e.project.clone(),
             };
-            track(w, engine, &started);
+            // Read at once from the kernel (microseconds), so a report
+            // right after a start has its numbers; through the stats API
+            // the next round reads it.
+            if track(w, &started) && w.sampler.kernel_ok() {
+                let host = w.host_memory.load(Ordering::Acquire);
+                round(w, vec![started], host).await;
+            }
         }
         "die" | "destroy" => {
             tracing::debug!(container = %e.name, action = %e.action, "container gone");
@@ -201,48 +223,58 @@ async fn resolve_quiet_ooms(w: &Watcher, now: OffsetDateTime) {
     }
 }
 
-/// Starts tracking a container and its stats stream, unless tracked.
-fn track(w: &Arc<Watcher>, engine: &Engine, c: &Listed) {
-    if !w
-        .cache
+/// Starts tracking a container (false: tracked already); the next
+/// sampling round reads it.
+fn track(w: &Watcher, c: &Listed) -> bool {
+    w.cache
         .insert(&c.id, &c.name, c.service.clone(), c.project.clone())
-    {
-        return;
-    }
-    let task = tokio::spawn(stats(
-        w.clone(),
-        engine.clone(),
-        c.id.clone(),
-        c.name.clone(),
-    ));
-    w.cache.set_task(&c.id, task.abort_handle());
 }
 
-/// Follows one container's stats until it goes away (its task is aborted
-/// when the cache drops it); a broken stream is reopened.
-async fn stats(w: Arc<Watcher>, engine: Engine, id: String, name: String) {
+/// Samples every tracked container each `watch.sample_ms`, one round at a
+/// time: a slow round delays the next, it never piles rounds up. Runs
+/// whether or not the engine's event stream is up: the kernel's files
+/// need no engine.
+pub(super) async fn sample(w: Arc<Watcher>) {
+    let every = Duration::from_millis(w.settings.watch.sample_ms.max(100));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = w.kick.notified() => {}
+        }
         let host = w.host_memory.load(Ordering::Acquire);
-        let mut stream = Box::pin(engine.memory_stream(&id, host));
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(Reading::Gone) => {
-                    w.cache.remove(&id);
-                    return;
-                }
-                Ok(reading) => w.cache.record(&id, reading, OffsetDateTime::now_utc()),
-                Err(e) => {
-                    crate::metrics::global().docker_error("stats");
-                    tracing::warn!(container = %name, error = %e, "stats stream failed");
-                    break;
-                }
-            }
+        if host == 0 {
+            // The engine was never reached: nothing is tracked yet.
+            continue;
         }
-        if !w.cache.contains(&id) {
-            return;
+        let via = round(&w, w.cache.targets(), host).await;
+        crate::metrics::global().memory_reads(via.kernel as u64, via.api as u64);
+        if let Ok(mut last) = w.via.lock() {
+            *last = via;
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        w.sampled.store(true, Ordering::Release);
+        w.progress.notify_waiters();
     }
+}
+
+/// Reads `targets` and records what was read; gone containers leave the
+/// cache.
+async fn round(w: &Watcher, targets: Vec<Listed>, host: u64) -> super::Via {
+    if targets.is_empty() {
+        return super::Via::default();
+    }
+    let (rows, via) = w.sampler.read(targets, host).await;
+    let at = OffsetDateTime::now_utc();
+    for (c, reading) in rows {
+        match reading {
+            Reading::Gone => {
+                w.cache.remove(&c.id);
+            }
+            reading => w.cache.record(&c.id, reading, at),
+        }
+    }
+    via
 }
 
 /// HighMemoryUsage, evaluated once a second over the cache, and the

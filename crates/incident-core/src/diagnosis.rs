@@ -50,10 +50,17 @@ pub struct Diagnosis {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "from", rename_all = "snake_case")]
 pub enum Source {
-    /// Read from the engine for this report.
+    /// Read from the engine's API for this report.
     Engine,
-    /// The live watcher's cache; the oldest sample is `age_ms` old.
-    Live { age_ms: u64 },
+    /// Read from the kernel's cgroup files for this report.
+    Kernel,
+    /// The live watcher's latest samples: the oldest is `age_ms` old, the
+    /// newest `newest_ms`; `reader` says how the watcher reads memory.
+    Live {
+        age_ms: u64,
+        newest_ms: u64,
+        reader: Reader,
+    },
     /// The recorded history (live cache and database).
     History,
     /// Read from the monitored application's database for this report.
@@ -65,11 +72,43 @@ impl Source {
     pub fn describe(&self) -> String {
         match self {
             Source::Engine => "read from the engine just now".into(),
-            Source::Live { age_ms } => {
-                format!("live data, {:.1} s old", *age_ms as f64 / 1000.0)
+            Source::Kernel => "read from the kernel's cgroup files just now".into(),
+            Source::Live {
+                age_ms,
+                newest_ms,
+                reader,
+            } => {
+                let secs = |ms: &u64| *ms as f64 / 1000.0;
+                // Rows sampled at different times say so: one age would
+                // hide a stale row behind a fresh one.
+                let age = if age_ms.abs_diff(*newest_ms) >= 100 {
+                    format!("{:.1}-{:.1} s old", secs(newest_ms), secs(age_ms))
+                } else {
+                    format!("{:.1} s old", secs(age_ms))
+                };
+                format!("live data from {}, {age}", reader.describe())
             }
             Source::History => "recorded history".into(),
             Source::AppDatabase => "read from the application's database just now".into(),
+        }
+    }
+}
+
+/// How the live watcher reads memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reader {
+    /// The kernel's cgroup files, beside the engine.
+    Kernel,
+    /// The engine's stats API: the cgroup files are not reachable here.
+    StatsApi,
+}
+
+impl Reader {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Reader::Kernel => "the kernel's cgroup files",
+            Reader::StatsApi => "the engine's stats API",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod access;
 pub mod alerting;
 pub mod approval;
 pub mod causes;
+pub mod cgroup;
 pub mod commands;
 pub mod connections;
 pub mod diagnosis;

@@ -21,6 +21,10 @@ pub struct ContainerSample {
     pub project: Option<String>,
     #[serde(flatten)]
     pub reading: Reading,
+    /// How old the reading was when the report was made, for readings
+    /// from the live watcher; `None` when read for this report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_ms: Option<u64>,
 }
 
 /// The outcome of reading one container's memory.

@@ -45,6 +45,8 @@ pub enum DiagnoseError {
     ServiceNotRunning { service: String },
     #[error("profiling runs commands inside a watched project's containers; watching every container is read-only")]
     NeedsProject,
+    #[error("the bot's watcher is not following the Docker engine: {why}")]
+    NotWatching { why: crate::watch::EngineDown },
     #[error(transparent)]
     Docker(#[from] DockerError),
     #[error(transparent)]
@@ -87,6 +89,17 @@ impl DiagnoseError {
             DiagnoseError::Docker(_) => {
                 "the Docker engine cannot be reached; the bot's log has the details".into()
             }
+            DiagnoseError::NotWatching { why } => match why {
+                crate::watch::EngineDown::NotYet => {
+                    "the bot is still connecting to the Docker engine; try again in a few seconds".into()
+                }
+                crate::watch::EngineDown::Timeout { secs } => {
+                    format!("the Docker engine did not answer within {secs}s")
+                }
+                crate::watch::EngineDown::Failed(_) => {
+                    "the Docker engine cannot be reached; the bot's log has the details".into()
+                }
+            },
             other => other.to_string(),
         }
     }

@@ -10,7 +10,10 @@ use crate::core::diagnosis::{judge_memory, Finding, Source};
 use crate::core::profile::{judge_profile, ProfileRun};
 use crate::core::runbook::{Check, ContainerMemoryCheck, Profiler, Runbook, Step};
 use crate::core::trend::{judge_trend, TrendRule};
-use crate::docker::{DockerError, Engine};
+use crate::core::diagnosis::Reader;
+use crate::core::memory::MemorySnapshot;
+use crate::docker::DockerError;
+use crate::watch::sampler::{Sampler, Via};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -98,34 +101,109 @@ pub(super) async fn connections(
     ))
 }
 
-/// Step 1: every container's memory, from the live cache when it is
-/// complete and fresh, else from the engine.
+/// Step 1: every container's memory, judged.
 pub(super) async fn container_memory(
     p: &Probes<'_>,
     step: &Step,
     check: &ContainerMemoryCheck,
 ) -> Result<Found, DiagnoseError> {
     let endpoint = p.engine.endpoint().to_string();
-    let now = OffsetDateTime::now_utc();
-    if let Some(fresh) = p.watcher.and_then(|w| w.fresh(now)) {
-        let report = judge_memory(step, check, &fresh.snapshot);
-        let age_ms = fresh.oldest_ms.unwrap_or(0);
-        return Ok((
+    let (snapshot, source, notes) = memory_now(p).await?;
+    if snapshot.containers.is_empty() {
+        let running = match (p.scope, p.watcher) {
+            // Only the terminal names the other projects; a chat channel
+            // is never told them, so a command does not ask the engine.
+            (Scope::Project(_), None) => p.engine.running_projects().await?,
+            _ => BTreeMap::new(),
+        };
+        return Err(DiagnoseError::NoContainers {
+            scope: p.scope.clone(),
             endpoint,
-            Source::Live { age_ms },
-            Finding::ContainerMemory(report),
+            running,
+        });
+    }
+    let mut report = judge_memory(step, check, &snapshot);
+    report.verdict.notes.extend(notes);
+    Ok((endpoint, source, Finding::ContainerMemory(report)))
+}
+
+/// Every container's memory now, where it came from, and what a reader
+/// should know about it. With the live watcher: its latest samples, never
+/// a read of the engine (a stale or missing row is flagged, not waited
+/// for). Without one (the terminal): one read of the cgroup files, the
+/// stats API for what they do not cover, the whole bounded.
+pub(super) async fn memory_now(
+    p: &Probes<'_>,
+) -> Result<(MemorySnapshot, Source, Vec<String>), DiagnoseError> {
+    let Some(watcher) = p.watcher else {
+        let limit = Duration::from_secs(p.settings.docker.timeout_secs);
+        let sampler = Sampler::new(
+            p.engine.clone(),
+            p.settings.cgroup_root(),
+            p.settings.docker.max_concurrent_stats,
+        );
+        // Each engine request is bounded by `limit`; the whole report by
+        // twice that, because the person waiting cares about the total.
+        let (snapshot, via) = match tokio::time::timeout(limit * 2, sampler.snapshot(p.scope)).await {
+            Ok(read) => read?,
+            Err(_) => {
+                return Err(DiagnoseError::Docker(DockerError::Timeout {
+                    endpoint: p.engine.endpoint().to_string(),
+                    secs: limit.as_secs() * 2,
+                }))
+            }
+        };
+        let source = if via.api == 0 { Source::Kernel } else { Source::Engine };
+        return Ok((snapshot, source, via_notes(&via)));
+    };
+    // Right after start-up, the watcher's first round is at most a
+    // request timeout away; a command waits for it, never for the engine.
+    let wait = Duration::from_secs(p.settings.docker.timeout_secs.max(1));
+    let current = watcher
+        .current_within(wait)
+        .await
+        .map_err(|why| DiagnoseError::NotWatching { why })?;
+    let mut notes = via_notes(&current.via);
+    let stale: Vec<u64> = current
+        .live
+        .snapshot
+        .containers
+        .iter()
+        .filter_map(|c| c.age_ms.filter(|age| *age > current.stale_ms))
+        .collect();
+    if let Some(oldest) = stale.iter().max() {
+        notes.push(format!(
+            "{} of {} rows are older than {} s (the oldest {:.1} s): shown as last read",
+            stale.len(),
+            current.live.snapshot.containers.len(),
+            current.stale_ms / 1000,
+            *oldest as f64 / 1000.0
         ));
     }
-    let limit = Duration::from_secs(p.settings.docker.timeout_secs);
-    // Each request is bounded by `limit`; the whole report by twice that,
-    // because the person waiting cares about the total.
-    let report = memory(p.engine, p.scope, endpoint.clone(), step, check);
-    match tokio::time::timeout(limit * 2, report).await {
-        Ok(result) => Ok((endpoint, Source::Engine, result?)),
-        Err(_) => Err(DiagnoseError::Docker(DockerError::Timeout {
-            endpoint,
-            secs: limit.as_secs() * 2,
-        })),
+    if !current.synced {
+        notes.push(match &current.engine_error {
+            Some(_) => "the engine's event stream is down: containers started or removed since are not shown as such".into(),
+            None => "the container list is being re-read from the engine".into(),
+        });
+    }
+    let reader = if current.via.api > 0 { Reader::StatsApi } else { Reader::Kernel };
+    let source = Source::Live {
+        age_ms: current.live.oldest_ms.unwrap_or(current.live.newest_ms),
+        newest_ms: current.live.newest_ms,
+        reader,
+    };
+    Ok((current.live.snapshot, source, notes))
+}
+
+/// What the report says about rows read through the stats API.
+fn via_notes(via: &Via) -> Vec<String> {
+    match (&via.why_api, via.api) {
+        (_, 0) => Vec::new(),
+        (Some(why), n) => vec![format!(
+            "{n} of {} rows read through the engine's stats API: {why}",
+            via.api + via.kernel
+        )],
+        (None, n) => vec![format!("{n} rows read through the engine's stats API")],
     }
 }
 
@@ -166,28 +244,4 @@ pub(super) fn process_bar(runbook: &Runbook) -> Option<f64> {
         Check::ContainerMemory(c) => c.process_max_mib,
         _ => None,
     })
-}
-
-async fn memory(
-    engine: &Engine,
-    scope: &Scope,
-    endpoint: String,
-    step: &Step,
-    check: &ContainerMemoryCheck,
-) -> Result<Finding, DiagnoseError> {
-    let snapshot = engine.memory_snapshot(scope).await?;
-    if snapshot.containers.is_empty() {
-        let running = match scope {
-            Scope::Project(_) => engine.running_projects().await?,
-            Scope::All => BTreeMap::new(),
-        };
-        return Err(DiagnoseError::NoContainers {
-            scope: scope.clone(),
-            endpoint,
-            running,
-        });
-    }
-    Ok(Finding::ContainerMemory(judge_memory(
-        step, check, &snapshot,
-    )))
 }

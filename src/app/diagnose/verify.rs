@@ -41,11 +41,7 @@ pub async fn verify(
         };
         let (outcome, observed) = match &item.check {
             Check::ContainerMemory(check) => {
-                let now = OffsetDateTime::now_utc();
-                let snapshot = match p.watcher.and_then(|w| w.fresh(now)) {
-                    Some(live) => live.snapshot,
-                    None => p.engine.memory_snapshot(p.scope).await?,
-                };
+                let (snapshot, _, _) = super::probe::memory_now(p).await?;
                 let v = judge_memory(&step, check, &snapshot).verdict;
                 (v.outcome, v.observed)
             }

@@ -92,7 +92,7 @@ async fn elsewhere(
     caller: &Caller,
     label: &str,
     report: crate::render::Embed,
-    chart: Option<crate::render::Attachment>,
+    chart: Vec<crate::render::Attachment>,
 ) -> String {
     let channel = app.incident_channel();
     // Say who asked without pinging them.

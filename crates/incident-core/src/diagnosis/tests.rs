@@ -42,6 +42,7 @@ fn snapshot(containers: &[C]) -> MemorySnapshot {
         service: Some(name.trim_start_matches("rota-cc-").into()),
         project: Some("rota-cc".into()),
         reading,
+        age_ms: None,
     };
     MemorySnapshot {
         host_memory_bytes: HOST,

@@ -23,6 +23,7 @@ mod mem_status;
 mod profile_chat;
 mod recovery;
 mod runbooks;
+mod scale;
 mod store;
 mod verify_chat;
 mod watcher_chat;

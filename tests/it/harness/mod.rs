@@ -9,12 +9,14 @@
 //! - `approvals`: members and the two-person approval flow;
 //! - `commands`: `/mem` subcommands, monitored-database sessions, HTTP;
 //! - `own_pg`: a PostgreSQL server a test may stop and start;
+//! - `engine_proxy`: the real engine behind a slow, counting socket;
 //! - `memory_chat`: the application's chat port in memory, for tests that
 //!   step the loops in-process.
 
 mod approvals;
 mod bot;
 mod commands;
+mod engine_proxy;
 pub mod memory_chat;
 mod own_pg;
 mod support;
@@ -22,6 +24,7 @@ mod support;
 pub use approvals::*;
 pub use bot::*;
 pub use commands::*;
+pub use engine_proxy::EngineProxy;
 pub use own_pg::OwnPostgres;
 pub use support::*;
 

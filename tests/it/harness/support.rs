@@ -136,13 +136,44 @@ impl Project {
         docker(&["rm", "-f", name]);
         self.containers.retain(|c| c != name);
     }
+
+    /// Starts `n` services `svc000`… holding `mb` MiB each, a few at a
+    /// time (the engine here can deadlock on hundreds of parallel
+    /// operations), without waiting for each to be resident.
+    pub fn start_many(&mut self, n: usize, mb: u64) -> Vec<String> {
+        let names: Vec<String> = (0..n).map(|i| self.container(&format!("svc{i:03}"))).collect();
+        let project_label = format!("com.docker.compose.project={}", self.name);
+        let mb_arg = mb.to_string();
+        for chunk in names.chunks(6) {
+            std::thread::scope(|scope| {
+                for name in chunk {
+                    let service = name
+                        .trim_start_matches(&format!("{}-", self.name))
+                        .trim_end_matches("-1")
+                        .to_string();
+                    let (project_label, mb_arg) = (&project_label, &mb_arg);
+                    scope.spawn(move || {
+                        let service_label = format!("com.docker.compose.service={service}");
+                        let out = docker(&[
+                            "run", "-d", "--name", name, "--label", TEST_LABEL, "--label",
+                            project_label, "--label", &service_label, IMAGE, "--mb", mb_arg,
+                        ]);
+                        assert!(out.status.success(), "docker run {name}: {}", String::from_utf8_lossy(&out.stderr));
+                    });
+                }
+            });
+        }
+        self.containers.extend(names.iter().cloned());
+        names
+    }
 }
 
 impl Drop for Project {
     fn drop(&mut self) {
-        if !self.containers.is_empty() {
+        // A few at a time, as they were started.
+        for chunk in self.containers.chunks(8) {
             let mut args = vec!["rm", "-f"];
-            args.extend(self.containers.iter().map(String::as_str));
+            args.extend(chunk.iter().map(String::as_str));
             docker(&args);
         }
     }

@@ -51,6 +51,10 @@ ENV INCIDENT_BOT_CONFIG=/app/config/site.toml
 # /metrics, /alertmanager, /healthz and /readyz, reachable from the compose
 # network (Prometheus, Alertmanager).
 ENV INCIDENT_BOT_HTTP__LISTEN=0.0.0.0:9187
+# Container memory is read from the host's cgroup files, mounted read-only
+# here (`-v /sys/fs/cgroup:/host/sys/fs/cgroup:ro`); without the mount the
+# bot reads through the engine's stats API and its reports say so.
+ENV INCIDENT_BOT_WATCH__CGROUP_ROOT=/host/sys/fs/cgroup
 EXPOSE 9187
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
     CMD ["incident-bot", "health"]

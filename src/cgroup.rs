@@ -133,9 +133,7 @@ impl Cgroups {
             // The kernel removes the directory when the container's last
             // process is gone; a read racing that removal can also see
             // ENODEV.
-            Err(e) if e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(19) => {
-                Read::Gone
-            }
+            Err(e) if e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(19) => Read::Gone,
             Err(e) => Read::Failed(format!("cgroup files not readable: {e}")),
         }
     }
@@ -182,10 +180,11 @@ mod tests {
     #[test]
     fn a_v2_systemd_tree_is_found_and_read() {
         let root = Scratch::new("v2");
-        write(root.path(), &[("cgroup.controllers", "cpuset cpu io memory pids\n")]);
-        let scope = root
-            .path()
-            .join(format!("system.slice/docker-{ID}.scope"));
+        write(
+            root.path(),
+            &[("cgroup.controllers", "cpuset cpu io memory pids\n")],
+        );
+        let scope = root.path().join(format!("system.slice/docker-{ID}.scope"));
         write(
             &scope,
             &[
@@ -231,7 +230,10 @@ mod tests {
     fn garbage_in_the_files_is_a_failed_row() {
         let root = Scratch::new("garbage");
         let dir = root.path().join("memory/docker").join(ID);
-        write(&root.path().join("memory"), &[("memory.usage_in_bytes", "1\n")]);
+        write(
+            &root.path().join("memory"),
+            &[("memory.usage_in_bytes", "1\n")],
+        );
         write(
             &dir,
             &[

@@ -103,9 +103,10 @@ fn cells(row: &MemoryRow, with_age: bool) -> Vec<String> {
             .map_or("-".into(), |p| format!("{p:.1}%")),
     ];
     if with_age {
-        out.push(s.age_ms.map_or("-".into(), |ms| {
-            format!("{:.1}s", ms as f64 / 1000.0)
-        }));
+        out.push(
+            s.age_ms
+                .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+        );
     }
     out.push(mark.into());
     out
@@ -114,7 +115,13 @@ fn cells(row: &MemoryRow, with_age: bool) -> Vec<String> {
 fn align(lines: &[Vec<String>], with_age: bool) -> String {
     let columns = lines[0].len();
     let widths: Vec<usize> = (0..columns)
-        .map(|i| lines.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            lines
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     // Numbers right-aligned, names left-aligned, as docker stats.
     let numeric = if with_age { 2..=5 } else { 2..=4 };

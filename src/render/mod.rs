@@ -10,8 +10,8 @@ use std::fmt::Write;
 
 pub mod alert;
 mod connections;
-mod memory_table;
 pub mod incident;
+mod memory_table;
 pub mod message;
 mod report;
 mod runbook;

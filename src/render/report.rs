@@ -69,7 +69,10 @@ pub fn report(d: &Diagnosis, runbook: &Runbook) -> (Embed, Vec<Attachment>) {
             format!("profile-{}.txt", r.service),
             r.output.clone().into_bytes(),
         )],
-        _ => png.map(|png| Attachment::new(CHART_FILE, png)).into_iter().collect(),
+        _ => png
+            .map(|png| Attachment::new(CHART_FILE, png))
+            .into_iter()
+            .collect(),
     };
     if let Some(text) = whole_table {
         files.push(Attachment::new(TABLE_FILE, text.into_bytes()));
@@ -252,5 +255,62 @@ mod tests {
                 "{n}"
             );
         }
+    }
+
+    /// 200 rows: the embed shows the offender first (it sorts last by
+    /// name), says how many rows it shows, and the attached table holds
+    /// all 200, with each row's age (they were sampled at different times).
+    #[test]
+    fn a_table_too_big_for_the_embed_is_attached_whole() {
+        let rb = Runbook::parse(include_str!("../../commands/mem.toml"), "mem.toml").unwrap();
+        let step = rb.step("status").unwrap();
+        let Check::ContainerMemory(check) = &step.check else {
+            unreachable!()
+        };
+        let containers = (0..200u64)
+            .map(|i| ContainerSample {
+                name: format!("shop-svc{i:03}-1"),
+                id: format!("{i:064}"),
+                service: Some(format!("svc{i:03}")),
+                project: Some("shop".into()),
+                reading: Reading::Sampled {
+                    usage_bytes: if i == 199 { 700 << 20 } else { 8 << 20 },
+                    limit_bytes: None,
+                },
+                age_ms: Some(i * 10),
+            })
+            .collect();
+        let snapshot = MemorySnapshot {
+            host_memory_bytes: 64 << 30,
+            containers,
+        };
+        let d = Diagnosis {
+            runbook: "mem".into(),
+            runbook_title: rb.runbook.title.clone(),
+            scope: ScopeView::Project("shop".into()),
+            endpoint: "unix:///var/run/docker.sock".into(),
+            source: crate::core::diagnosis::Source::Engine,
+            finding: Finding::ContainerMemory(judge_memory(step, check, &snapshot)),
+        };
+        let (embed, files) = report(&d, &rb);
+        let description = embed.description.unwrap();
+        let shown: Vec<&str> = description
+            .lines()
+            .filter(|l| l.starts_with("shop-svc"))
+            .collect();
+        assert!(shown[0].starts_with("shop-svc199-1"), "{description}");
+        let says = format!("showing {} of 200 containers", shown.len());
+        assert!(description.contains(&says), "{description}");
+        let table = files
+            .iter()
+            .find(|f| f.name == TABLE_FILE)
+            .expect("table attached");
+        let text = String::from_utf8(table.bytes.clone()).unwrap();
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("shop-svc")).count(),
+            200
+        );
+        assert!(text.contains("AGE") && text.contains("1.9s"), "{text}");
+        assert!(files.iter().any(|f| f.name == CHART_FILE));
     }
 }

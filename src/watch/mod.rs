@@ -247,10 +247,7 @@ impl Watcher {
     /// `wait` for the watcher's first round (or its first failure to reach
     /// the engine), so the first command after a start gets numbers rather
     /// than "no sample yet". Waits for the watcher, never reads the engine.
-    pub async fn current_within(
-        &self,
-        wait: std::time::Duration,
-    ) -> Result<Current, EngineDown> {
+    pub async fn current_within(&self, wait: std::time::Duration) -> Result<Current, EngineDown> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let progress = self.progress.notified();

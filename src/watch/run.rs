@@ -28,7 +28,9 @@ pub(super) async fn follow(w: Arc<Watcher>) {
                 tracing::warn!(error = %crate::cause_chain(&e), retry_in_secs = backoff.as_secs(), "watcher lost the engine");
                 if let Ok(mut last) = w.engine_error.lock() {
                     *last = Some(match &e {
-                        DockerError::Timeout { secs, .. } => super::EngineDown::Timeout { secs: *secs },
+                        DockerError::Timeout { secs, .. } => {
+                            super::EngineDown::Timeout { secs: *secs }
+                        }
                         e => super::EngineDown::Failed(e.to_string()),
                     });
                 }
@@ -48,8 +50,12 @@ async fn session(w: &Arc<Watcher>, backoff: &mut Duration) -> Result<(), DockerE
     let host = engine.host().await?;
     w.host_memory.store(host.memory_bytes, Ordering::Release);
     match w.sampler.attach(host.cgroup_driver) {
-        Ok(at) => tracing::info!(memory_root = %at, "reading container memory from the kernel's cgroup files"),
-        Err(why) => tracing::warn!(%why, "reading container memory through the engine's stats API, at most docker.max_concurrent_stats at once"),
+        Ok(at) => {
+            tracing::info!(memory_root = %at, "reading container memory from the kernel's cgroup files")
+        }
+        Err(why) => {
+            tracing::warn!(%why, "reading container memory through the engine's stats API, at most docker.max_concurrent_stats at once")
+        }
     }
     let mut events = Box::pin(engine.container_events(&w.scope));
     reconcile(w, &engine).await?;

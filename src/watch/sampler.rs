@@ -50,8 +50,13 @@ impl Sampler {
         Sampler {
             engine,
             kernel: RwLock::new(Err(match &root {
-                Some(r) => format!("the cgroup hierarchy under {} is not examined yet", r.display()),
-                None => "reading the cgroup files is turned off (watch.cgroup_root is empty)".into(),
+                Some(r) => format!(
+                    "the cgroup hierarchy under {} is not examined yet",
+                    r.display()
+                ),
+                None => {
+                    "reading the cgroup files is turned off (watch.cgroup_root is empty)".into()
+                }
             })),
             root,
             dirs: Mutex::new(HashMap::new()),
@@ -94,7 +99,11 @@ impl Sampler {
     /// Reads `targets`: each from its cgroup files when they can be found,
     /// else through the stats API (bounded by the permits).
     pub async fn read(&self, targets: Vec<Listed>, host: u64) -> (Vec<(Listed, Reading)>, Via) {
-        let kernel = self.kernel.read().map(|k| k.clone()).unwrap_or_else(|_| Err("poisoned".into()));
+        let kernel = self
+            .kernel
+            .read()
+            .map(|k| k.clone())
+            .unwrap_or_else(|_| Err("poisoned".into()));
         let (mut done, rest, why_api) = match kernel {
             Ok(cg) => self.read_kernel(cg, targets, host).await,
             Err(why) => (Vec::new(), targets, Some(why)),
@@ -161,7 +170,9 @@ impl Sampler {
             .map(|last| last.is_none_or(|at| at.elapsed() >= SEARCH_EVERY))
             .unwrap_or(false);
         let root = cg.mem_root().display().to_string();
-        let job = tokio::task::spawn_blocking(move || kernel_round(&cg, targets, known, host, may_search));
+        let job = tokio::task::spawn_blocking(move || {
+            kernel_round(&cg, targets, known, host, may_search)
+        });
         let Ok(round) = job.await else {
             return (Vec::new(), Vec::new(), None);
         };

@@ -1,154 +1,199 @@
-//! The live-status benchmark (ignored by the suite; `bench/live-status`
-//! runs it in release mode): `/mem status` answered from the watcher's cache
-//! through the real bot and the Discord emulator, against `docker stats
-//! --no-stream` for the same containers, side by side in one run; then the
-//! bot's resident memory and CPU while it watches N and 100 containers.
+//! The watching-at-scale benchmark (ignored by the suite; `bench/scale`
+//! runs it in release mode). For each size N, side by side in one run:
+//! the terminal `mem status` against `docker stats --no-stream` on the
+//! same containers; the engine's CPU while the bot watches against the
+//! engine idle; then, with containers created and removed meanwhile,
+//! `/mem status` at 20 commands/s through the Discord emulator (latency
+//! from the interaction to the final answer, failures, the age of the data
+//! answered) and the bot's peak resident memory.
 //!
 //! A benchmark prints figures; it asserts only that the measurements are
-//! real (every answer came from live data, every container was watched).
+//! real (every answer came from live data).
 
-use crate::discord::{Emulator, INCIDENT_CHANNEL_ID};
+use crate::discord::{Emulator, Sent, INCIDENT_CHANNEL_ID};
 use crate::harness::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.into())
 }
 
-fn median(v: &mut [f64]) -> f64 {
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+    v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
 }
 
-/// Waits until /metrics says the bot watches `n` containers, each sampled.
-async fn watching(base: &str, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (_, m) = crate::harness::get(&format!("{base}/metrics")).await;
-        let watched = m
-            .lines()
-            .find_map(|l| l.strip_prefix("incident_bot_watched_containers "))
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(0);
-        let sampled = m
-            .lines()
-            .filter(|l| l.starts_with("incident_bot_container_memory_usage_bytes{"))
-            .count();
-        if watched == n && sampled == n {
-            return;
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// CPU ticks (user + system) of every process whose command is one of
+/// the engine's: dockerd, containerd and the containers' shims.
+fn engine_ticks() -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        if comm == "dockerd" || comm.starts_with("containerd") {
+            let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+            total += f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0);
         }
-        assert!(
-            Instant::now() < deadline,
-            "watching {watched}, sampled {sampled}, want {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    total
 }
 
-/// (resident MiB, CPU % of one core over `window`) of process `pid`.
-async fn rss_and_cpu(pid: u32, window: Duration) -> (f64, f64) {
-    let ticks = || {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        // Fields after the command name (which may hold spaces).
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-    };
-    let hz = 100.0; // USER_HZ on Linux
-    let before = ticks();
+/// The engine's CPU over `window`, in % of one core.
+async fn engine_cpu(window: Duration) -> f64 {
+    let before = engine_ticks();
     tokio::time::sleep(window).await;
-    let cpu = (ticks() - before) as f64 / hz / window.as_secs_f64() * 100.0;
+    (engine_ticks() - before) as f64 / 100.0 / window.as_secs_f64() * 100.0
+}
+
+/// The bot's peak resident memory (VmHWM), MiB.
+fn peak_rss(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kib: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap();
-    (kib / 1024.0, cpu)
+    kib / 1024.0
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "a benchmark: run by bench/live-status"]
-async fn bench_live_status() {
-    let n = env_usize("BENCH_N", 50);
-    let runs = env_usize("RUNS", 7);
-    let mut p = Project::new("bench");
-    println!("starting {n} containers…");
-    let mut names: Vec<String> = (0..n)
-        .map(|i| p.start(&format!("svc{i}"), 8, None))
-        .collect();
-    let emu = Emulator::start().await;
-    let bot = Bot::start(&emu, &p.name, &[]).await;
-    let base = bot.http_base().await;
-    watching(&base, n).await;
-
-    let mut bot_ms = Vec::new();
-    let mut docker_ms = Vec::new();
-    let mut max_age: f64 = 0.0;
-    // One warm-up each, then alternate.
+/// Medians of `runs` alternating runs of the terminal command and of
+/// `docker stats --no-stream` on the same containers.
+fn terminal_vs_docker_stats(project: &str, names: &[String], runs: usize) -> (f64, f64) {
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for i in 0..=runs {
+        let t = Instant::now();
+        let out = bot(&["mem", "status", "--project", project], &[]);
+        let o = ms(t);
+        assert!(stdout(&out).contains("cgroup files"), "{}", stdout(&out));
         let t = Instant::now();
         let out = Command::new("docker")
             .args(["stats", "--no-stream"])
-            .args(&names)
+            .args(names)
             .output()
             .unwrap();
+        let d = ms(t);
         assert!(out.status.success());
-        let docker = t.elapsed().as_secs_f64() * 1000.0;
-
-        let sent = emu.slash(status_in(INCIDENT_CHANNEL_ID, responder())).await;
-        let edit = emu
-            .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
-            .await;
-        let ours = edit.at.duration_since(sent.at).as_secs_f64() * 1000.0;
-        let footer = edit.json.as_ref().unwrap()["embeds"][0]["footer"]["text"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let age: f64 = footer
-            .split("live data, ")
-            .nth(1)
-            .and_then(|s| s.split(" s old").next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("not answered from the live cache: {footer}"));
-        let rows = edit.json.as_ref().unwrap()["embeds"][0]["description"]
-            .as_str()
-            .unwrap()
-            .matches(&p.name)
-            .count();
-        assert!(rows > 0, "the report lists the containers");
         if i > 0 {
-            bot_ms.push(ours);
-            docker_ms.push(docker);
-            max_age = max_age.max(age);
+            ours.push(o);
+            theirs.push(d);
         }
     }
-    let (ours, theirs) = (median(&mut bot_ms), median(&mut docker_ms));
-    println!();
-    println!("live status, {n} containers, {runs} runs each (medians):");
-    println!("  /mem status (live cache, via Discord emulator): {ours:8.1} ms   data at most {max_age:.1} s old");
-    println!("  docker stats --no-stream (same containers):     {theirs:8.1} ms");
-    println!("  ratio: {:.1}x faster", theirs / ours);
+    (percentile(&mut ours, 0.5), percentile(&mut theirs, 0.5))
+}
 
-    let pid = bot.pid();
-    let (rss, cpu) = rss_and_cpu(pid, Duration::from_secs(10)).await;
-    println!("  bot while watching {n}: RSS {rss:.1} MiB, CPU {cpu:.1}% of one core (10 s)");
-    if n < 100 {
-        for i in n..100 {
-            names.push(p.start(&format!("svc{i}"), 8, None));
+/// Creates and removes one container of the project every 500 ms until
+/// `stop`, on a thread of its own (the CLI blocks).
+fn churn(
+    project: &str,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    let project = project.to_string();
+    std::thread::spawn(move || {
+        let mut n = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let name = format!("{project}-churn{n}-1");
+            let _ = Command::new("docker")
+                .args(["run", "-d", "--name", &name, "--label", TEST_LABEL])
+                .arg(format!("--label=com.docker.compose.project={project}"))
+                .arg(format!("--label=com.docker.compose.service=churn{n}"))
+                .args([IMAGE, "--mb", "1"])
+                .output();
+            std::thread::sleep(Duration::from_millis(250));
+            let _ = Command::new("timeout")
+                .args(["60", "docker", "rm", "-f", &name])
+                .output();
+            std::thread::sleep(Duration::from_millis(250));
+            n += 1;
         }
-        watching(&base, 100).await;
-        let (rss, cpu) = rss_and_cpu(pid, Duration::from_secs(10)).await;
-        println!("  bot while watching 100: RSS {rss:.1} MiB, CPU {cpu:.1}% of one core (10 s)");
+        n
+    })
+}
+
+/// The oldest age in a report's footer ("…, 0.4 s old", "…, 0.1-0.9 s old").
+fn footer_age(footer: &str) -> Option<f64> {
+    footer
+        .split(" s old")
+        .next()?
+        .rsplit([' ', '-'])
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// `rate` commands a second for `secs`; (latencies ms, ages s, failures).
+async fn load(emu: &Emulator, rate: u32, secs: u64) -> (Vec<f64>, Vec<f64>, usize) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
+    let mut sent: Vec<Sent> = Vec::new();
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        tick.tick().await;
+        sent.push(emu.slash(status_in(INCIDENT_CHANNEL_ID, responder())).await);
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let requests = emu.requests();
+    let (mut lat, mut ages, mut failed) = (Vec::new(), Vec::new(), 0);
+    for s in &sent {
+        let edit = requests.iter().find(|r| is_original_edit(r, &s.token));
+        let footer = edit
+            .and_then(|e| e.json.as_ref())
+            .and_then(|j| j["embeds"][0]["footer"]["text"].as_str().map(String::from));
+        match (edit, footer.as_deref().and_then(footer_age)) {
+            (Some(e), Some(age)) => {
+                lat.push(e.at.duration_since(s.at).as_secs_f64() * 1000.0);
+                ages.push(age);
+            }
+            _ => failed += 1,
+        }
+    }
+    (lat, ages, failed)
+}
+
+async fn one_size(n: usize, runs: usize) {
+    let mut p = Project::new("bench");
+    println!("\n== {n} containers");
+    let names = p.start_many(n, 1);
+    let (ours, theirs) = terminal_vs_docker_stats(&p.name, &names, runs);
+    println!("terminal mem status {ours:8.1} ms   docker stats --no-stream {theirs:8.1} ms   {:.0}x faster (medians of {runs})", theirs / ours);
+    let idle = engine_cpu(Duration::from_secs(10)).await;
+    let emu = Emulator::start().await;
+    let bot = Bot::start(&emu, &p.name, &[]).await;
+    mem(&emu, "status", vec![]).await;
+    let watched = engine_cpu(Duration::from_secs(10)).await;
+    println!("engine CPU idle {idle:.1}%   while the bot watches {watched:.1}%   overhead {:.1}% of a core", watched - idle);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churner = churn(&p.name, stop.clone());
+    let (mut lat, mut ages, failed) = load(&emu, 20, 15).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let churned = churner.join().unwrap();
+    println!(
+        "/mem status at 20/s under churn ({churned} containers created and removed): {} answered, {failed} failed; p50 {:.1} ms p99 {:.1} ms; data age p99 {:.2} s",
+        lat.len(),
+        percentile(&mut lat.clone(), 0.5),
+        percentile(&mut lat, 0.99),
+        percentile(&mut ages, 0.99)
+    );
+    println!("bot peak RSS (VmHWM) {:.1} MiB", peak_rss(bot.pid()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: run by bench/scale"]
+async fn bench_scale() {
+    let runs: usize = env_or("RUNS", "3").parse().unwrap();
+    for n in env_or("BENCH_SIZES", "50 200 500").split_whitespace() {
+        one_size(n.parse().unwrap(), runs).await;
     }
 }

@@ -76,6 +76,10 @@ async fn status_names(emu: &Emulator, container: &str) {
         body.contains(container),
         "the report names {container}: {body}"
     );
+    assert!(
+        body.contains("live data from the kernel's cgroup files"),
+        "memory from the mounted cgroup files: {body}"
+    );
 }
 
 /// `/metrics` of the bot at `port`, read by another container (the image's
@@ -139,6 +143,8 @@ async fn the_image_serves_discord_and_turns_healthy() {
         "",
         "-v",
         "/var/run/docker.sock:/var/run/docker.sock",
+        "-v",
+        "/sys/fs/cgroup:/host/sys/fs/cgroup:ro",
         // The image's own check, looked at often so the test need not wait
         // for its 30 s interval.
         "--health-interval",

@@ -41,13 +41,7 @@ fn memory_is_read_from_the_cgroup_files_under_either_parent() {
     let plain = p.start("web", 24, Some(128));
     // A cgroup parent of its own: not where the driver's convention puts
     // containers, so the hierarchy is searched.
-    let parented = p.start_full(
-        "worker",
-        40,
-        None,
-        &["--cgroup-parent", "/ibt-parent"],
-        &[],
-    );
+    let parented = p.start_full("worker", 40, None, &["--cgroup-parent", "/ibt-parent"], &[]);
     let report = status_json(&p.name, &[]);
     assert_eq!(report["source"]["from"], "kernel", "{report:#}");
     assert_eq!(report["rows"].as_array().unwrap().len(), 2);
@@ -59,7 +53,11 @@ fn memory_is_read_from_the_cgroup_files_under_either_parent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_the_cgroup_files_the_stats_api_takes_over_and_says_so() {
-    let TestApp { project: p, emu, bot: _bot } = spawn_app(
+    let TestApp {
+        project: p,
+        emu,
+        bot: _bot,
+    } = spawn_app(
         "no-cgroup",
         &[("web", 24, None), ("beat", 8, None)],
         &[("INCIDENT_BOT_WATCH__CGROUP_ROOT", "/nonexistent")],
@@ -81,10 +79,21 @@ async fn without_the_cgroup_files_the_stats_api_takes_over_and_says_so() {
     let body = mem(&emu, "status", vec![]).await;
     let embed = &body["embeds"][0];
     let footer = embed["footer"]["text"].as_str().unwrap();
-    assert!(footer.contains("live data from the engine's stats API"), "{footer}");
-    assert!(embed.to_string().contains("rows read through the engine's stats API"), "{embed:#}");
+    assert!(
+        footer.contains("live data from the engine's stats API"),
+        "{footer}"
+    );
+    assert!(
+        embed
+            .to_string()
+            .contains("rows read through the engine's stats API"),
+        "{embed:#}"
+    );
     let table = embed["description"].as_str().unwrap();
-    assert!(table.contains(&p.container("web")) && !table.contains("no reading"), "{table}");
+    assert!(
+        table.contains(&p.container("web")) && !table.contains("no reading"),
+        "{table}"
+    );
 }
 
 /// The reply's files, by name.
@@ -93,7 +102,12 @@ fn file<'a>(reply: &'a Recorded, name: &str) -> &'a [u8] {
         .files
         .iter()
         .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("no {name} in {:?}", reply.files.iter().map(|f| &f.0).collect::<Vec<_>>()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {name} in {:?}",
+                reply.files.iter().map(|f| &f.0).collect::<Vec<_>>()
+            )
+        })
         .1
 }
 
@@ -106,7 +120,10 @@ async fn a_report_of_200_containers_delivers_every_row() {
     let reply = mem_reply(&emu, "status", vec![]).await;
     let body = reply.json.as_ref().unwrap();
     let description = body["embeds"][0]["description"].as_str().unwrap();
-    let shown = description.lines().filter(|l| l.starts_with(&p.name)).count();
+    let shown = description
+        .lines()
+        .filter(|l| l.starts_with(&p.name))
+        .count();
     assert!(
         description.contains(&format!("showing {shown} of 200 containers"))
             && description.contains("full table attached (memory-table.txt)"),
@@ -116,7 +133,10 @@ async fn a_report_of_200_containers_delivers_every_row() {
     let table = String::from_utf8(file(&reply, "memory-table.txt").to_vec()).unwrap();
     for name in &names {
         assert_eq!(
-            table.lines().filter(|l| l.split_whitespace().next() == Some(name)).count(),
+            table
+                .lines()
+                .filter(|l| l.split_whitespace().next() == Some(name))
+                .count(),
             1,
             "{name} once in the attached table"
         );
@@ -141,11 +161,7 @@ async fn burst(emu: &crate::discord::Emulator, n: usize) -> (Vec<Value>, Duratio
     (answers, t0.elapsed())
 }
 
-async fn slow_engine_app(
-    tag: &str,
-    proxy: &EngineProxy,
-    extra: &[(&str, &str)],
-) -> TestApp {
+async fn slow_engine_app(tag: &str, proxy: &EngineProxy, extra: &[(&str, &str)]) -> TestApp {
     let endpoint = proxy.endpoint();
     let mut env = vec![
         ("DOCKER_HOST", endpoint.as_str()),
@@ -167,12 +183,22 @@ async fn a_burst_on_a_slow_engine_reads_the_engine_only_within_the_bound() {
     // Every request to the engine waits 200 ms; the cgroup files are off,
     // so the watcher itself reads through the stats API.
     let proxy = EngineProxy::start(Duration::from_millis(200));
-    let app = slow_engine_app("slow-api", &proxy, &[("INCIDENT_BOT_WATCH__CGROUP_ROOT", "")]).await;
+    let app = slow_engine_app(
+        "slow-api",
+        &proxy,
+        &[("INCIDENT_BOT_WATCH__CGROUP_ROOT", "")],
+    )
+    .await;
     proxy.seen.reset();
     let (answers, took) = burst(&app.emu, 40).await;
     for a in &answers {
-        let footer = a["embeds"][0]["footer"]["text"].as_str().unwrap_or_default();
-        assert!(footer.contains("live data from the engine's stats API"), "{a:#}");
+        let footer = a["embeds"][0]["footer"]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            footer.contains("live data from the engine's stats API"),
+            "{a:#}"
+        );
     }
     // Only the watcher's rounds read stats: at most one round of 10 per
     // second (fewer on this slow engine), never 40 commands × 10.
@@ -182,10 +208,17 @@ async fn a_burst_on_a_slow_engine_reads_the_engine_only_within_the_bound() {
     // The proxy does count them: the watcher's rounds go on.
     let deadline = Instant::now() + Duration::from_secs(15);
     while proxy.seen.stats() == 0 {
-        assert!(Instant::now() < deadline, "the watcher's stats reads were counted");
+        assert!(
+            Instant::now() < deadline,
+            "the watcher's stats reads were counted"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(proxy.seen.max_in_flight() <= 3, "{} at once", proxy.seen.max_in_flight());
+    assert!(
+        proxy.seen.max_in_flight() <= 3,
+        "{} at once",
+        proxy.seen.max_in_flight()
+    );
     eprintln!("burst of 40 on a slow engine via the stats API: {took:?}, {stats} stats reads, at most {} at once", proxy.seen.max_in_flight());
 }
 
@@ -196,10 +229,19 @@ async fn with_the_cgroup_files_commands_and_watching_read_no_stats() {
     proxy.seen.reset();
     let (answers, took) = burst(&app.emu, 40).await;
     for a in &answers {
-        let footer = a["embeds"][0]["footer"]["text"].as_str().unwrap_or_default();
-        assert!(footer.contains("live data from the kernel's cgroup files"), "{a:#}");
+        let footer = a["embeds"][0]["footer"]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            footer.contains("live data from the kernel's cgroup files"),
+            "{a:#}"
+        );
     }
-    assert_eq!(proxy.seen.stats(), 0, "no stats read while answering 40 commands in {took:?}");
+    assert_eq!(
+        proxy.seen.stats(),
+        0,
+        "no stats read while answering 40 commands in {took:?}"
+    );
     // The answers did not wait for the slow engine.
     assert!(took < Duration::from_secs(10), "{took:?}");
 }

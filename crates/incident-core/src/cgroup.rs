@@ -56,7 +56,9 @@ pub fn files(version: Version) -> [&'static str; 3] {
 /// hierarchy's root, most likely first: the engine's conventions for its
 /// driver, with the container's own cgroup parent when it has one.
 pub fn candidate_dirs(driver: Driver, parent: Option<&str>, id: &str) -> Vec<String> {
-    let parent = parent.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty());
+    let parent = parent
+        .map(|p| p.trim_matches('/'))
+        .filter(|p| !p.is_empty());
     let mut out = Vec::new();
     match driver {
         Driver::Cgroupfs => {

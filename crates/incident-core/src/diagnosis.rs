@@ -68,7 +68,8 @@ pub enum Source {
 }
 
 impl Source {
-    /// "live data, 0.8 s old" / "read from the engine just now".
+    /// "live data from the kernel's cgroup files, 0.8 s old" / "read from the
+    /// engine just now".
     pub fn describe(&self) -> String {
         match self {
             Source::Engine => "read from the engine just now".into(),

@@ -91,7 +91,8 @@ impl DiagnoseError {
             }
             DiagnoseError::NotWatching { why } => match why {
                 crate::watch::EngineDown::NotYet => {
-                    "the bot is still connecting to the Docker engine; try again in a few seconds".into()
+                    "the bot is still connecting to the Docker engine; try again in a few seconds"
+                        .into()
                 }
                 crate::watch::EngineDown::Timeout { secs } => {
                     format!("the Docker engine did not answer within {secs}s")

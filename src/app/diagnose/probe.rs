@@ -6,12 +6,12 @@ use super::{DiagnoseError, Probes, StepInput};
 use crate::appdb::AppDb;
 use crate::config::Scope;
 use crate::core::connections::{judge_connections, ConnectionRule};
+use crate::core::diagnosis::Reader;
 use crate::core::diagnosis::{judge_memory, Finding, Source};
+use crate::core::memory::MemorySnapshot;
 use crate::core::profile::{judge_profile, ProfileRun};
 use crate::core::runbook::{Check, ContainerMemoryCheck, Profiler, Runbook, Step};
 use crate::core::trend::{judge_trend, TrendRule};
-use crate::core::diagnosis::Reader;
-use crate::core::memory::MemorySnapshot;
 use crate::docker::DockerError;
 use crate::watch::sampler::{Sampler, Via};
 use std::collections::BTreeMap;
@@ -144,7 +144,8 @@ pub(super) async fn memory_now(
         );
         // Each engine request is bounded by `limit`; the whole report by
         // twice that, because the person waiting cares about the total.
-        let (snapshot, via) = match tokio::time::timeout(limit * 2, sampler.snapshot(p.scope)).await {
+        let (snapshot, via) = match tokio::time::timeout(limit * 2, sampler.snapshot(p.scope)).await
+        {
             Ok(read) => read?,
             Err(_) => {
                 return Err(DiagnoseError::Docker(DockerError::Timeout {
@@ -153,7 +154,11 @@ pub(super) async fn memory_now(
                 }))
             }
         };
-        let source = if via.api == 0 { Source::Kernel } else { Source::Engine };
+        let source = if via.api == 0 {
+            Source::Kernel
+        } else {
+            Source::Engine
+        };
         return Ok((snapshot, source, via_notes(&via)));
     };
     // Right after start-up, the watcher's first round is at most a
@@ -186,7 +191,11 @@ pub(super) async fn memory_now(
             None => "the container list is being re-read from the engine".into(),
         });
     }
-    let reader = if current.via.api > 0 { Reader::StatsApi } else { Reader::Kernel };
+    let reader = if current.via.api > 0 {
+        Reader::StatsApi
+    } else {
+        Reader::Kernel
+    };
     let source = Source::Live {
         age_ms: current.live.oldest_ms.unwrap_or(current.live.newest_ms),
         newest_ms: current.live.newest_ms,

@@ -141,7 +141,9 @@ impl Project {
     /// time (the engine here can deadlock on hundreds of parallel
     /// operations), without waiting for each to be resident.
     pub fn start_many(&mut self, n: usize, mb: u64) -> Vec<String> {
-        let names: Vec<String> = (0..n).map(|i| self.container(&format!("svc{i:03}"))).collect();
+        let names: Vec<String> = (0..n)
+            .map(|i| self.container(&format!("svc{i:03}")))
+            .collect();
         let project_label = format!("com.docker.compose.project={}", self.name);
         let mb_arg = mb.to_string();
         for chunk in names.chunks(6) {
@@ -155,10 +157,25 @@ impl Project {
                     scope.spawn(move || {
                         let service_label = format!("com.docker.compose.service={service}");
                         let out = docker(&[
-                            "run", "-d", "--name", name, "--label", TEST_LABEL, "--label",
-                            project_label, "--label", &service_label, IMAGE, "--mb", mb_arg,
+                            "run",
+                            "-d",
+                            "--name",
+                            name,
+                            "--label",
+                            TEST_LABEL,
+                            "--label",
+                            project_label,
+                            "--label",
+                            &service_label,
+                            IMAGE,
+                            "--mb",
+                            mb_arg,
                         ]);
-                        assert!(out.status.success(), "docker run {name}: {}", String::from_utf8_lossy(&out.stderr));
+                        assert!(
+                            out.status.success(),
+                            "docker run {name}: {}",
+                            String::from_utf8_lossy(&out.stderr)
+                        );
                     });
                 }
             });

@@ -84,11 +84,11 @@ fn cells(row: &MemoryRow, with_age: bool) -> Vec<String> {
             human_bytes(*usage_bytes),
             limit_bytes.map_or("no limit".to_string(), human_bytes),
         ),
-        Reading::Gone => ("gone".into(), "-".into()),
+        Reading::Gone => ("down".into(), "-".into()),
         Reading::Failed { .. } => ("?".into(), "-".into()),
     };
     let mark = match (&s.reading, row.outcome) {
-        (Reading::Gone, _) => "stopped while sampling",
+        (Reading::Gone, _) => "not running",
         (_, Outcome::Fail) => "<< OVER",
         (_, Outcome::Warn) => "<  near",
         (_, Outcome::Unknown) => "?  no reading",

@@ -22,6 +22,9 @@ pub struct Tracked {
     pub limit_bytes: Option<u64>,
     /// (when, bytes in use), oldest first, one point per history step.
     pub history: VecDeque<(OffsetDateTime, u64)>,
+    /// When it was last seen starting (monotonic): a reading taken before
+    /// that is of an earlier life of the container.
+    started_at: std::time::Instant,
 }
 
 /// The cache: container id → [`Tracked`].
@@ -60,7 +63,16 @@ impl Cache {
     ) -> bool {
         use dashmap::mapref::entry::Entry;
         match self.map.entry(id.to_string()) {
-            Entry::Occupied(_) => false,
+            Entry::Occupied(mut o) => {
+                // Seen starting (or running, by a re-list): a row marked
+                // down is sampled again.
+                let t = o.get_mut();
+                t.started_at = std::time::Instant::now();
+                if matches!(t.latest, Some((Reading::Gone, _))) {
+                    t.latest = None;
+                }
+                false
+            }
             Entry::Vacant(v) => {
                 v.insert(Tracked {
                     id: id.to_string(),
@@ -70,16 +82,18 @@ impl Cache {
                     latest: None,
                     limit_bytes: None,
                     history: VecDeque::new(),
+                    started_at: std::time::Instant::now(),
                 });
                 true
             }
         }
     }
 
-    /// Every tracked container, to be sampled.
+    /// Every tracked container that runs, to be sampled.
     pub fn targets(&self) -> Vec<crate::docker::Listed> {
         self.map
             .iter()
+            .filter(|t| !matches!(t.latest, Some((Reading::Gone, _))))
             .map(|t| crate::docker::Listed {
                 id: t.id.clone(),
                 name: t.name.clone(),
@@ -87,6 +101,18 @@ impl Cache {
                 project: t.project.clone(),
             })
             .collect()
+    }
+
+    /// Marks a container as not running (its row stays, saying so, until
+    /// the engine removes it or a re-list no longer shows it), unless it
+    /// started again after `read_since`: then the reading is of its
+    /// earlier life.
+    pub fn mark_down(&self, id: &str, read_since: std::time::Instant, at: OffsetDateTime) {
+        if let Some(mut t) = self.map.get_mut(id) {
+            if t.started_at < read_since {
+                t.latest = Some((Reading::Gone, at));
+            }
+        }
     }
 
     /// Stops tracking a container.

@@ -50,6 +50,8 @@ pub struct Watcher {
     progress: tokio::sync::Notify,
     /// Wakes the sampling loop for a round now (after a re-list).
     kick: tokio::sync::Notify,
+    /// A round of stats-API reads is in flight (at most one is).
+    api_round: AtomicBool,
     host_memory: AtomicU64,
     /// The event stream is open and the container list was read after it
     /// opened: the cache holds every running container.
@@ -149,6 +151,7 @@ impl Watcher {
             sampled: AtomicBool::new(false),
             progress: tokio::sync::Notify::new(),
             kick: tokio::sync::Notify::new(),
+            api_round: AtomicBool::new(false),
             settings,
             engine,
             host_memory: AtomicU64::new(0),

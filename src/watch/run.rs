@@ -1,7 +1,8 @@
 //! The watcher's loops: following the engine (events and the container
 //! list), sampling memory on the watcher's own clock, evaluating
-//! HighMemoryUsage once a second, and recording history. Each loop survives engine and database outages: it logs, counts
-//! the error for /metrics, waits and tries again.
+//! HighMemoryUsage once a second, and recording history. Each loop
+//! survives engine and database outages: it logs, counts the error for
+//! /metrics, waits and tries again.
 
 use super::Watcher;
 use crate::core::alerting::{
@@ -122,13 +123,22 @@ async fn on_event(w: &Arc<Watcher>, e: EngineEvent) {
             // Read at once from the kernel (microseconds), so a report
             // right after a start has its numbers; through the stats API
             // the next round reads it.
-            if track(w, &started) && w.sampler.kernel_ok() {
+            track(w, &started);
+            if w.sampler.kernel_ok() {
                 let host = w.host_memory.load(Ordering::Acquire);
                 round(w, vec![started], host).await;
             }
         }
-        "die" | "destroy" => {
-            tracing::debug!(container = %e.name, action = %e.action, "container gone");
+        // A container that stopped stays in reports as not running (an
+        // OOM-killed service's report shows it down) until it starts
+        // again, is removed, or a re-list no longer shows it.
+        "die" => {
+            tracing::debug!(container = %e.name, "container stopped");
+            w.cache
+                .mark_down(&e.id, std::time::Instant::now(), OffsetDateTime::now_utc());
+        }
+        "destroy" => {
+            tracing::debug!(container = %e.name, "container removed");
             w.cache.remove(&e.id);
         }
         "oom" => {
@@ -196,7 +206,13 @@ async fn resolve_quiet_ooms(w: &Watcher, now: OffsetDateTime) {
     if due.is_empty() {
         return;
     }
-    let running = w.live(now).snapshot.containers;
+    let running: Vec<_> = w
+        .live(now)
+        .snapshot
+        .containers
+        .into_iter()
+        .filter(|c| matches!(c.reading, Reading::Sampled { .. }))
+        .collect();
     for key in due {
         // Still down: the alert keeps firing.
         let Some(c) = running
@@ -265,22 +281,40 @@ pub(super) async fn sample(w: Arc<Watcher>) {
 }
 
 /// Reads `targets` and records what was read; gone containers leave the
-/// cache.
-async fn round(w: &Watcher, targets: Vec<Listed>, host: u64) -> super::Via {
+/// cache. The kernel's rows are recorded at once. Containers whose files
+/// are not reachable are read through the stats API by one background
+/// round at a time (`api_round`), so a slow engine never delays the
+/// kernel's rows and rounds of API reads never pile up.
+async fn round(w: &Arc<Watcher>, targets: Vec<Listed>, host: u64) -> super::Via {
     if targets.is_empty() {
         return super::Via::default();
     }
-    let (rows, via) = w.sampler.read(targets, host).await;
+    let started = std::time::Instant::now();
+    let (rows, rest, via) = w.sampler.read_kernel_part(targets, host).await;
+    record(w, rows, started);
+    if !rest.is_empty() && !w.api_round.swap(true, Ordering::AcqRel) {
+        let w = w.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let rows = w.sampler.read_api(rest, host).await;
+            record(&w, rows, started);
+            w.api_round.store(false, Ordering::Release);
+        });
+    }
+    via
+}
+
+/// Records one round's readings, taken since `started`.
+fn record(w: &Watcher, rows: Vec<(Listed, Reading)>, started: std::time::Instant) {
     let at = OffsetDateTime::now_utc();
     for (c, reading) in rows {
         match reading {
-            Reading::Gone => {
-                w.cache.remove(&c.id);
-            }
+            // A container restarted while the round ran (same ID, seen
+            // starting again) is not marked down by this stale view.
+            Reading::Gone => w.cache.mark_down(&c.id, started, at),
             reading => w.cache.record(&c.id, reading, at),
         }
     }
-    via
 }
 
 /// HighMemoryUsage, evaluated once a second over the cache, and the

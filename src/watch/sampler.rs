@@ -97,27 +97,38 @@ impl Sampler {
     }
 
     /// Reads `targets`: each from its cgroup files when they can be found,
-    /// else through the stats API (bounded by the permits).
+    /// else through the stats API (bounded by the permits), one after the
+    /// other: for a one-shot report.
     pub async fn read(&self, targets: Vec<Listed>, host: u64) -> (Vec<(Listed, Reading)>, Via) {
+        let (mut done, rest, via) = self.read_kernel_part(targets, host).await;
+        if !rest.is_empty() {
+            done.extend(self.read_api(rest, host).await);
+        }
+        (done, via)
+    }
+
+    /// The kernel's part of a read: the rows read from cgroup files, the
+    /// containers left for the stats API, and how the rows divide.
+    pub async fn read_kernel_part(
+        &self,
+        targets: Vec<Listed>,
+        host: u64,
+    ) -> (Vec<(Listed, Reading)>, Vec<Listed>, Via) {
         let kernel = self
             .kernel
             .read()
             .map(|k| k.clone())
             .unwrap_or_else(|_| Err("poisoned".into()));
-        let (mut done, rest, why_api) = match kernel {
+        let (done, rest, why_api) = match kernel {
             Ok(cg) => self.read_kernel(cg, targets, host).await,
             Err(why) => (Vec::new(), targets, Some(why)),
         };
-        let mut via = Via {
+        let via = Via {
             kernel: done.len(),
             api: rest.len(),
             why_api: (!rest.is_empty()).then_some(why_api).flatten(),
         };
-        if !rest.is_empty() {
-            done.extend(self.read_api(rest, host).await);
-        }
-        via.api = done.len() - via.kernel;
-        (done, via)
+        (done, rest, via)
     }
 
     /// One report's worth, for the terminal: every running container of
@@ -193,7 +204,7 @@ impl Sampler {
     }
 
     /// Stats-API reads, each holding a permit while it is in flight.
-    async fn read_api(&self, rest: Vec<Listed>, host: u64) -> Vec<(Listed, Reading)> {
+    pub async fn read_api(&self, rest: Vec<Listed>, host: u64) -> Vec<(Listed, Reading)> {
         futures_util::stream::iter(rest)
             .map(|c| async move {
                 let _permit = self.permits.acquire().await;

@@ -1,9 +1,10 @@
 //! The watching-at-scale benchmark (ignored by the suite; `bench/scale`
 //! runs it in release mode). For each size N, side by side in one run:
 //! the terminal `mem status` against `docker stats --no-stream` on the
-//! same containers; the engine's CPU while the bot watches against the
-//! engine idle; then, with containers created and removed meanwhile,
-//! `/mem status` at 20 commands/s through the Discord emulator (latency
+//! same containers; the engine's CPU idle, while `docker stats` streams
+//! the same containers, and while the bot watches them; then, with
+//! containers created and removed meanwhile, `/mem status` at 20
+//! commands/s through the Discord emulator (latency
 //! from the interaction to the final answer, failures, the age of the data
 //! answered) and the bot's peak resident memory.
 //!
@@ -56,6 +57,30 @@ async fn engine_cpu(window: Duration) -> f64 {
     let before = engine_ticks();
     tokio::time::sleep(window).await;
     (engine_ticks() - before) as f64 / 100.0 / window.as_secs_f64() * 100.0
+}
+
+/// Engine CPU is measured over this window, after this long to settle
+/// (containers just started, or a command just run, still cost the engine).
+const WINDOW: Duration = Duration::from_secs(20);
+const SETTLE: Duration = Duration::from_secs(10);
+
+/// The engine's CPU idle (no bot), then while `docker stats` streams the
+/// same containers: what watching them the usual way costs the engine.
+async fn engine_idle_and_under_docker_stats(names: &[String]) -> (f64, f64) {
+    tokio::time::sleep(SETTLE).await;
+    let idle = engine_cpu(WINDOW).await;
+    let mut stats = Command::new("docker")
+        .arg("stats")
+        .args(names)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let streaming = engine_cpu(WINDOW).await;
+    let _ = stats.kill();
+    let _ = stats.wait();
+    tokio::time::sleep(SETTLE).await;
+    (idle, streaming)
 }
 
 /// The bot's peak resident memory (VmHWM), MiB.
@@ -168,12 +193,18 @@ async fn one_size(n: usize, runs: usize) {
     let names = p.start_many(n, 1);
     let (ours, theirs) = terminal_vs_docker_stats(&p.name, &names, runs);
     println!("terminal mem status {ours:8.1} ms   docker stats --no-stream {theirs:8.1} ms   {:.0}x faster (medians of {runs})", theirs / ours);
-    let idle = engine_cpu(Duration::from_secs(10)).await;
+    let (idle, streaming) = engine_idle_and_under_docker_stats(&names).await;
     let emu = Emulator::start().await;
     let bot = Bot::start(&emu, &p.name, &[]).await;
     mem(&emu, "status", vec![]).await;
-    let watched = engine_cpu(Duration::from_secs(10)).await;
-    println!("engine CPU idle {idle:.1}%   while the bot watches {watched:.1}%   overhead {:.1}% of a core", watched - idle);
+    tokio::time::sleep(SETTLE).await;
+    let watched = engine_cpu(WINDOW).await;
+    println!(
+        "engine CPU (dockerd, containerd, shims; {} s each): idle {idle:.1}%   bot watching {watched:.1}% (overhead {:.1}% of a core)   docker stats streaming {streaming:.1}% (overhead {:.1}%)",
+        WINDOW.as_secs(),
+        watched - idle,
+        streaming - idle
+    );
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let churner = churn(&p.name, stop.clone());
     let (mut lat, mut ages, failed) = load(&emu, 20, 15).await;

@@ -291,15 +291,18 @@ async fn strangers_on_the_http_port_cannot_grow_the_audit_log() {
     if let Ok(r) = r {
         assert_eq!(r.status().as_u16(), 401);
     }
-    // With the token, a body over the limit is refused and audited.
+    // With the token, a body over the limit is refused and audited. (The
+    // bot answers before the body is all sent and closes: the client may
+    // see its write fail instead of the 413; the audit below says which.)
     let r = client
         .post(&url)
         .header("authorization", "Bearer right-token-123")
         .body(big)
         .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 413);
+        .await;
+    if let Ok(r) = r {
+        assert_eq!(r.status().as_u16(), 413);
+    }
 
     let db = bot.db.as_ref().unwrap().client().await;
     let deadline = Instant::now() + WAIT;

@@ -129,7 +129,7 @@ async fn a_report_of_200_containers_delivers_every_row() {
             && description.contains("full table attached (memory-table.txt)"),
         "{description}"
     );
-    assert!(shown >= 20 && shown < 200, "{shown} rows in the embed");
+    assert!((20..200).contains(&shown), "{shown} rows in the embed");
     let table = String::from_utf8(file(&reply, "memory-table.txt").to_vec()).unwrap();
     for name in &names {
         assert_eq!(

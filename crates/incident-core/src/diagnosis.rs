@@ -247,7 +247,7 @@ fn container_rows(
             }
             Reading::Gone => {
                 notes.push(format!(
-                    "{} stopped or was removed while it was being sampled",
+                    "{} is not running: it stopped, was killed or was removed",
                     c.name
                 ));
                 (Outcome::Pass, None)

@@ -12,6 +12,7 @@
 //! the core. It never changes a container.
 
 pub mod cache;
+mod rounds;
 mod run;
 pub mod sampler;
 
@@ -206,7 +207,7 @@ impl Watcher {
     /// background, for as long as the process runs.
     pub fn spawn(self: &Arc<Self>) {
         tokio::spawn(run::follow(self.clone()));
-        tokio::spawn(run::sample(self.clone()));
+        tokio::spawn(rounds::sample(self.clone()));
         tokio::spawn(run::evaluate(self.clone()));
         tokio::spawn(run::persist(self.clone()));
     }

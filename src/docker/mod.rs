@@ -89,6 +89,20 @@ pub struct Listed {
     pub project: Option<String>,
 }
 
+impl Listed {
+    /// Its row in a report, read just now.
+    pub fn sampled(self, reading: Reading) -> ContainerSample {
+        ContainerSample {
+            name: self.name,
+            id: self.id,
+            service: self.service,
+            project: self.project,
+            reading,
+            age_ms: None,
+        }
+    }
+}
+
 impl Engine {
     /// The engine at `endpoint`; nothing is sent until the first request.
     /// Fails only on an endpoint of an unknown kind.
@@ -243,16 +257,9 @@ impl Engine {
         let client = match self.client().await {
             Ok(client) => client,
             Err(e) => {
-                return ContainerSample {
-                    reading: Reading::Failed {
-                        reason: first_line(&e.to_string()),
-                    },
-                    name: c.name,
-                    id: c.id,
-                    service: c.service,
-                    project: c.project,
-                    age_ms: None,
-                }
+                return c.sampled(Reading::Failed {
+                    reason: first_line(&e.to_string()),
+                })
             }
         };
         let mut stats = client.stats(&c.id, Some(options));
@@ -272,14 +279,7 @@ impl Engine {
             }
             Ok(Some(Ok(s))) => reading_of(s, host_memory_bytes),
         };
-        ContainerSample {
-            name: c.name,
-            id: c.id,
-            service: c.service,
-            project: c.project,
-            reading,
-            age_ms: None,
-        }
+        c.sampled(reading)
     }
 
     /// Restarts a container: SIGTERM, then SIGKILL after `stop_timeout`.

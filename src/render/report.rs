@@ -198,15 +198,33 @@ mod tests {
     use crate::core::diagnosis::{judge_memory, ScopeView};
     use crate::core::memory::{ContainerSample, MemorySnapshot, Reading};
 
-    /// However many containers and however long their names, the embed
-    /// stays within Discord's limits, which reject an embed whole.
-    #[test]
-    fn big_projects_fit_discords_embed_limits() {
+    /// The shipped runbook, and `/mem status` judged over `containers` of
+    /// `project` on a 64 GiB host.
+    fn memory_diagnosis(project: &str, containers: Vec<ContainerSample>) -> (Runbook, Diagnosis) {
         let rb = Runbook::parse(include_str!("../../commands/mem.toml"), "mem.toml").unwrap();
         let step = rb.step("status").unwrap();
         let Check::ContainerMemory(check) = &step.check else {
             unreachable!()
         };
+        let snapshot = MemorySnapshot {
+            host_memory_bytes: 64 << 30,
+            containers,
+        };
+        let d = Diagnosis {
+            runbook: "mem".into(),
+            runbook_title: rb.runbook.title.clone(),
+            scope: ScopeView::Project(project.into()),
+            endpoint: "unix:///var/run/docker.sock".into(),
+            source: crate::core::diagnosis::Source::Engine,
+            finding: Finding::ContainerMemory(judge_memory(step, check, &snapshot)),
+        };
+        (rb, d)
+    }
+
+    /// However many containers and however long their names, the embed
+    /// stays within Discord's limits, which reject an embed whole.
+    #[test]
+    fn big_projects_fit_discords_embed_limits() {
         for n in [1, 30, 80] {
             let containers = (0..n)
                 .map(|i| ContainerSample {
@@ -221,18 +239,7 @@ mod tests {
                     age_ms: None,
                 })
                 .collect();
-            let snapshot = MemorySnapshot {
-                host_memory_bytes: 64 << 30,
-                containers,
-            };
-            let d = Diagnosis {
-                runbook: "mem".into(),
-                runbook_title: rb.runbook.title.clone(),
-                scope: ScopeView::Project("a-rather-long-compose-project-name".into()),
-                endpoint: "unix:///var/run/docker.sock".into(),
-                source: crate::core::diagnosis::Source::Engine,
-                finding: Finding::ContainerMemory(judge_memory(step, check, &snapshot)),
-            };
+            let (rb, d) = memory_diagnosis("a-rather-long-compose-project-name", containers);
             let (embed, _) = report(&d, &rb);
             let len = |v: &Option<String>| v.as_ref().map_or(0, |s| s.chars().count());
             let description = len(&embed.description);
@@ -262,11 +269,6 @@ mod tests {
     /// all 200, with each row's age (they were sampled at different times).
     #[test]
     fn a_table_too_big_for_the_embed_is_attached_whole() {
-        let rb = Runbook::parse(include_str!("../../commands/mem.toml"), "mem.toml").unwrap();
-        let step = rb.step("status").unwrap();
-        let Check::ContainerMemory(check) = &step.check else {
-            unreachable!()
-        };
         let containers = (0..200u64)
             .map(|i| ContainerSample {
                 name: format!("shop-svc{i:03}-1"),
@@ -280,18 +282,7 @@ mod tests {
                 age_ms: Some(i * 10),
             })
             .collect();
-        let snapshot = MemorySnapshot {
-            host_memory_bytes: 64 << 30,
-            containers,
-        };
-        let d = Diagnosis {
-            runbook: "mem".into(),
-            runbook_title: rb.runbook.title.clone(),
-            scope: ScopeView::Project("shop".into()),
-            endpoint: "unix:///var/run/docker.sock".into(),
-            source: crate::core::diagnosis::Source::Engine,
-            finding: Finding::ContainerMemory(judge_memory(step, check, &snapshot)),
-        };
+        let (rb, d) = memory_diagnosis("shop", containers);
         let (embed, files) = report(&d, &rb);
         let description = embed.description.unwrap();
         let shown: Vec<&str> = description

@@ -143,14 +143,7 @@ impl Sampler {
         let (rows, via) = self.read(listed, host.memory_bytes).await;
         let mut containers: Vec<ContainerSample> = rows
             .into_iter()
-            .map(|(c, reading)| ContainerSample {
-                name: c.name,
-                id: c.id,
-                service: c.service,
-                project: c.project,
-                reading,
-                age_ms: None,
-            })
+            .map(|(c, reading)| c.sampled(reading))
             .collect();
         containers.sort_by(|a, b| a.name.cmp(&b.name));
         let snapshot = MemorySnapshot {

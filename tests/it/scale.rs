@@ -161,6 +161,16 @@ async fn burst(emu: &crate::discord::Emulator, n: usize) -> (Vec<Value>, Duratio
     (answers, t0.elapsed())
 }
 
+/// Every answer is a report whose footer says `how`.
+fn every_footer_says(answers: &[Value], how: &str) {
+    for a in answers {
+        let footer = a["embeds"][0]["footer"]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(footer.contains(how), "{a:#}");
+    }
+}
+
 async fn slow_engine_app(tag: &str, proxy: &EngineProxy, extra: &[(&str, &str)]) -> TestApp {
     let endpoint = proxy.endpoint();
     let mut env = vec![
@@ -191,15 +201,7 @@ async fn a_burst_on_a_slow_engine_reads_the_engine_only_within_the_bound() {
     .await;
     proxy.seen.reset();
     let (answers, took) = burst(&app.emu, 40).await;
-    for a in &answers {
-        let footer = a["embeds"][0]["footer"]["text"]
-            .as_str()
-            .unwrap_or_default();
-        assert!(
-            footer.contains("live data from the engine's stats API"),
-            "{a:#}"
-        );
-    }
+    every_footer_says(&answers, "live data from the engine's stats API");
     // Only the watcher's rounds read stats: at most one round of 10 per
     // second (fewer on this slow engine), never 40 commands × 10.
     let rounds = took.as_secs_f64().ceil() as u64 + 2;
@@ -228,15 +230,7 @@ async fn with_the_cgroup_files_commands_and_watching_read_no_stats() {
     let app = slow_engine_app("slow-kernel", &proxy, &[]).await;
     proxy.seen.reset();
     let (answers, took) = burst(&app.emu, 40).await;
-    for a in &answers {
-        let footer = a["embeds"][0]["footer"]["text"]
-            .as_str()
-            .unwrap_or_default();
-        assert!(
-            footer.contains("live data from the kernel's cgroup files"),
-            "{a:#}"
-        );
-    }
+    every_footer_says(&answers, "live data from the kernel's cgroup files");
     assert_eq!(
         proxy.seen.stats(),
         0,

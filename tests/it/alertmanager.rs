@@ -274,10 +274,7 @@ async fn an_oom_alert_from_alertmanager_that_left_the_service_down_escalates() {
     let mut p = Project::new("am-oom");
     let worker = p.start("celery_worker", 8, None);
     // The service is down (as an OOM kill without a restart policy leaves it).
-    let stopped = std::process::Command::new("docker")
-        .args(["stop", "-t", "0", &worker])
-        .output()
-        .unwrap();
+    let stopped = docker(&["stop", "-t", "0", &worker]);
     assert!(stopped.status.success());
     let emu = Emulator::start().await;
     let bot = Bot::start(&emu, &p.name, &[("ALERTMANAGER_TOKEN", TOKEN)]).await;

@@ -105,11 +105,9 @@ fn terminal_vs_docker_stats(project: &str, names: &[String], runs: usize) -> (f6
         let o = ms(t);
         assert!(stdout(&out).contains("cgroup files"), "{}", stdout(&out));
         let t = Instant::now();
-        let out = Command::new("docker")
-            .args(["stats", "--no-stream"])
-            .args(names)
-            .output()
-            .unwrap();
+        let mut args = vec!["stats", "--no-stream"];
+        args.extend(names.iter().map(String::as_str));
+        let out = docker(&args);
         let d = ms(t);
         assert!(out.status.success());
         if i > 0 {
@@ -131,16 +129,21 @@ fn churn(
         let mut n = 0;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
             let name = format!("{project}-churn{n}-1");
-            let _ = Command::new("docker")
-                .args(["run", "-d", "--name", &name, "--label", TEST_LABEL])
-                .arg(format!("--label=com.docker.compose.project={project}"))
-                .arg(format!("--label=com.docker.compose.service=churn{n}"))
-                .args([IMAGE, "--mb", "1"])
-                .output();
+            let _ = try_docker(&[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--label",
+                TEST_LABEL,
+                &format!("--label=com.docker.compose.project={project}"),
+                &format!("--label=com.docker.compose.service=churn{n}"),
+                IMAGE,
+                "--mb",
+                "1",
+            ]);
             std::thread::sleep(Duration::from_millis(250));
-            let _ = Command::new("timeout")
-                .args(["60", "docker", "rm", "-f", &name])
-                .output();
+            let _ = try_docker(&["rm", "-f", &name]);
             std::thread::sleep(Duration::from_millis(250));
             n += 1;
         }

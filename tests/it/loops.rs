@@ -7,7 +7,7 @@
 //! bot.
 
 use crate::harness::memory_chat::MemoryChat;
-use crate::harness::{Project, TestDb};
+use crate::harness::{docker, Project, TestDb};
 use incident_bot::app::{alerts, escalation, incidents, oom, updates, App, Parts};
 use incident_bot::config::Settings;
 use incident_bot::core::alerting::{AlertEvent, AlertSource, OOM_KILLER};
@@ -15,7 +15,6 @@ use incident_bot::docker::Engine;
 use incident_bot::health::Health;
 use incident_bot::render::{Mentions, Message};
 use incident_bot::watch::Watcher;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -177,10 +176,7 @@ fn oom_event(id: &str, name: &str, at: OffsetDateTime) -> AlertEvent {
 }
 
 fn container_id(name: &str) -> String {
-    let out = Command::new("docker")
-        .args(["inspect", "--format", "{{.Id}}", name])
-        .output()
-        .unwrap();
+    let out = docker(&["inspect", "--format", "{{.Id}}", name]);
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -193,12 +189,7 @@ async fn an_oom_kill_that_leaves_the_service_down_pings_the_lead_at_once() {
     let (app, chat) = app_on(&db, &p.name).await;
     // The kill: the container stops and, with no restart policy, stays
     // down.
-    assert!(Command::new("docker")
-        .args(["kill", &name])
-        .output()
-        .unwrap()
-        .status
-        .success());
+    assert!(docker(&["kill", &name]).status.success());
     let t0 = OffsetDateTime::now_utc();
     let opened = alerts::handle(&app, oom_event(&id, &name, t0)).await;
     assert!(

@@ -7,10 +7,7 @@ use crate::harness::*;
 use serde_json::{json, Value};
 
 fn inspect(name: &str) -> Value {
-    let out = std::process::Command::new("docker")
-        .args(["inspect", name])
-        .output()
-        .unwrap();
+    let out = docker(&["inspect", name]);
     serde_json::from_slice::<Value>(&out.stdout).unwrap()[0].clone()
 }
 
@@ -86,10 +83,7 @@ async fn the_worker_is_recreated_with_the_new_command_after_approval_only() {
     assert_eq!(after["HostConfig"]["Memory"], 64 * 1024 * 1024);
     assert_eq!(after["Config"]["Labels"], before["Config"]["Labels"]);
     // The old one is gone.
-    let old = std::process::Command::new("docker")
-        .args(["inspect", before["Id"].as_str().unwrap()])
-        .output()
-        .unwrap();
+    let old = docker(&["inspect", before["Id"].as_str().unwrap()]);
     assert!(!old.status.success());
     let _ = std::fs::remove_dir_all(dir);
 }

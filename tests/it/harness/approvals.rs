@@ -30,10 +30,7 @@ pub fn dave() -> Member {
 }
 
 pub fn started_at(container: &str) -> String {
-    let out = std::process::Command::new("docker")
-        .args(["inspect", "--format", "{{.State.StartedAt}}", container])
-        .output()
-        .unwrap();
+    let out = super::docker(&["inspect", "--format", "{{.State.StartedAt}}", container]);
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 

@@ -8,6 +8,8 @@
 //! - `bot`: the `serve` process and what it sent;
 //! - `approvals`: members and the two-person approval flow;
 //! - `commands`: `/mem` subcommands, monitored-database sessions, HTTP;
+//! - `docker_cli`: every docker CLI call bounded in time, container
+//!   changes bounded in number;
 //! - `own_pg`: a PostgreSQL server a test may stop and start;
 //! - `engine_proxy`: the real engine behind a slow, counting socket;
 //! - `memory_chat`: the application's chat port in memory, for tests that
@@ -16,6 +18,7 @@
 mod approvals;
 mod bot;
 mod commands;
+mod docker_cli;
 mod engine_proxy;
 pub mod memory_chat;
 mod own_pg;
@@ -24,6 +27,7 @@ mod support;
 pub use approvals::*;
 pub use bot::*;
 pub use commands::*;
+pub use docker_cli::{docker, try_docker};
 pub use engine_proxy::EngineProxy;
 pub use own_pg::OwnPostgres;
 pub use support::*;

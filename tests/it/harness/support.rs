@@ -1,6 +1,7 @@
 //! Test support: the workload image, labelled containers that clean up after
 //! themselves, running the real binary, and `docker stats` as the oracle.
 
+use super::docker_cli::{docker, remove_containers, CHANGES_AT_ONCE};
 use std::collections::HashMap;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,13 +13,6 @@ pub const IMAGE: &str = "incident-bot-memhog:test";
 /// leftovers can be swept with one filter.
 pub const TEST_LABEL: &str = "incident-bot.test=1";
 pub const MIB: u64 = 1 << 20;
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("the docker CLI runs (is docker installed?)")
-}
 
 /// Builds the workload image once per test run if it is missing. Panics,
 /// never skips, when the engine does not answer.
@@ -116,13 +110,13 @@ impl Project {
         args.extend(docker_opts);
         args.extend([IMAGE, "--mb", &mb_arg]);
         args.extend(extra);
+        self.containers.push(name.clone());
         let out = docker(&args);
         assert!(
             out.status.success(),
             "docker run {name}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        self.containers.push(name.clone());
         wait_for_log(&name, "ready");
         name
     }
@@ -133,20 +127,26 @@ impl Project {
     }
 
     pub fn remove(&mut self, name: &str) {
-        docker(&["rm", "-f", name]);
+        let out = docker(&["rm", "-f", name]);
+        assert!(
+            out.status.success(),
+            "docker rm {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.containers.retain(|c| c != name);
     }
 
     /// Starts `n` services `svc000`… holding `mb` MiB each, a few at a
-    /// time (the engine here can deadlock on hundreds of parallel
-    /// operations), without waiting for each to be resident.
+    /// time (see `docker_cli`), without waiting for each to be resident.
     pub fn start_many(&mut self, n: usize, mb: u64) -> Vec<String> {
         let names: Vec<String> = (0..n)
             .map(|i| self.container(&format!("svc{i:03}")))
             .collect();
+        // Known before they start, so a failed start still cleans up all.
+        self.containers.extend(names.iter().cloned());
         let project_label = format!("com.docker.compose.project={}", self.name);
         let mb_arg = mb.to_string();
-        for chunk in names.chunks(6) {
+        for chunk in names.chunks(CHANGES_AT_ONCE) {
             std::thread::scope(|scope| {
                 for name in chunk {
                     let service = name
@@ -180,19 +180,13 @@ impl Project {
                 }
             });
         }
-        self.containers.extend(names.iter().cloned());
         names
     }
 }
 
 impl Drop for Project {
     fn drop(&mut self) {
-        // A few at a time, as they were started.
-        for chunk in self.containers.chunks(8) {
-            let mut args = vec!["rm", "-f"];
-            args.extend(chunk.iter().map(String::as_str));
-            docker(&args);
-        }
+        remove_containers(&self.containers);
     }
 }
 

@@ -10,9 +10,7 @@
 
 use crate::config::Scope;
 use crate::core::cgroup::Driver;
-use crate::core::memory::{
-    own_limit, usage_without_cache, ContainerSample, MemorySnapshot, Reading,
-};
+use crate::core::memory::{own_limit, usage_without_cache, ContainerSample, Reading};
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::{ListContainersOptions, RestartContainerOptions, StatsOptions};
 use bollard::{Docker, API_DEFAULT_VERSION};
@@ -47,7 +45,6 @@ pub struct Engine {
     /// As configured, for messages: people recognise what they typed.
     endpoint: String,
     timeout: Duration,
-    max_concurrent_stats: usize,
 }
 
 /// Why the engine could not answer. `Display` is the sentence for people;
@@ -106,11 +103,7 @@ impl Listed {
 impl Engine {
     /// The engine at `endpoint`; nothing is sent until the first request.
     /// Fails only on an endpoint of an unknown kind.
-    pub fn new(
-        endpoint: &str,
-        timeout: Duration,
-        max_concurrent_stats: usize,
-    ) -> Result<Engine, DockerError> {
+    pub fn new(endpoint: &str, timeout: Duration) -> Result<Engine, DockerError> {
         let secs = timeout.as_secs().max(1);
         let base = if let Some(path) = endpoint.strip_prefix("unix://") {
             Docker::connect_with_unix(path, secs, API_DEFAULT_VERSION)
@@ -129,17 +122,14 @@ impl Engine {
             negotiated: Arc::new(OnceCell::new()),
             endpoint: endpoint.to_string(),
             timeout,
-            max_concurrent_stats: max_concurrent_stats.max(1),
         })
     }
 
-    /// The engine as the settings say: their endpoint, timeout and stats
-    /// concurrency.
+    /// The engine as the settings say: their endpoint and timeout.
     pub fn from_settings(settings: &crate::config::Settings) -> Result<Engine, DockerError> {
         Engine::new(
             settings.docker_endpoint(),
             Duration::from_secs(settings.docker.timeout_secs),
-            settings.docker.max_concurrent_stats,
         )
     }
 
@@ -186,20 +176,6 @@ impl Engine {
             }
         }
         Ok(projects)
-    }
-
-    /// Samples already-listed containers concurrently, sorted by name.
-    pub async fn sample_all(&self, listed: Vec<Listed>, host_memory_bytes: u64) -> MemorySnapshot {
-        let mut containers: Vec<ContainerSample> = futures_util::stream::iter(listed)
-            .map(|c| self.sample(c, host_memory_bytes))
-            .buffer_unordered(self.max_concurrent_stats)
-            .collect()
-            .await;
-        containers.sort_by(|a, b| a.name.cmp(&b.name));
-        MemorySnapshot {
-            host_memory_bytes,
-            containers,
-        }
     }
 
     /// Running containers in `scope`.

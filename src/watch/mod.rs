@@ -18,9 +18,10 @@ pub mod sampler;
 
 use crate::config::{Scope, Settings};
 use crate::core::alerting::{AlertEvent, HighMemory};
+use crate::core::memory::Reading;
 use crate::core::runbook::{AlertCondition, Runbook};
 use crate::core::trend::History;
-use crate::docker::Engine;
+use crate::docker::{DockerError, Engine};
 use crate::health::Health;
 use crate::store::Store;
 use cache::{Cache, Live};
@@ -266,6 +267,19 @@ impl Watcher {
             }
         }
         self.current(OffsetDateTime::now_utc())
+    }
+
+    /// One container's memory read now, the way the watcher reads it
+    /// (its cgroup files, else one stats-API read holding one of the
+    /// shared permits): for an action's summary and its result, never a
+    /// read outside the bound.
+    pub async fn read_one(&self, c: crate::docker::Listed) -> Result<Reading, DockerError> {
+        let host = match self.host_memory.load(Ordering::Acquire) {
+            0 => self.engine.host_memory().await?,
+            host => host,
+        };
+        let (mut rows, _) = self.sampler.read(vec![c], host).await;
+        Ok(rows.pop().map_or(Reading::Gone, |(_, reading)| reading))
     }
 
     /// Everything the cache holds now, fresh or not (for /metrics).

@@ -6,8 +6,8 @@ use crate::harness::*;
 use incident_bot::config::{Scope, Settings};
 use incident_bot::core::memory::Reading;
 use incident_bot::docker::Engine;
+use incident_bot::watch::sampler::Sampler;
 use serde_json::Value;
-use std::time::Duration;
 
 fn status_json(args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
     let mut all = vec!["mem", "status", "--json"];
@@ -174,45 +174,56 @@ fn a_project_without_containers_lists_the_running_ones() {
         .contains("no running containers"));
 }
 
-/// Containers that stop or are removed between the listing and their stats
-/// read are reported as gone; the snapshot as a whole still succeeds.
+/// Containers that stop or are removed between the listing and their
+/// reading are reported as gone, whether read from the cgroup files or
+/// through the stats API; the rest of the read still succeeds.
 #[test]
 fn containers_vanishing_mid_way_are_reported_not_fatal() {
     let mut p = Project::new("vanish");
     let kept = p.start("kept", 8, None);
     let removed = p.start("removed", 8, None);
     let stopped = p.start("stopped", 8, None);
-    let endpoint = Settings::load(None).unwrap().docker_endpoint().to_string();
+    let settings = Settings::load(None).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let snapshot = runtime.block_on(async {
-        let engine = Engine::new(&endpoint, Duration::from_secs(10), 8).expect("engine");
+    let reads = runtime.block_on(async {
+        let engine = Engine::from_settings(&settings).expect("engine");
         let listed = engine
             .list(&Scope::Project(p.name.clone()))
             .await
             .expect("list");
         assert_eq!(listed.len(), 3);
         p.remove(&removed);
-        let out = std::process::Command::new("docker")
-            .args(["kill", &stopped])
-            .output()
-            .unwrap();
+        let out = docker(&["kill", &stopped]);
         assert!(out.status.success());
-        engine
-            .sample_all(listed, engine.host_memory().await.unwrap())
-            .await
+        // Stopped, not just signalled.
+        docker(&["wait", &stopped]);
+        let host = engine.host().await.unwrap();
+        let mut reads = Vec::new();
+        for root in [settings.cgroup_root(), None] {
+            let sampler = Sampler::new(engine.clone(), root, 8);
+            let _ = sampler.attach(host.cgroup_driver);
+            reads.push(sampler.read(listed.clone(), host.memory_bytes).await);
+        }
+        reads
     });
-    let reading = |name: &str| {
-        &snapshot
-            .containers
-            .iter()
-            .find(|c| c.name == name)
-            .unwrap_or_else(|| panic!("{name} has a row: {snapshot:#?}"))
-            .reading
-    };
-    assert!(
-        matches!(reading(&kept), Reading::Sampled { .. }),
-        "{snapshot:#?}"
-    );
-    assert_eq!(reading(&removed), &Reading::Gone);
-    assert_eq!(reading(&stopped), &Reading::Gone);
+    let [(kernel, by_kernel), (api, by_api)] = <[_; 2]>::try_from(reads).unwrap();
+    // The kept container from its files; the others have none left, so
+    // the stats API is asked about them, and says they are gone.
+    assert_eq!((by_kernel.kernel, by_kernel.api), (1, 2), "{by_kernel:?}");
+    assert_eq!(by_api.api, 3);
+    for rows in [kernel, api] {
+        let reading = |name: &str| {
+            &rows
+                .iter()
+                .find(|(c, _)| c.name == name)
+                .unwrap_or_else(|| panic!("{name} has a row: {rows:#?}"))
+                .1
+        };
+        assert!(
+            matches!(reading(&kept), Reading::Sampled { .. }),
+            "{rows:#?}"
+        );
+        assert_eq!(reading(&removed), &Reading::Gone);
+        assert_eq!(reading(&stopped), &Reading::Gone);
+    }
 }

@@ -16,6 +16,7 @@ use crate::config::Scope;
 use crate::core::incident::span;
 use crate::core::memory::{human_bytes, Reading};
 use crate::docker::{ContainerDetails, DockerError, Engine};
+use crate::watch::Watcher;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -114,6 +115,7 @@ pub async fn containers_of(
 /// need to see.
 pub async fn restart_target(
     engine: &Engine,
+    watcher: &Watcher,
     scope: &Scope,
     service: &str,
     now: OffsetDateTime,
@@ -147,10 +149,8 @@ pub async fn restart_target(
         .ok_or_else(|| ActionError::NoContainer {
             service: service.into(),
         })?;
-    let host = engine.host_memory().await?;
-    let sample = engine.sample_all(vec![one], host).await;
-    let memory = match sample.containers.first().map(|c| &c.reading) {
-        Some(Reading::Sampled { usage_bytes, .. }) => human_bytes(*usage_bytes),
+    let memory = match watcher.read_one(one).await? {
+        Reading::Sampled { usage_bytes, .. } => human_bytes(usage_bytes),
         _ => "memory unknown".into(),
     };
     let uptime = container
@@ -225,6 +225,7 @@ pub async fn execute_recreate(
 /// `settle`.
 pub async fn execute_restart(
     engine: &Engine,
+    watcher: &Watcher,
     scope: &Scope,
     service: &str,
     container_id: &str,
@@ -241,15 +242,13 @@ pub async fn execute_restart(
             .ok_or_else(|| ActionError::NoContainer {
                 service: service.into(),
             })?;
-    let host = engine.host_memory().await?;
     let listed = engine
         .list(scope)
         .await?
         .into_iter()
-        .filter(|c| c.id == container_id)
-        .collect();
-    let usage_after = match engine.sample_all(listed, host).await.containers.first() {
-        Some(c) => match c.reading {
+        .find(|c| c.id == container_id);
+    let usage_after = match listed {
+        Some(c) => match watcher.read_one(c).await? {
             Reading::Sampled { usage_bytes, .. } => Some(usage_bytes),
             _ => None,
         },

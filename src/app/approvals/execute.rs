@@ -170,6 +170,7 @@ async fn restart(app: &App, req: StoredRequest, stop_timeout_secs: u32) {
     starting(app, &req).await;
     let result = execute_restart(
         &app.engine,
+        &app.watcher,
         &app.scope,
         &req.service,
         &req.container_id,

@@ -37,7 +37,7 @@ async fn service_container(
     service: &str,
     now: OffsetDateTime,
 ) -> Result<RestartTarget, String> {
-    restart_target(&app.engine, &app.scope, service, now)
+    restart_target(&app.engine, &app.watcher, &app.scope, service, now)
         .await
     .map_err(|e| {
         tracing::warn!(service, error = %crate::cause_chain(&e), "no container to request an action for");

@@ -33,7 +33,13 @@ pub fn offenders_first(r: &MemoryReport) -> Vec<&MemoryRow> {
 /// `rows` of the report as an aligned table with its TOTAL line (the
 /// total is always the whole report's).
 pub fn memory_table_of(r: &MemoryReport, rows: &[&MemoryRow]) -> String {
-    let ages: Vec<Option<u64>> = r.rows.iter().map(|row| row.sample.age_ms).collect();
+    // Rows of containers that do not run have no age of their own.
+    let ages: Vec<Option<u64>> = r
+        .rows
+        .iter()
+        .filter(|row| row.sample.reading != Reading::Gone)
+        .map(|row| row.sample.age_ms)
+        .collect();
     let with_age = shows_age(&ages);
     let mut lines: Vec<Vec<String>> = vec![header(with_age)];
     for row in rows {

@@ -180,6 +180,9 @@ impl Cache {
             .iter()
             .map(|t| {
                 let (reading, age_ms) = match &t.latest {
+                    // Known not to run (an event or a read said so): not
+                    // sampled any more, so it has no age to count.
+                    Some((Reading::Gone, _)) => (Reading::Gone, None),
                     Some((r, at)) => {
                         let age = (now - *at).whole_milliseconds().max(0) as u64;
                         oldest_ms = oldest_ms.map(|o| o.max(age));
@@ -310,6 +313,13 @@ mod tests {
         let live = cache.live(1 << 30, now);
         assert_eq!(live.oldest_ms, Some(3000));
         assert_eq!(live.snapshot.containers.len(), 2);
+        // A container known to be down keeps its row, with no age: it
+        // is not stale data.
+        cache.mark_down("b", std::time::Instant::now(), T0);
+        let live = cache.live(1 << 30, now);
+        assert_eq!(live.oldest_ms, Some(1000));
+        let b = &live.snapshot.containers[1];
+        assert_eq!((&b.reading, b.age_ms), (&Reading::Gone, None));
         assert!(cache.remove("b"));
         assert_eq!(cache.live(1 << 30, now).oldest_ms, Some(1000));
         // Readings for containers not tracked are dropped.

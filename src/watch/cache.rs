@@ -1,5 +1,5 @@
 //! The live cache: per container, the latest memory sample and a bounded,
-//! down-sampled history, in a `DashMap` so the stats streams write and the
+//! down-sampled history, in a `DashMap` so the sampling rounds write and the
 //! commands, alert evaluation and scrapes read without one global lock.
 
 use crate::core::memory::{ContainerSample, MemorySnapshot, Reading};

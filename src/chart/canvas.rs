@@ -1,7 +1,13 @@
-//! Drawing primitives for the chart: an RGB pixel buffer with clipped
+//! Drawing primitives for the chart: a pixel buffer with clipped
 //! rectangles and lines, text from the embedded 8x8 bitmap font
 //! (`font8x8`'s basic Latin table, compiled in), and PNG encoding.
 //! Everything clips to the canvas, so callers may draw partly off it.
+//!
+//! Pixels are indices into a palette of the colours drawn (a chart uses a
+//! dozen or two): a 2400x480 chart is 1.1 MB while it is drawn, not 3.5,
+//! and encodes as a smaller indexed PNG. Reports are drawn for every
+//! command, several at once, so this is the bot's largest transient
+//! allocation.
 
 use font8x8::legacy::BASIC_LEGACY;
 
@@ -14,23 +20,46 @@ pub(super) type Pt = (f64, f64);
 /// Side of one glyph, in pixels, at scale 1.
 pub(super) const GLYPH: i32 = 8;
 
-/// An RGB image, 8 bits per channel, row-major.
+/// An image of palette indices, row-major.
 pub(super) struct Canvas {
     width: i32,
     height: i32,
+    /// Index into `palette` per pixel.
     px: Vec<u8>,
+    /// The colours drawn so far, in first-use order; at most 256.
+    palette: Vec<Rgb>,
 }
 
 impl Canvas {
     /// A canvas filled with `bg`. Sizes are clamped to at least 1x1.
     pub(super) fn new(width: u32, height: u32, bg: Rgb) -> Self {
         let (w, h) = (width.clamp(1, 1 << 14), height.clamp(1, 1 << 14));
-        let px = bg.repeat(w as usize * h as usize);
         Canvas {
             width: w as i32,
             height: h as i32,
-            px,
+            px: vec![0; w as usize * h as usize],
+            palette: vec![bg],
         }
+    }
+
+    /// The palette index of `c`, added when new. Past 256 colours (no
+    /// chart has that many) the nearest one already there stands in.
+    fn index(&mut self, c: Rgb) -> u8 {
+        if let Some(i) = self.palette.iter().position(|p| *p == c) {
+            return i as u8;
+        }
+        if self.palette.len() < 256 {
+            self.palette.push(c);
+            return (self.palette.len() - 1) as u8;
+        }
+        let distance = |p: &Rgb| -> i32 {
+            (0..3)
+                .map(|k| (i32::from(p[k]) - i32::from(c[k])).pow(2))
+                .sum()
+        };
+        (0..self.palette.len())
+            .min_by_key(|&i| distance(&self.palette[i]))
+            .unwrap_or(0) as u8
     }
 
     /// The colour at (x, y), or None off the canvas.
@@ -39,8 +68,8 @@ impl Canvas {
         if x < 0 || y < 0 || x >= self.width || y >= self.height {
             return None;
         }
-        let i = (y as usize * self.width as usize + x as usize) * 3;
-        Some([self.px[i], self.px[i + 1], self.px[i + 2]])
+        let i = y as usize * self.width as usize + x as usize;
+        Some(self.palette[usize::from(self.px[i])])
     }
 
     /// Fills the rectangle with top-left (x, y) and size w x h.
@@ -48,12 +77,13 @@ impl Canvas {
         let (x0, y0) = (x.max(0), y.max(0));
         let x1 = x.saturating_add(w).min(self.width);
         let y1 = y.saturating_add(h).min(self.height);
+        if x0 >= x1 || y0 >= y1 {
+            return;
+        }
+        let i = self.index(c);
         for yy in y0..y1 {
             let row = yy as usize * self.width as usize;
-            for xx in x0..x1 {
-                let i = (row + xx as usize) * 3;
-                self.px[i..i + 3].copy_from_slice(&c);
-            }
+            self.px[row + x0 as usize..row + x1 as usize].fill(i);
         }
     }
 
@@ -202,14 +232,16 @@ impl Canvas {
         }
     }
 
-    /// Encodes the canvas as an 8-bit RGB PNG.
+    /// Encodes the canvas as an 8-bit indexed PNG.
     pub(super) fn into_png(self) -> Vec<u8> {
         let mut out = Vec::new();
         let mut enc = png::Encoder::new(&mut out, self.width as u32, self.height as u32);
-        enc.set_color(png::ColorType::Rgb);
+        enc.set_color(png::ColorType::Indexed);
         enc.set_depth(png::BitDepth::Eight);
-        // Writing a well-formed RGB8 buffer into a Vec cannot fail: the
-        // dimensions are non-zero and the buffer length matches them.
+        enc.set_palette(self.palette.concat());
+        // Writing a well-formed indexed buffer into a Vec cannot fail: the
+        // dimensions are non-zero, the buffer length matches them and
+        // every index is within the palette.
         let mut writer = enc.write_header().expect("PNG header into a Vec");
         writer
             .write_image_data(&self.px)
@@ -384,11 +416,30 @@ mod tests {
         let mut c = Canvas::new(3, 2, BG);
         c.set(1, 1, [1, 2, 3]);
         let bytes = c.into_png();
-        let mut r = png::Decoder::new(&bytes[..]).read_info().unwrap();
+        let mut d = png::Decoder::new(&bytes[..]);
+        d.set_transformations(png::Transformations::EXPAND);
+        let mut r = d.read_info().unwrap();
+        assert_eq!(r.info().color_type, png::ColorType::Indexed);
         let mut buf = vec![0; r.output_buffer_size()];
         let info = r.next_frame(&mut buf).unwrap();
         assert_eq!((info.width, info.height), (3, 2));
         assert_eq!(info.color_type, png::ColorType::Rgb);
         assert_eq!(&buf[12..15], &[1, 2, 3]);
+        assert_eq!(&buf[0..3], &BG);
+    }
+
+    #[test]
+    fn past_256_colours_the_nearest_stands_in() {
+        let mut c = Canvas::new(300, 1, [0, 0, 0]);
+        for x in 1..300 {
+            c.set(x, 0, [(x % 256) as u8, (x / 256) as u8, 7]);
+        }
+        assert_eq!(c.palette.len(), 256);
+        // [43, 1, 7] came after the palette was full: the nearest colour
+        // drawn before stands in for it.
+        let got = c.get(300 - 1, 0).unwrap();
+        assert!(got[2] == 7 && got != [43, 1, 7], "{got:?}");
+        // Still a valid PNG.
+        assert!(png::Decoder::new(&c.into_png()[..]).read_info().is_ok());
     }
 }

@@ -81,7 +81,10 @@ impl Img {
 }
 
 pub(in crate::chart) fn decode(bytes: &[u8]) -> Img {
-    let mut r = png::Decoder::new(bytes).read_info().expect("a PNG header");
+    let mut d = png::Decoder::new(bytes);
+    // Indexed colour, expanded to RGB for the checks.
+    d.set_transformations(png::Transformations::EXPAND);
+    let mut r = d.read_info().expect("a PNG header");
     let mut px = vec![0; r.output_buffer_size()];
     let info = r.next_frame(&mut px).expect("PNG pixels");
     assert_eq!(info.color_type, png::ColorType::Rgb);

@@ -75,13 +75,14 @@ impl Cgroups {
         &self.mem_root
     }
 
-    /// Container `id`'s directory by the engine's naming conventions, if
-    /// it is there (one `stat` per candidate).
-    pub fn locate(&self, id: &str, parent: Option<&str>) -> Option<PathBuf> {
-        cgroup::candidate_dirs(self.driver, parent, id)
+    /// Where the engine's naming convention puts container `id`'s
+    /// directory (not checked: reading it tells).
+    pub fn conventional(&self, id: &str) -> PathBuf {
+        let rel = cgroup::candidate_dirs(self.driver, None, id)
             .into_iter()
-            .map(|rel| self.mem_root.join(rel))
-            .find(|dir| dir.join("memory.stat").is_file())
+            .next()
+            .unwrap_or_default();
+        self.mem_root.join(rel)
     }
 
     /// Every container cgroup under the hierarchy, by container ID: for
@@ -198,7 +199,7 @@ mod tests {
         );
         let cg = Cgroups::detect(root.path(), Driver::Systemd).unwrap();
         assert_eq!(cg.version(), Version::V2);
-        assert_eq!(cg.locate(ID, None), Some(scope.clone()));
+        assert_eq!(cg.conventional(ID), scope);
         assert_eq!(cg.search().get(ID), Some(&scope));
         assert_eq!(
             cg.read(&scope, 24 << 30),
@@ -210,7 +211,11 @@ mod tests {
         // Under the other driver's convention it is not where expected,
         // but the search still finds it.
         let as_cgroupfs = Cgroups::detect(root.path(), Driver::Cgroupfs).unwrap();
-        assert_eq!(as_cgroupfs.locate(ID, None), None);
+        assert_ne!(as_cgroupfs.conventional(ID), scope);
+        assert_eq!(
+            as_cgroupfs.read(&as_cgroupfs.conventional(ID), 24 << 30),
+            Read::Gone
+        );
         assert_eq!(as_cgroupfs.search().get(ID), Some(&scope));
         std::fs::remove_dir_all(&scope).unwrap();
         assert_eq!(cg.read(&scope, 24 << 30), Read::Gone);

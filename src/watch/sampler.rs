@@ -218,6 +218,20 @@ struct KernelRound {
     searched: bool,
 }
 
+impl KernelRound {
+    fn record(&mut self, t: Listed, dir: PathBuf, reading: Reading) {
+        if reading != Reading::Gone {
+            self.dirs.insert(t.id.clone(), dir);
+        }
+        self.read.push((t, reading));
+    }
+}
+
+/// Reads `targets` from their cgroup directories: those found before, and
+/// for the rest where the driver's convention puts them (a wrong guess
+/// costs one failed open, and no `stat` is spent on a right one). What is
+/// not there is looked for by a search of the hierarchy when `may_search`,
+/// else left for the stats API.
 fn kernel_round(
     cg: &Cgroups,
     targets: Vec<Listed>,
@@ -225,46 +239,94 @@ fn kernel_round(
     host: u64,
     may_search: bool,
 ) -> KernelRound {
-    let mut unresolved = Vec::new();
-    for t in &targets {
-        if !known.contains_key(&t.id) {
-            match cg.locate(&t.id, None) {
-                Some(dir) => {
-                    known.insert(t.id.clone(), dir);
-                }
-                None => unresolved.push(t.id.clone()),
-            }
-        }
-    }
-    let searched = !unresolved.is_empty() && may_search;
-    if searched {
-        let found = cg.search();
-        for id in unresolved {
-            if let Some(dir) = found.get(&id) {
-                known.insert(id, dir.clone());
-            }
-        }
-    }
+    let mut guessed = std::collections::HashSet::new();
+    let first: Vec<(Listed, PathBuf)> = targets
+        .into_iter()
+        .map(|t| {
+            let dir = known.remove(&t.id).unwrap_or_else(|| {
+                guessed.insert(t.id.clone());
+                cg.conventional(&t.id)
+            });
+            (t, dir)
+        })
+        .collect();
     let mut round = KernelRound {
-        read: Vec::with_capacity(targets.len()),
+        read: Vec::with_capacity(first.len()),
         missing: Vec::new(),
-        dirs: HashMap::with_capacity(targets.len()),
-        searched,
+        dirs: HashMap::with_capacity(first.len()),
+        searched: false,
     };
-    for t in targets {
-        let Some(dir) = known.remove(&t.id) else {
-            round.missing.push(t);
-            continue;
-        };
+    let mut unresolved = Vec::new();
+    for (t, dir, reading) in read_all(cg, first, host) {
+        // Not where the convention puts it: elsewhere, or stopped.
+        if reading == Reading::Gone && guessed.contains(&t.id) {
+            unresolved.push(t);
+        } else {
+            round.record(t, dir, reading);
+        }
+    }
+    if unresolved.is_empty() || !may_search {
+        round.missing = unresolved;
+        return round;
+    }
+    round.searched = true;
+    let found = cg.search();
+    let mut second = Vec::new();
+    for t in unresolved {
+        match found.get(&t.id) {
+            Some(dir) => second.push((t, dir.clone())),
+            None => round.missing.push(t),
+        }
+    }
+    for (t, dir, reading) in read_all(cg, second, host) {
+        round.record(t, dir, reading);
+    }
+    round
+}
+
+/// Below this many containers one thread reads them all; above, the
+/// reads are spread over the machine's cores (each file read is a few
+/// microseconds of kernel work, so hundreds of containers add up to tens
+/// of milliseconds, which a person at the terminal waits for).
+const READS_PER_THREAD: usize = 64;
+
+/// Reads each container's files, in order.
+fn read_all(
+    cg: &Cgroups,
+    found: Vec<(Listed, PathBuf)>,
+    host: u64,
+) -> Vec<(Listed, PathBuf, Reading)> {
+    let one = |(t, dir): (Listed, PathBuf)| {
         let reading = match cg.read(&dir, host) {
             Read::Reading(r) => r,
             Read::Gone => Reading::Gone,
             Read::Failed(reason) => Reading::Failed { reason },
         };
-        if reading != Reading::Gone {
-            round.dirs.insert(t.id.clone(), dir);
-        }
-        round.read.push((t, reading));
+        (t, dir, reading)
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(found.len().div_ceil(READS_PER_THREAD));
+    if threads <= 1 {
+        return found.into_iter().map(one).collect();
     }
-    round
+    let per = found.len().div_ceil(threads);
+    let mut chunks = Vec::new();
+    let mut rest = found;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }

@@ -66,21 +66,28 @@ const SETTLE: Duration = Duration::from_secs(10);
 
 /// The engine's CPU idle (no bot), then while `docker stats` streams the
 /// same containers: what watching them the usual way costs the engine.
-async fn engine_idle_and_under_docker_stats(names: &[String]) -> (f64, f64) {
-    tokio::time::sleep(SETTLE).await;
+/// The third figure counts the errors `docker stats` printed meanwhile
+/// (at hundreds of containers its streams time out).
+async fn engine_idle_and_under_docker_stats(names: &[String]) -> (f64, f64, usize) {
     let idle = engine_cpu(WINDOW).await;
     let mut stats = Command::new("docker")
         .arg("stats")
         .args(names)
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = stats.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stderr).lines().count()
+    });
     tokio::time::sleep(Duration::from_secs(5)).await;
     let streaming = engine_cpu(WINDOW).await;
     let _ = stats.kill();
     let _ = stats.wait();
     tokio::time::sleep(SETTLE).await;
-    (idle, streaming)
+    (idle, streaming, errors.join().unwrap_or(0))
 }
 
 /// The bot's peak resident memory (VmHWM), MiB.
@@ -96,14 +103,19 @@ fn peak_rss(pid: u32) -> f64 {
 }
 
 /// Medians of `runs` alternating runs of the terminal command and of
-/// `docker stats --no-stream` on the same containers.
+/// `docker stats --no-stream` on the same containers. Each starts on a
+/// quiet engine: `docker stats` leaves hundreds of stats collectors
+/// winding down for a moment, which would slow whatever runs next.
 fn terminal_vs_docker_stats(project: &str, names: &[String], runs: usize) -> (f64, f64) {
+    let quiet = || std::thread::sleep(Duration::from_secs(2));
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for i in 0..=runs {
+        quiet();
         let t = Instant::now();
         let out = bot(&["mem", "status", "--project", project], &[]);
         let o = ms(t);
         assert!(stdout(&out).contains("cgroup files"), "{}", stdout(&out));
+        quiet();
         let t = Instant::now();
         let mut args = vec!["stats", "--no-stream"];
         args.extend(names.iter().map(String::as_str));
@@ -194,16 +206,19 @@ async fn one_size(n: usize, runs: usize) {
     let mut p = Project::new("bench");
     println!("\n== {n} containers");
     let names = p.start_many(n, 1);
+    // Containers just started keep the engine busy for a while; both
+    // tools are timed once it has settled.
+    tokio::time::sleep(SETTLE).await;
     let (ours, theirs) = terminal_vs_docker_stats(&p.name, &names, runs);
     println!("terminal mem status {ours:8.1} ms   docker stats --no-stream {theirs:8.1} ms   {:.0}x faster (medians of {runs})", theirs / ours);
-    let (idle, streaming) = engine_idle_and_under_docker_stats(&names).await;
+    let (idle, streaming, stats_errors) = engine_idle_and_under_docker_stats(&names).await;
     let emu = Emulator::start().await;
     let bot = Bot::start(&emu, &p.name, &[]).await;
     mem(&emu, "status", vec![]).await;
     tokio::time::sleep(SETTLE).await;
     let watched = engine_cpu(WINDOW).await;
     println!(
-        "engine CPU (dockerd, containerd, shims; {} s each): idle {idle:.1}%   bot watching {watched:.1}% (overhead {:.1}% of a core)   docker stats streaming {streaming:.1}% (overhead {:.1}%)",
+        "engine CPU (dockerd, containerd, shims; {} s each): idle {idle:.1}%   bot watching {watched:.1}% (overhead {:.1}% of a core)   docker stats streaming {streaming:.1}% (overhead {:.1}%; {stats_errors} errors printed)",
         WINDOW.as_secs(),
         watched - idle,
         streaming - idle
@@ -226,7 +241,7 @@ async fn one_size(n: usize, runs: usize) {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a benchmark: run by bench/scale"]
 async fn bench_scale() {
-    let runs: usize = env_or("RUNS", "3").parse().unwrap();
+    let runs: usize = env_or("RUNS", "5").parse().unwrap();
     for n in env_or("BENCH_SIZES", "50 200 500").split_whitespace() {
         one_size(n.parse().unwrap(), runs).await;
     }

@@ -1,8 +1,9 @@
 //! The watching-at-scale benchmark (ignored by the suite; `bench/scale`
 //! runs it in release mode). For each size N, side by side in one run:
 //! the terminal `mem status` against `docker stats --no-stream` on the
-//! same containers; the engine's CPU idle, while `docker stats` streams
-//! the same containers, and while the bot watches them; then, with
+//! same containers; the engine's CPU idle and while `docker stats` streams
+//! the same containers, and what the bot watching them adds (paired
+//! windows, the bot paused and watching); then, with
 //! containers created and removed meanwhile, `/mem status` at 20
 //! commands/s through the Discord emulator (latency
 //! from the interaction to the final answer, failures, the age of the data
@@ -61,7 +62,7 @@ async fn engine_cpu(window: Duration) -> f64 {
 
 /// Engine CPU is measured over this window, after this long to settle
 /// (containers just started, or a command just run, still cost the engine).
-const WINDOW: Duration = Duration::from_secs(20);
+const WINDOW: Duration = Duration::from_secs(15);
 const SETTLE: Duration = Duration::from_secs(10);
 
 /// The engine's CPU idle (no bot), then while `docker stats` streams the
@@ -88,6 +89,38 @@ async fn engine_idle_and_under_docker_stats(names: &[String]) -> (f64, f64, usiz
     let _ = stats.wait();
     tokio::time::sleep(SETTLE).await;
     (idle, streaming, errors.join().unwrap_or(0))
+}
+
+/// Paired windows of the engine's CPU with the bot paused and watching.
+const PAIRS: usize = 3;
+
+/// The engine's CPU while the bot watches minus while it is paused
+/// (SIGSTOP), in paired windows taken one after the other, so the
+/// engine's own drift (the shims' housekeeping moves by a few percent)
+/// cancels out: the median difference and the range of the pairs.
+async fn watching_overhead(pid: u32) -> (f64, (f64, f64)) {
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {pid}");
+    };
+    let mut diffs = Vec::new();
+    for _ in 0..PAIRS {
+        signal("-STOP");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let paused = engine_cpu(WINDOW).await;
+        signal("-CONT");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let watching = engine_cpu(WINDOW).await;
+        diffs.push(watching - paused);
+    }
+    let range = (
+        diffs.iter().copied().fold(f64::INFINITY, f64::min),
+        diffs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
+    (percentile(&mut diffs, 0.5), range)
 }
 
 /// The bot's peak resident memory (VmHWM), MiB.
@@ -212,17 +245,22 @@ async fn one_size(n: usize, runs: usize) {
     let (ours, theirs) = terminal_vs_docker_stats(&p.name, &names, runs);
     println!("terminal mem status {ours:8.1} ms   docker stats --no-stream {theirs:8.1} ms   {:.0}x faster (medians of {runs})", theirs / ours);
     let (idle, streaming, stats_errors) = engine_idle_and_under_docker_stats(&names).await;
+    println!(
+        "engine CPU (dockerd, containerd, shims; {} s windows): idle {idle:.1}%   docker stats streaming {streaming:.1}% (overhead {:.1}% of a core; {stats_errors} errors printed)",
+        WINDOW.as_secs(),
+        streaming - idle
+    );
     let emu = Emulator::start().await;
     let bot = Bot::start(&emu, &p.name, &[]).await;
     mem(&emu, "status", vec![]).await;
     tokio::time::sleep(SETTLE).await;
-    let watched = engine_cpu(WINDOW).await;
+    let (median, spread) = watching_overhead(bot.pid()).await;
     println!(
-        "engine CPU (dockerd, containerd, shims; {} s each): idle {idle:.1}%   bot watching {watched:.1}% (overhead {:.1}% of a core)   docker stats streaming {streaming:.1}% (overhead {:.1}%; {stats_errors} errors printed)",
-        WINDOW.as_secs(),
-        watched - idle,
-        streaming - idle
+        "engine CPU caused by the bot watching: {median:.1}% of a core (median of {PAIRS} paired windows; the pairs ranged {:.1}% to {:.1}%)",
+        spread.0, spread.1
     );
+    // The pauses may have cost the gateway session: answered again first.
+    mem(&emu, "status", vec![]).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let churner = churn(&p.name, stop.clone());
     let (mut lat, mut ages, failed) = load(&emu, 20, 15).await;

@@ -128,9 +128,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
 
 /// `host:pid:start` of this process.
 fn instance_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "unknown-host".into());
+    let host = crate::config::hostname();
     format!(
         "{host}:{}:{}",
         std::process::id(),

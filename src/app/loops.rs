@@ -10,11 +10,14 @@
 //! | expiry and claims | [`approvals::sweep`] | `approvals.expiry_check_secs`, first at once |
 //! | memory updates | [`updates::tick`] | `watch.thread_update_secs` (0: off) |
 //! | OOM downtime | [`oom::tick`] | half a second |
+//! | fleet heartbeat | [`fleet::publish`] | `fleet.publish_ms` (a fleet only) |
+//! | blind spots | [`fleet::blind_spots`] | 5 s (a fleet only) |
+//! | gateway lease | [`fleet::lease_step`] | a third of `fleet.lease_secs` held, 1 s on standby |
 //!
 //! Loops that need the database skip their step while it is down, and a
 //! failing step is logged once a minute with a count, never per tick.
 
-use super::{alerts, approvals, escalation, oom, updates, App};
+use super::{alerts, approvals, escalation, fleet, oom, updates, App};
 use crate::core::alerting::AlertEvent;
 use crate::core::throttle::Throttle;
 use std::future::Future;
@@ -52,6 +55,9 @@ pub fn spawn(app: &Arc<App>, alerts: mpsc::Receiver<AlertEvent>) {
             move |app, now| async move { updates::tick(&app, now, period).await },
         );
     }
+    if s.fleet.enabled {
+        spawn_fleet(app);
+    }
     let app = app.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(oom::LOOK_EVERY);
@@ -59,6 +65,47 @@ pub fn spawn(app: &Arc<App>, alerts: mpsc::Receiver<AlertEvent>) {
         loop {
             tick.tick().await;
             oom::tick(&app, OffsetDateTime::now_utc()).await;
+        }
+    });
+}
+
+/// The fleet's loops: the heartbeat, the blind-spot check, and (with
+/// gateway interactions) the lease, which runs whatever the database's
+/// health says: a holder that cannot renew must notice and let go.
+fn spawn_fleet(app: &Arc<App>) {
+    let s = &app.settings;
+    every(
+        app,
+        "fleet heartbeat",
+        Duration::from_millis(s.fleet.publish_ms.max(100)),
+        Duration::ZERO,
+        |app, _| async move { fleet::publish(&app).await },
+    );
+    every(
+        app,
+        "blind-spot check",
+        Duration::from_secs(5),
+        Duration::from_secs(5),
+        |app, _| async move { fleet::blind_spots(&app).await },
+    );
+    if s.fleet.interactions != crate::config::Interactions::Gateway {
+        return;
+    }
+    let app = app.clone();
+    tokio::spawn(async move {
+        let mut warn = Throttle::per_minute();
+        loop {
+            let wait = match fleet::lease_step(&app).await {
+                Ok(true) => fleet::lease_period(&app),
+                Ok(false) => Duration::from_secs(1),
+                Err(e) => {
+                    if let Some(suppressed) = warn.allow(std::time::Instant::now()) {
+                        tracing::warn!(error = %crate::cause_chain(&e), suppressed, "gateway lease check failed");
+                    }
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::time::sleep(wait).await;
         }
     });
 }

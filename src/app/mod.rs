@@ -9,6 +9,8 @@
 //! - `alerts` and `oom`: alerts into incidents, OOM downtime;
 //! - `escalation`: the runbook's escalation rules, the roster;
 //! - `updates`: memory updates in open incidents' threads;
+//! - `fleet`: this node's heartbeat and samples for the others, blind
+//!   spots, the gateway lease;
 //! - `loops`: the timers, each one step (`tick(now)`) that tests drive.
 //!
 //! It speaks to chat only through the [`port::Chat`] trait and hands back
@@ -21,6 +23,7 @@ pub mod alerts;
 pub mod approvals;
 pub mod diagnose;
 pub mod escalation;
+pub mod fleet;
 pub mod incidents;
 pub mod loops;
 pub mod oom;
@@ -65,6 +68,9 @@ pub struct App {
     pub instance: String,
     /// Containers watched for OOM downtime now.
     pub(crate) downtime: oom::Watches,
+    /// This process's hold on the fleet's gateway lease (never held
+    /// outside a fleet).
+    pub lease: fleet::GatewayLease,
 }
 
 /// What an [`App`] is made of: built by `startup` (and by tests, with a
@@ -94,6 +100,7 @@ impl App {
             chat: parts.chat,
             instance: parts.instance,
             downtime: Default::default(),
+            lease: Default::default(),
             settings: parts.settings,
         }
     }

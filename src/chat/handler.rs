@@ -82,6 +82,17 @@ impl EventHandler for Handler {
         let Some((app, specs)) = self.get() else {
             return;
         };
+        // Autocomplete changes nothing and must be quick: never claimed.
+        let id = match &interaction {
+            Interaction::Command(c) => Some(c.id),
+            Interaction::Component(b) => Some(b.id),
+            _ => None,
+        };
+        if let Some(id) = id {
+            if !super::claim::claim(app, id.get()).await {
+                return;
+            }
+        }
         match interaction {
             Interaction::Command(c) => pipeline::command(app, specs, &ctx, c).await,
             Interaction::Autocomplete(c) => autocomplete::answer(app, specs, &ctx, c).await,

@@ -15,6 +15,7 @@
 //! It never runs anything a user typed; options are typed and checked.
 
 mod autocomplete;
+mod claim;
 mod click;
 mod commands;
 mod handler;
@@ -24,6 +25,7 @@ mod pipeline;
 mod port;
 mod register;
 mod reply;
+mod session;
 
 pub use port::DiscordChat;
 
@@ -54,12 +56,30 @@ impl From<serenity::Error> for ChatStartError {
 /// ratelimiter), and [`Gateway::run`] connects the session once the
 /// application exists.
 pub struct Gateway {
-    client: Client,
+    /// The first session's client; its REST client is the chat port.
+    client: Option<Client>,
+    /// For the sessions after it (a fleet's node may hold the lease, lose
+    /// it, and hold it again: each time a client of its own).
+    settings: Settings,
     app: Arc<OnceLock<Arc<App>>>,
 }
 
 /// Builds the Discord client the settings describe (no connection yet).
 pub async fn connect(settings: &Settings) -> Result<Gateway, ChatStartError> {
+    let app = Arc::new(OnceLock::new());
+    let client = client(settings, &app).await?;
+    Ok(Gateway {
+        client: Some(client),
+        settings: settings.clone(),
+        app,
+    })
+}
+
+/// One serenity client for `settings`, its events going to `app`.
+async fn client(
+    settings: &Settings,
+    app: &Arc<OnceLock<Arc<App>>>,
+) -> Result<Client, ChatStartError> {
     // serenity's default client waits forever on a stalled connection, which
     // would pin a handler; bound every Discord request instead.
     let client = reqwest::Client::builder()
@@ -75,36 +95,50 @@ pub async fn connect(settings: &Settings) -> Result<Gateway, ChatStartError> {
         http = http.proxy(base).ratelimiter_disabled(true);
         tracing::info!(api_base = %base, "using a Discord-compatible API base");
     }
-    let app = Arc::new(OnceLock::new());
     // Slash commands need no privileged intent; GUILDS is the minimum the
     // gateway accepts usefully.
-    let client = ClientBuilder::new_with_http(http.build(), GatewayIntents::GUILDS)
-        .event_handler(handler::Handler::new(app.clone()))
-        .await?;
-    Ok(Gateway { client, app })
+    Ok(
+        ClientBuilder::new_with_http(http.build(), GatewayIntents::GUILDS)
+            .event_handler(handler::Handler::new(app.clone()))
+            .await?,
+    )
 }
 
 impl Gateway {
     /// The application's chat port over this client's REST API.
     pub fn chat(&self) -> DiscordChat {
-        DiscordChat::new(self.client.http.clone())
+        let client = self
+            .client
+            .as_ref()
+            .expect("the first client is kept until run");
+        DiscordChat::new(client.http.clone())
     }
 
     /// Runs the gateway session for `app` until it ends for good or `stop`
-    /// resolves, then closes it cleanly.
+    /// resolves, then closes it cleanly. In a fleet with gateway
+    /// interactions, only while this node holds the gateway lease
+    /// (`session::under_lease`).
     pub async fn run(
         mut self,
         app: Arc<App>,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ChatStartError> {
-        let _ = self.app.set(app);
-        let shards = self.client.shard_manager.clone();
+        let _ = self.app.set(app.clone());
+        let fleet = &app.settings.fleet;
+        if fleet.enabled && fleet.interactions == crate::config::Interactions::Gateway {
+            return session::under_lease(self, app, stop).await;
+        }
+        let mut client = self
+            .client
+            .take()
+            .expect("the first client is kept until run");
+        let shards = client.shard_manager.clone();
         tokio::spawn(async move {
             stop.await;
             tracing::info!("stopping: closing the gateway connection");
             shards.shutdown_all().await;
         });
-        self.client.start().await?;
+        client.start().await?;
         Ok(())
     }
 }

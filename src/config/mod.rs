@@ -31,6 +31,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub verify: VerifySettings,
     pub runbooks: RunbookSettings,
+    pub fleet: FleetSettings,
     /// runbook id → step id → keys of that step's check.
     #[serde(default)]
     pub thresholds: BTreeMap<String, BTreeMap<String, toml::Table>>,
@@ -90,6 +91,32 @@ pub struct VerifySettings {
     pub health_url: String,
 }
 
+/// One bot node per Docker host, coordinated through the database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetSettings {
+    pub enabled: bool,
+    /// This node's name (its host's). Empty in the files means the
+    /// machine's hostname; resolved when the settings load.
+    #[serde(deserialize_with = "string_or_number")]
+    pub node: String,
+    pub publish_ms: u64,
+    pub blind_after_secs: u64,
+    pub lease_secs: u64,
+    pub interactions: Interactions,
+    pub job_claim_secs: u64,
+}
+
+/// How interactions reach the bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interactions {
+    /// A gateway session (in a fleet, the lease holder's).
+    Gateway,
+    /// Discord's interactions endpoint: signed HTTP POSTs to every node.
+    Http,
+}
+
 /// The bot's HTTP endpoints: Alertmanager intake, /metrics, health.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,6 +125,15 @@ pub struct HttpSettings {
     pub listen: String,
     /// Unauthenticated refusals are audited in aggregate this often.
     pub refusal_audit_secs: u64,
+}
+
+/// The machine's hostname, as the kernel has it.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into())
 }
 
 fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -196,6 +232,9 @@ impl Settings {
             .map(|h| h.trim().to_string())
             .find(|h| !h.is_empty())
             .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_string());
+        if settings.fleet.node.trim().is_empty() {
+            settings.fleet.node = hostname();
+        }
         settings.secrets = Secrets::read(var);
         Ok(settings)
     }
@@ -227,6 +266,15 @@ impl Settings {
         }
         if self.docker.max_concurrent_stats == 0 {
             return invalid("docker.max_concurrent_stats must be at least 1");
+        }
+        if self.fleet.enabled && self.watch.all {
+            return invalid("fleet.enabled needs a watched project (watch.project), not watch.all");
+        }
+        if self.fleet.lease_secs < 3 {
+            return invalid("fleet.lease_secs must be at least 3");
+        }
+        if self.fleet.node.len() > 64 || self.fleet.node.chars().any(|c| c.is_control()) {
+            return invalid("fleet.node must be at most 64 printable characters");
         }
         if !self.watch.all && self.watch.project.trim().is_empty() {
             return invalid("watch.project is empty: name a Compose project or set watch.all");

@@ -10,6 +10,7 @@ use std::fmt::Write;
 
 pub mod alert;
 mod connections;
+pub mod fleet;
 pub mod incident;
 mod memory_table;
 pub mod message;

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "alert_occurrences",
         include_str!("../../migrations/0007_alert_occurrences.sql"),
     ),
+    (8, "fleet", include_str!("../../migrations/0008_fleet.sql")),
 ];
 
 /// Any constant works; it only has to be the same for every bot.

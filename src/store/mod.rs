@@ -11,6 +11,7 @@ mod approvals;
 mod audit;
 mod claims;
 mod escalations;
+mod fleet;
 mod incidents;
 mod migrate;
 mod watch;
@@ -19,6 +20,7 @@ pub use approvals::{NewRequest, StoredRequest};
 pub use audit::{AuditEntry, AuditRow};
 pub use claims::Claim;
 pub use escalations::Claimed;
+pub use fleet::{Beat, Blind, Holder, Lease, NodeView, Published};
 pub use incidents::NewIncident;
 pub use watch::{Fired, Firing, NewAlert, Resolved, SamplePoint};
 

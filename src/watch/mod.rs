@@ -96,6 +96,15 @@ impl std::fmt::Display for EngineDown {
     }
 }
 
+/// The watcher's own state, for the fleet's heartbeat.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub host_memory_bytes: u64,
+    pub via: Via,
+    /// Why the engine is not followed, while it is not.
+    pub engine_down: Option<EngineDown>,
+}
+
 /// The watcher's view, for a report.
 #[derive(Debug, Clone)]
 pub struct Current {
@@ -211,6 +220,24 @@ impl Watcher {
         tokio::spawn(rounds::sample(self.clone()));
         tokio::spawn(run::evaluate(self.clone()));
         tokio::spawn(run::persist(self.clone()));
+    }
+
+    /// What the watcher can say of itself now: the host's memory (0 before
+    /// the engine was first reached), how the latest round read memory,
+    /// and why the engine is not followed, while it is not.
+    pub fn status(&self) -> Status {
+        let synced = self.is_synced();
+        Status {
+            host_memory_bytes: self.host_memory.load(Ordering::Acquire),
+            via: self.via.lock().map(|v| v.clone()).unwrap_or_default(),
+            engine_down: (!synced).then(|| {
+                self.engine_error
+                    .lock()
+                    .ok()
+                    .and_then(|e| e.clone())
+                    .unwrap_or(EngineDown::NotYet)
+            }),
+        }
     }
 
     /// Whether the cache holds every running container of the scope.

@@ -16,6 +16,9 @@ pub use super::verdict::{Offender, Outcome, Verdict};
 /// One container's line in a memory report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MemoryRow {
+    /// The Docker host it runs on, in a fleet's report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     #[serde(flatten)]
     pub sample: ContainerSample,
     /// Usage as a percent of the container's own limit, when it has one.
@@ -30,7 +33,25 @@ pub struct MemoryReport {
     pub total_usage_bytes: u64,
     pub total_percent_of_host: f64,
     pub rows: Vec<MemoryRow>,
+    /// A fleet's report: each host's own total, judged against its own
+    /// memory (empty for one host's report).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostTotal>,
     pub verdict: Verdict,
+}
+
+/// One host's part of a fleet's report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostTotal {
+    pub host: String,
+    pub memory_bytes: u64,
+    pub total_usage_bytes: u64,
+    pub percent_of_host: f64,
+    pub containers: usize,
+    pub outcome: Outcome,
+    /// Why the host is not judged: its data is missing or too old.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blind: Option<String>,
 }
 
 /// A judged step, with what it looked at.
@@ -211,6 +232,7 @@ pub fn judge_memory(
         total_usage_bytes: total,
         total_percent_of_host: total_pct,
         rows,
+        hosts: Vec::new(),
         verdict: Verdict::of(step, observed, outcome, offenders, notes),
     }
 }
@@ -259,6 +281,7 @@ fn container_rows(
         };
         outcome = outcome.worst(row_outcome);
         rows.push(MemoryRow {
+            host: None,
             sample: c.clone(),
             percent_of_limit,
             outcome: row_outcome,
@@ -347,6 +370,9 @@ fn grade(value: f64, bar: f64, warn_ratio: f64) -> Outcome {
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / MIB)
 }
+
+mod fleet;
+pub use fleet::{judge_fleet, HostSnapshot};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,55 @@
+//! In a fleet, every interaction is answered by exactly one node: the one
+//! whose claim in the database wins. Over the gateway the claim is made
+//! under the lease's fencing token, so a node whose lease lapsed (a
+//! partition, a pause) claims, and so answers, nothing more. Outside a
+//! fleet there is nothing to claim: a single bot answers what it gets,
+//! with or without its database.
+
+use crate::app::App;
+use crate::config::Interactions;
+use std::time::Duration;
+
+/// A claim must leave time to acknowledge within Discord's 3 s.
+const BOUND: Duration = Duration::from_millis(1500);
+
+/// Whether this node answers interaction `id`.
+pub(super) async fn claim(app: &App, id: u64) -> bool {
+    let fleet = &app.settings.fleet;
+    if !fleet.enabled {
+        return true;
+    }
+    let token = match fleet.interactions {
+        Interactions::Http => None,
+        Interactions::Gateway => match app.lease.held() {
+            Some(h) => Some(h.token),
+            None => {
+                tracing::info!(
+                    interaction = id,
+                    "not answered: this node does not hold the gateway lease"
+                );
+                return false;
+            }
+        },
+    };
+    match tokio::time::timeout(BOUND, app.store.claim_interaction(id, &fleet.node, token)).await {
+        Ok(Ok(true)) => true,
+        Ok(Ok(false)) => {
+            tracing::info!(
+                interaction = id,
+                "not answered: claimed by another node, or the lease moved on"
+            );
+            false
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(interaction = id, error = %crate::cause_chain(&e), "not answered: the claim could not be recorded");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(
+                interaction = id,
+                "not answered: the database did not take the claim in time"
+            );
+            false
+        }
+    }
+}

@@ -13,6 +13,7 @@ mod claims;
 mod escalations;
 mod fleet;
 mod incidents;
+mod leases;
 mod migrate;
 mod watch;
 
@@ -20,8 +21,9 @@ pub use approvals::{NewRequest, StoredRequest};
 pub use audit::{AuditEntry, AuditRow};
 pub use claims::Claim;
 pub use escalations::Claimed;
-pub use fleet::{Beat, Blind, Holder, Lease, NodeView, Published};
+pub use fleet::{Beat, Blind, NodeView, Published};
 pub use incidents::NewIncident;
+pub use leases::{Holder, Lease};
 pub use watch::{Fired, Firing, NewAlert, Resolved, SamplePoint};
 
 use crate::config::Secret;

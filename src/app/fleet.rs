@@ -63,6 +63,20 @@ impl GatewayLease {
 }
 
 impl App {
+    /// This node's name, in a fleet.
+    pub fn fleet_node(&self) -> Option<&str> {
+        self.settings
+            .fleet
+            .enabled
+            .then_some(self.settings.fleet.node.as_str())
+    }
+
+    /// Whether this node executes `req`: it is bound to no node, or to
+    /// this one.
+    pub fn owns(&self, req: &crate::store::StoredRequest) -> bool {
+        req.node.is_none() || req.node.as_deref() == self.fleet_node()
+    }
+
     /// What this node is in the fleet: `gateway`, `standby` or `http`.
     pub fn fleet_role(&self) -> &'static str {
         match self.settings.fleet.interactions {

@@ -12,6 +12,7 @@
 //! | OOM downtime | [`oom::tick`] | half a second |
 //! | fleet heartbeat | [`fleet::publish`] | `fleet.publish_ms` (a fleet only) |
 //! | blind spots | [`fleet::blind_spots`] | 5 s (a fleet only) |
+//! | fleet jobs | [`approvals::jobs`] | 1 s (a fleet only) |
 //! | gateway lease | [`fleet::lease_step`] | a third of `fleet.lease_secs` held, 1 s on standby |
 //!
 //! Loops that need the database skip their step while it is down, and a
@@ -87,6 +88,14 @@ fn spawn_fleet(app: &Arc<App>) {
         Duration::from_secs(5),
         Duration::from_secs(5),
         |app, _| async move { fleet::blind_spots(&app).await },
+    );
+    // Approved actions on this host's containers, claimed within a second.
+    every(
+        app,
+        "fleet jobs",
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+        |app, _| async move { approvals::jobs(&app).await },
     );
     if s.fleet.interactions != crate::config::Interactions::Gateway {
         return;

@@ -214,6 +214,7 @@ impl App {
                 .monitored_database_url()
                 .ok()
                 .flatten(),
+            fleet: self.settings.fleet.enabled.then_some(&self.store),
         }
     }
 

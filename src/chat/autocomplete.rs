@@ -1,6 +1,7 @@
-//! Autocomplete of service options: the running services of the watched
-//! project that match what was typed, within what the option allows, and
-//! nothing for someone who may not run the command.
+//! Autocomplete of service and host options: the running services of the
+//! watched project (or the fleet's hosts) that match what was typed, within
+//! what the option allows, and nothing for someone who may not run the
+//! command.
 
 use super::input::subcommand_options;
 use super::reply::redacted;
@@ -39,20 +40,31 @@ async fn choices(
         .options
         .iter()
         .find(|o| o.name == focused.name)?;
-    let OptionKind::Service { allowed } = &option.kind else {
-        return None;
-    };
     let roles = super::input::command_caller(c).roles;
     may_invoke(app.roles(), &roles, &Target::Causes, "").ok()?;
     // Autocomplete must answer within 3 seconds too.
     let limit = Duration::from_secs(app.settings.docker.timeout_secs.min(2));
-    let services = running_services(&app.engine, &app.scope, limit)
-        .await
-        .map_err(|e| tracing::warn!(error = %e, "autocomplete could not list services"))
-        .ok()?;
+    let (names, allowed) = match &option.kind {
+        OptionKind::Service { allowed } => (
+            running_services(&app.engine, &app.scope, limit)
+                .await
+                .map_err(|e| tracing::warn!(error = %e, "autocomplete could not list services"))
+                .ok()?,
+            allowed.as_slice(),
+        ),
+        OptionKind::Host => (
+            tokio::time::timeout(limit, app.store.node_names())
+                .await
+                .ok()?
+                .map_err(|e| tracing::warn!(error = %crate::cause_chain(&e), "autocomplete could not list hosts"))
+                .ok()?,
+            &[][..],
+        ),
+        _ => return None,
+    };
     let typed = focused.value.to_lowercase();
     Some(
-        services
+        names
             .into_iter()
             .filter(|s| allowed.is_empty() || allowed.contains(s))
             .filter(|s| s.to_lowercase().contains(&typed))

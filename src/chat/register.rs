@@ -24,7 +24,7 @@ pub fn command(spec: &CommandSpec) -> CreateCommand {
 
 fn option(o: &OptionSpec) -> CreateCommandOption {
     let (kind, base) = match &o.kind {
-        OptionKind::Service { .. } => (CommandOptionType::String, None),
+        OptionKind::Service { .. } | OptionKind::Host => (CommandOptionType::String, None),
         OptionKind::Text { max_len } => (CommandOptionType::String, Some(*max_len)),
         OptionKind::Integer { .. } => (CommandOptionType::Integer, None),
         OptionKind::Choice { .. } => (CommandOptionType::String, None),
@@ -36,6 +36,8 @@ fn option(o: &OptionSpec) -> CreateCommandOption {
         // Services come from the containers actually running, so they are
         // offered by autocomplete rather than fixed choices.
         OptionKind::Service { .. } => opt = opt.set_autocomplete(true).max_length(128),
+        // Hosts come from the nodes that publish to the fleet's database.
+        OptionKind::Host => opt = opt.set_autocomplete(true).max_length(64),
         OptionKind::Text { .. } => {
             if let Some(max) = base {
                 opt = opt.min_length(1).max_length(max);

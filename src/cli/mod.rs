@@ -9,7 +9,7 @@
 use crate::app::diagnose::{run_step, Probes, StepInput};
 use crate::config::{Scope, Settings};
 use crate::core::diagnosis::Outcome;
-use crate::core::runbook::{Problem, Runbook};
+use crate::core::runbook::Problem;
 use crate::{render, runbooks};
 use admin::runtime;
 
@@ -25,10 +25,12 @@ macro_rules! outln {
 
 mod admin;
 mod health;
-use clap::{Arg, ArgAction, Parser, Subcommand};
+mod step_args;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use step_args::{step_command, step_settings};
 
 const EXIT_CODES: &str = "\
 Runbook steps:
@@ -239,16 +241,32 @@ fn step(settings: &Settings, args: Vec<String>) -> ExitCode {
         Ok(engine) => engine,
         Err(e) => return fail(&e.to_string(), unknown),
     };
+    // `--fleet`: every host as its node last published it, from the
+    // fleet's database (this host's engine is not read).
+    let fleet = match m.get_flag("fleet") || m.get_one::<String>("host").is_some() {
+        true => match settings
+            .secrets
+            .database_url()
+            .map(crate::store::Store::new)
+        {
+            Ok(Ok(store)) => Some(store),
+            Ok(Err(e)) => return fail(&e.to_string(), unknown),
+            Err(e) => return fail(&e.to_string(), unknown),
+        },
+        false => None,
+    };
     let probes = Probes {
         settings: &settings,
         scope: &scope,
         engine: &engine,
         watcher: None,
         app_db,
+        fleet: fleet.as_ref(),
     };
     let input = StepInput {
         service: m.get_one::<String>("service").cloned(),
         window_minutes: None,
+        host: m.get_one::<String>("host").cloned(),
     };
     match runtime().block_on(run_step(&probes, runbook, step_id, &input)) {
         Ok(d) => {
@@ -268,80 +286,6 @@ fn step(settings: &Settings, args: Vec<String>) -> ExitCode {
             fail(&e.to_string(), unknown)
         }
     }
-}
-
-/// The settings a step runs with: `--config` after the step replaces the
-/// file layer; `--project` and `--all` the scope.
-fn step_settings(settings: &Settings, m: &clap::ArgMatches) -> Result<Settings, String> {
-    let mut settings = match m.get_one::<String>("config") {
-        Some(path) => {
-            Settings::load(Some(std::path::Path::new(path))).map_err(|e| e.to_string())?
-        }
-        None => settings.clone(),
-    };
-    if let Some(p) = m.get_one::<String>("project") {
-        settings.watch.project = p.clone();
-        settings.watch.all = false;
-    }
-    if m.get_flag("all") {
-        settings.watch.all = true;
-    }
-    if !settings.watch.all && settings.watch.project.trim().is_empty() {
-        return Err("--project needs a Compose project name (or use --all)".into());
-    }
-    Ok(settings)
-}
-
-/// The clap command of one runbook: a subcommand per step, with the step's
-/// Expected line in its help.
-fn step_command(rb: &Runbook) -> clap::Command {
-    let steps = rb.steps.iter().map(|s| {
-        let s = s.get_ref();
-        clap::Command::new(s.id.clone())
-            .about(s.title.clone())
-            .long_about(format!(
-                "{}\n\nExpected: {}\nIf different: {}",
-                s.title, s.expected, s.if_different
-            ))
-            .after_help(EXIT_CODES)
-            .arg(
-                Arg::new("config")
-                    .long("config")
-                    .value_name("FILE")
-                    .help("Configuration file layered over the defaults"),
-            )
-            .arg(
-                Arg::new("json")
-                    .long("json")
-                    .action(ArgAction::SetTrue)
-                    .help("Print the report as JSON"),
-            )
-            .arg(
-                Arg::new("project")
-                    .long("project")
-                    .value_name("NAME")
-                    .help("Watch this Compose project instead of the configured one"),
-            )
-            .arg(
-                Arg::new("all")
-                    .long("all")
-                    .action(ArgAction::SetTrue)
-                    .conflicts_with("project")
-                    .help("Every running container on the engine, not one project"),
-            )
-            .arg(
-                Arg::new("service")
-                    .long("service")
-                    .value_name("SERVICE")
-                    .help("The Compose service (steps that look at one: profile)"),
-            )
-    });
-    clap::Command::new(rb.id().to_string())
-        .bin_name(format!("incident-bot {}", rb.id()))
-        .about(rb.runbook.title.clone())
-        .subcommand_required(true)
-        .arg_required_else_help(true)
-        .subcommands(steps)
 }
 
 /// Usage errors exit UNKNOWN (3), not clap's 2, which means CRITICAL here.

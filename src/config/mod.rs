@@ -233,7 +233,17 @@ impl Settings {
             .find(|h| !h.is_empty())
             .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_string());
         if settings.fleet.node.trim().is_empty() {
-            settings.fleet.node = hostname();
+            // A host name's characters only, as `fleet.node` must be.
+            settings.fleet.node = hostname()
+                .chars()
+                .map(
+                    |c| match c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                        true => c,
+                        false => '-',
+                    },
+                )
+                .take(64)
+                .collect();
         }
         settings.secrets = Secrets::read(var);
         Ok(settings)
@@ -273,8 +283,12 @@ impl Settings {
         if self.fleet.lease_secs < 3 {
             return invalid("fleet.lease_secs must be at least 3");
         }
-        if self.fleet.node.len() > 64 || self.fleet.node.chars().any(|c| c.is_control()) {
-            return invalid("fleet.node must be at most 64 printable characters");
+        // The node's name is what `host:` takes and what every report
+        // and message shows: a host name's characters only.
+        if !self.fleet.node.is_empty() && !crate::core::commands::is_node_name(&self.fleet.node) {
+            return invalid(
+                "fleet.node must be at most 64 letters, digits, '-', '_' or '.' (a host name)",
+            );
         }
         if !self.watch.all && self.watch.project.trim().is_empty() {
             return invalid("watch.project is empty: name a Compose project or set watch.all");

@@ -156,3 +156,23 @@ fn a_file_layers_over_defaults_and_unknown_keys_fail() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_node_is_named_like_a_host() {
+    let dir = std::env::temp_dir().join(format!("ib-config-node-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let named = |node: &str| {
+        let file = dir.join("fleet.toml");
+        std::fs::write(&file, format!("[fleet]\nnode = {node:?}\n")).unwrap();
+        Settings::load_with(Some(&file), env(&[])).map(|s| s.fleet.node)
+    };
+    assert_eq!(named("web-2.example").unwrap(), "web-2.example");
+    for bad in ["web 2", "web-2; reboot", &"h".repeat(65)] {
+        let err = named(bad).unwrap_err().to_string();
+        assert!(err.contains("fleet.node"), "{bad}: {err}");
+    }
+    // Unset, it is this machine's hostname, as a host name.
+    let node = named("").unwrap();
+    assert!(crate::core::commands::is_node_name(&node), "{node:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

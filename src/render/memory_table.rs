@@ -1,6 +1,8 @@
 //! The memory report's table, aligned like `docker stats`: one row per
 //! container, each row's age when the rows were sampled at different
-//! times (a live report), and the TOTAL line last.
+//! times (a live report), and the TOTAL line last. A fleet's report has a
+//! HOST column and a TOTAL line per host (the runbook's 80% is a host's),
+//! a blind host's saying why it has no rows.
 
 use crate::core::diagnosis::{MemoryReport, MemoryRow, Outcome};
 use crate::core::memory::{human_bytes, Reading};
@@ -41,23 +43,72 @@ pub fn memory_table_of(r: &MemoryReport, rows: &[&MemoryRow]) -> String {
         .map(|row| row.sample.age_ms)
         .collect();
     let with_age = shows_age(&ages);
+    let fleet = !r.hosts.is_empty();
     let mut lines: Vec<Vec<String>> = vec![header(with_age)];
     for row in rows {
         lines.push(cells(row, with_age));
     }
-    let mut total = vec![
-        "TOTAL".into(),
-        String::new(),
-        human_bytes(r.total_usage_bytes),
-        String::new(),
-        format!("{:.1}% of host", r.total_percent_of_host),
-    ];
-    if with_age {
-        total.push(String::new());
+    let total = |name: &str, usage: String, percent: String, mark: &str| {
+        let mut line = vec![
+            name.to_string(),
+            String::new(),
+            usage,
+            String::new(),
+            percent,
+        ];
+        if with_age {
+            line.push(String::new());
+        }
+        line.push(mark.to_string());
+        line
+    };
+    for h in &r.hosts {
+        let mut line = match &h.blind {
+            Some(_) => total("TOTAL", "?".into(), "-".into(), "?  blind: no data"),
+            None => total(
+                "TOTAL",
+                human_bytes(h.total_usage_bytes),
+                format!("{:.1}% of host", h.percent_of_host),
+                mark(h.outcome),
+            ),
+        };
+        line.insert(0, h.host.clone());
+        lines.push(line);
     }
-    total.push(String::new());
-    lines.push(total);
-    align(&lines, with_age)
+    let mut whole = total(
+        if fleet { "TOTAL (all hosts)" } else { "TOTAL" },
+        human_bytes(r.total_usage_bytes),
+        format!(
+            "{:.1}% of host{}",
+            r.total_percent_of_host,
+            if fleet { "s" } else { "" }
+        ),
+        "",
+    );
+    if fleet {
+        whole.insert(0, String::new());
+        for line in lines.iter_mut().take(rows.len() + 1) {
+            let host = match line.first().map(String::as_str) {
+                Some("CONTAINER") => "HOST".to_string(),
+                _ => String::new(),
+            };
+            line.insert(0, host);
+        }
+        for (line, row) in lines.iter_mut().skip(1).zip(rows) {
+            line[0] = row.host.clone().unwrap_or_default();
+        }
+    }
+    lines.push(whole);
+    align(&lines, with_age, usize::from(fleet))
+}
+
+fn mark(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Fail => "<< OVER",
+        Outcome::Warn => "<  near",
+        Outcome::Unknown => "?  no reading",
+        Outcome::Pass => "",
+    }
 }
 
 /// Whether the rows' ages differ enough to be worth a column.
@@ -93,12 +144,9 @@ fn cells(row: &MemoryRow, with_age: bool) -> Vec<String> {
         Reading::Gone => ("down".into(), "-".into()),
         Reading::Failed { .. } => ("?".into(), "-".into()),
     };
-    let mark = match (&s.reading, row.outcome) {
-        (Reading::Gone, _) => "not running",
-        (_, Outcome::Fail) => "<< OVER",
-        (_, Outcome::Warn) => "<  near",
-        (_, Outcome::Unknown) => "?  no reading",
-        (_, Outcome::Pass) => "",
+    let mark = match &s.reading {
+        Reading::Gone => "not running",
+        _ => mark(row.outcome),
     };
     let mut out = vec![
         s.name.clone(),
@@ -118,7 +166,8 @@ fn cells(row: &MemoryRow, with_age: bool) -> Vec<String> {
     out
 }
 
-fn align(lines: &[Vec<String>], with_age: bool) -> String {
+/// `lines` aligned; `shift` leading columns come before CONTAINER.
+fn align(lines: &[Vec<String>], with_age: bool, shift: usize) -> String {
     let columns = lines[0].len();
     let widths: Vec<usize> = (0..columns)
         .map(|i| {
@@ -131,6 +180,7 @@ fn align(lines: &[Vec<String>], with_age: bool) -> String {
         .collect();
     // Numbers right-aligned, names left-aligned, as docker stats.
     let numeric = if with_age { 2..=5 } else { 2..=4 };
+    let numeric = numeric.start() + shift..=numeric.end() + shift;
     let mut out = String::new();
     for row in lines {
         let mut line = String::new();

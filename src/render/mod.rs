@@ -248,10 +248,12 @@ pub fn memory_chart(d: &Diagnosis, r: &MemoryReport, bar_mib: Option<f64>) -> ch
     };
     // Service names are short and familiar; replicas share one, so then the
     // container names tell the bars apart.
-    let mut services: Vec<&str> = r
+    // In a fleet, the same service runs on several hosts: each bar names
+    // its host.
+    let mut services: Vec<(Option<&str>, &str)> = r
         .rows
         .iter()
-        .filter_map(|row| row.sample.service.as_deref())
+        .filter_map(|row| Some((row.host.as_deref(), row.sample.service.as_deref()?)))
         .collect();
     let total = services.len();
     services.sort_unstable();
@@ -271,10 +273,14 @@ pub fn memory_chart(d: &Diagnosis, r: &MemoryReport, bar_mib: Option<f64>) -> ch
                     } => (Some(usage_bytes), limit_bytes),
                     _ => (None, None),
                 };
+                let label = match (&row.sample.service, by_service) {
+                    (Some(service), true) => service.clone(),
+                    _ => row.sample.name.clone(),
+                };
                 chart::Bar {
-                    label: match (&row.sample.service, by_service) {
-                        (Some(service), true) => service.clone(),
-                        _ => row.sample.name.clone(),
+                    label: match &row.host {
+                        Some(host) => format!("{host}/{label}"),
+                        None => label,
                     },
                     usage_bytes: usage,
                     limit_bytes: limit,

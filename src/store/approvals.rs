@@ -30,6 +30,9 @@ pub struct NewRequest {
     pub title: String,
     /// Its typed parameters, as approved.
     pub params: serde_json::Value,
+    /// The fleet node whose engine runs its container: only that node
+    /// executes it (`None` outside a fleet, and for database actions).
+    pub node: Option<String>,
 }
 
 /// A request as stored: the rules' view plus what it is about.
@@ -53,13 +56,15 @@ pub struct StoredRequest {
     pub params: serde_json::Value,
     /// When the approval that claimed it for execution was written.
     pub claimed_at: Option<OffsetDateTime>,
+    /// The fleet node that executes it (see [`NewRequest::node`]).
+    pub node: Option<String>,
 }
 
 pub(super) const COLUMNS: &str =
     "id, state, version, requested_by, requested_at, expires_at, approvals_needed, \
      runbook, action, service, container_id, container_name, reason, requested_by_label, \
      channel_id, message_id, incident_id, outcome, executed_at, target_summary, title, params, \
-     claimed_at";
+     claimed_at, node";
 
 impl Store {
     pub async fn create_request(&self, n: &NewRequest) -> Result<StoredRequest, StoreError> {
@@ -70,9 +75,9 @@ impl Store {
                     "INSERT INTO action_requests (runbook, action, service, container_id,
                          container_name, reason, requested_by, requested_by_label, requested_at,
                          expires_at, approvals_needed, state, incident_id, target_summary,
-                         title, params)
+                         title, params, node)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13,
-                             $14, $15)
+                             $14, $15, $16)
                      RETURNING {COLUMNS}"
                 ),
                 &[
@@ -91,6 +96,7 @@ impl Store {
                     &n.target_summary,
                     &n.title,
                     &n.params,
+                    &n.node,
                 ],
             )
             .await
@@ -260,5 +266,6 @@ pub(super) fn request(r: &Row, votes: Vec<Vote>) -> Result<StoredRequest, StoreE
         title: r.get(20),
         params: r.get(21),
         claimed_at: r.get(22),
+        node: r.get(23),
     })
 }

@@ -24,6 +24,11 @@ pub struct Claim {
     /// The runbook's per-hour limit of this action on this service, checked
     /// in the same transaction as the claim.
     pub rate_limit_per_hour: Option<u32>,
+    /// In a fleet, the claiming bot's node: a request bound to another
+    /// node is approved unclaimed, for that node to claim within `wait`
+    /// (`Store::claim_jobs`), or to fail unrun after it.
+    pub node: Option<String>,
+    pub wait: time::Duration,
 }
 
 impl Store {
@@ -87,15 +92,25 @@ impl Store {
             ),
             _ => (None, 0.0, 0.0),
         };
+        // A request bound to another node is left for that node to claim.
+        let node = claim.and_then(|c| c.node.clone());
+        let wait_secs = claim.map_or(0.0, |c| c.wait.as_seconds_f64());
+        let bound: Option<String> = tx
+            .query_opt("SELECT node FROM action_requests WHERE id = $1", &[&id])
+            .await
+            .map_err(|e| self.query_error(e))?
+            .and_then(|r| r.get(0));
+        let own = bound.is_none() || bound == node;
         let Some(row) = tx
             .query_opt(
                 &format!(
                     "UPDATE action_requests SET state = $3, version = version + 1,
                          outcome = coalesce($4, outcome),
                          executed_at = CASE WHEN $4::text IS NULL THEN executed_at ELSE now() END,
-                         claimed_at = CASE WHEN $5 THEN now() ELSE claimed_at END,
-                         claimed_by = CASE WHEN $5 THEN $6 ELSE claimed_by END,
-                         lease_until = CASE WHEN $5 THEN now() + make_interval(secs => $7)
+                         claimed_at = CASE WHEN $5 AND $10 THEN now() ELSE claimed_at END,
+                         claimed_by = CASE WHEN $5 AND $10 THEN $6 ELSE claimed_by END,
+                         lease_until = CASE WHEN $5 AND $10 THEN now() + make_interval(secs => $7)
+                                            WHEN $5 THEN now() + make_interval(secs => $9)
                                        ELSE lease_until END,
                          deadline_at = CASE WHEN $5 THEN now() + make_interval(secs => $8)
                                        ELSE deadline_at END
@@ -111,6 +126,8 @@ impl Store {
                     &by,
                     &lease_secs,
                     &deadline_secs,
+                    &wait_secs,
+                    &own,
                 ],
             )
             .await
@@ -206,10 +223,14 @@ impl Store {
     /// lease lapsed or whose deadline passed. Each is re-claimed by `by`
     /// for `lease` in the same statement (rows another bot is taking over
     /// right now are skipped), so one bot reconciles each.
+    /// In a fleet, only `node`'s own requests (and those bound to no
+    /// node) are taken: only the engine that ran an action can tell what
+    /// it did. A request nobody claimed yet is not stale: see `jobs.rs`.
     pub async fn take_stale_claims(
         &self,
         by: &str,
         lease: time::Duration,
+        node: Option<&str>,
     ) -> Result<Vec<StoredRequest>, StoreError> {
         let client = self.client().await?;
         let rows = client
@@ -221,10 +242,13 @@ impl Store {
                          SELECT id FROM action_requests
                          WHERE state = 'approved'
                            AND (lease_until IS NULL OR lease_until < now() OR deadline_at < now())
+                           -- unclaimed and bound to a node: a job waiting
+                           -- for its node (jobs.rs), not a lost executor
+                           AND (node IS NULL OR (node = $3 AND claimed_by IS NOT NULL))
                          FOR UPDATE SKIP LOCKED)
                      RETURNING {COLUMNS}"
                 ),
-                &[&by, &lease.as_seconds_f64()],
+                &[&by, &lease.as_seconds_f64(), &node],
             )
             .await
             .map_err(|e| self.query_error(e))?;

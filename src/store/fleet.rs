@@ -263,6 +263,16 @@ impl Store {
         Ok(out)
     }
 
+    /// The fleet's node names, sorted (what `host:` offers).
+    pub async fn node_names(&self) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT name FROM nodes ORDER BY name", &[])
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// Nodes without fresh data for `after` that were not reported yet,
     /// each claimed for reporting by exactly one caller.
     pub async fn claim_blind(&self, after: Duration) -> Result<Vec<Blind>, StoreError> {

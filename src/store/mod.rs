@@ -13,6 +13,7 @@ mod claims;
 mod escalations;
 mod fleet;
 mod incidents;
+mod jobs;
 mod leases;
 mod migrate;
 mod watch;

@@ -38,7 +38,7 @@ async fn registered_commands_match_the_runbooks() {
         ["open", "ack", "resolve", "status", "list", "postmortem"]
     );
     for (_, rb) in &runbooks {
-        let spec = incident_bot::core::commands::spec(rb);
+        let spec = incident_bot::core::commands::spec(rb, false);
         let cmd = registered
             .iter()
             .find(|c| c["name"] == spec.name.as_str())

@@ -242,3 +242,98 @@ async fn a_blind_node_is_said_once_and_its_return_once() {
         .unwrap();
     assert_eq!(p.clash.as_deref(), Some("w:1"));
 }
+
+/// An approved request bound to `node`, not claimed by anyone, waiting
+/// for its node until `wait_ms` from now (negative: past).
+async fn approved_job(store: &Store, db: &TestDb, node: &str, service: &str, wait_ms: i64) -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    let req = store
+        .create_request(&incident_bot::store::NewRequest {
+            runbook: "mem".into(),
+            action: "restart".into(),
+            service: service.into(),
+            container_id: format!("{service}-id"),
+            container_name: format!("shop-{service}-1"),
+            target_summary: String::new(),
+            reason: "race".into(),
+            requested_by: 1,
+            requested_by_label: "alice".into(),
+            requested_at: now,
+            expires_at: now + time::Duration::minutes(10),
+            approvals_needed: 1,
+            incident_id: None,
+            title: format!("restart {service} on {node}"),
+            params: serde_json::json!({}),
+            node: Some(node.into()),
+        })
+        .await
+        .unwrap();
+    db.client()
+        .await
+        .execute(
+            "UPDATE action_requests SET state = 'approved',
+                 lease_until = now() + $2 * interval '1 millisecond'
+             WHERE id = $1",
+            &[&req.rule.id, &(wait_ms as f64)],
+        )
+        .await
+        .unwrap();
+    req.rule.id
+}
+
+/// A job is claimed by exactly one process of its node, and never by
+/// another node; one its node did not claim in time is failed exactly
+/// once and then claimed by nobody.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_is_run_once_by_its_node_or_failed_once_unrun() {
+    let db = TestDb::create().await;
+    let stores = nodes(&db, 4).await;
+    let lease = time::Duration::seconds(30);
+    for round in 0..30 {
+        let service = format!("svc{round}");
+        let waiting = round % 2 == 0;
+        let id = approved_job(
+            &stores[0],
+            &db,
+            "a",
+            &service,
+            if waiting { 60_000 } else { -1 },
+        )
+        .await;
+        let (c1, c2, other, f1, f2) = tokio::join!(
+            stores[0].claim_jobs("a", "a-1", lease),
+            stores[1].claim_jobs("a", "a-2", lease),
+            stores[2].claim_jobs("b", "b-1", lease),
+            stores[2].fail_unclaimed_jobs(),
+            stores[3].fail_unclaimed_jobs(),
+        );
+        let claimed: usize = [c1.unwrap(), c2.unwrap()]
+            .iter()
+            .map(|v| v.iter().filter(|r| r.rule.id == id).count())
+            .sum();
+        let failed: usize = [f1.unwrap(), f2.unwrap()]
+            .iter()
+            .map(|v| v.iter().filter(|r| r.rule.id == id).count())
+            .sum();
+        assert!(other.unwrap().is_empty(), "another node claimed a's job");
+        if waiting {
+            assert_eq!((claimed, failed), (1, 0), "round {round}");
+        } else {
+            assert_eq!((claimed, failed), (0, 1), "round {round}");
+            let state: String = db
+                .client()
+                .await
+                .query_one("SELECT state FROM action_requests WHERE id = $1", &[&id])
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(state, "failed");
+        }
+        // A claimed job is its node's: no other node reconciles it.
+        let stale = stores[2]
+            .take_stale_claims("b-1", lease, Some("b"))
+            .await
+            .unwrap();
+        assert!(stale.iter().all(|r| r.rule.id != id));
+    }
+}

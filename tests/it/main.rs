@@ -14,6 +14,7 @@ mod discord;
 mod discord_bot;
 mod escalation_chat;
 mod faults;
+mod fleet;
 mod fleet_store;
 mod hardening;
 mod harness;

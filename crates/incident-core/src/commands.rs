@@ -105,6 +105,8 @@ pub enum OptionKind {
     Choice { values: Vec<String> },
     /// A member of the server.
     User,
+    /// A host of the fleet (its node's name), offered by autocomplete.
+    Host,
 }
 
 /// A typed option value as received.
@@ -125,19 +127,34 @@ pub struct Invocation {
     pub args: BTreeMap<String, Value>,
 }
 
-/// The command group of a runbook.
-pub fn spec(rb: &Runbook) -> CommandSpec {
+/// The command group of a runbook. In a fleet (`fleet`), the memory
+/// report takes a `host` to narrow it to one host.
+pub fn spec(rb: &Runbook, fleet: bool) -> CommandSpec {
     let mut subcommands = Vec::new();
     for step in rb.steps.iter().map(|s| s.get_ref()) {
+        let mut options = step_options(&step.check);
+        if fleet && matches!(step.check, Check::ContainerMemory(_)) {
+            options.push(host_option(
+                "Only this host of the fleet (default: every host)",
+            ));
+        }
         subcommands.push(SubcommandSpec {
             name: step.id.clone(),
             description: clip(&step.title),
             target: Target::Step(step.id.clone()),
-            options: step_options(&step.check),
+            options,
         });
     }
     for action in rb.actions.iter().map(|a| a.get_ref()) {
         let mut options = action_options(&action.effect);
+        // Container actions run where the container is: in a fleet the
+        // request may name the host (needed when the service runs on
+        // several).
+        if fleet && !matches!(action.effect, ActionEffect::CloseIdleConnections { .. }) {
+            options.push(host_option(
+                "The host whose container this is (default: where it runs)",
+            ));
+        }
         options.push(reason("Why (shown to approvers and kept in the audit log)"));
         subcommands.push(SubcommandSpec {
             name: action.id.clone(),
@@ -187,85 +204,6 @@ pub fn spec(rb: &Runbook) -> CommandSpec {
         name: rb.id().to_string(),
         description: clip(&rb.runbook.title),
         subcommands,
-    }
-}
-
-fn step_options(check: &Check) -> Vec<OptionSpec> {
-    match check {
-        Check::MemoryTrend { window_minutes, .. } => vec![
-            service("The service to watch", vec![]),
-            OptionSpec {
-                name: "window".into(),
-                description: format!("Minutes of history to fit (default {window_minutes})"),
-                required: false,
-                kind: OptionKind::Integer {
-                    min: 1,
-                    max: 7 * 24 * 60,
-                },
-            },
-        ],
-        Check::ExecProfile { profilers, .. } => vec![service(
-            "The service to profile",
-            profilers.iter().map(|p| p.service.clone()).collect(),
-        )],
-        Check::ContainerMemory(_)
-        | Check::PgConnections { .. }
-        | Check::OomScan { .. }
-        | Check::HttpProbe { .. } => vec![],
-    }
-}
-
-fn action_options(effect: &ActionEffect) -> Vec<OptionSpec> {
-    match effect {
-        ActionEffect::RestartService { services, .. } => {
-            vec![service("The service to restart", services.clone())]
-        }
-        ActionEffect::CloseIdleConnections {
-            default_older_than_minutes,
-            ..
-        } => vec![OptionSpec {
-            name: "older_than".into(),
-            description: format!(
-                "Close sessions idle longer than this many minutes (default {default_older_than_minutes}; 0: all)"
-            ),
-            required: false,
-            kind: OptionKind::Integer {
-                min: 0,
-                max: 24 * 60,
-            },
-        }],
-        ActionEffect::RecreateWithCommand { params, .. } => params
-            .iter()
-            .map(|p| OptionSpec {
-                name: p.name.clone(),
-                description: clip(&format!("{} to {} (default {})", p.min, p.max, p.default)),
-                required: false,
-                kind: OptionKind::Integer {
-                    min: p.min,
-                    max: p.max,
-                },
-            })
-            .collect(),
-    }
-}
-
-fn service(description: &str, allowed: Vec<String>) -> OptionSpec {
-    OptionSpec {
-        name: "service".into(),
-        description: description.into(),
-        required: true,
-        kind: OptionKind::Service { allowed },
-    }
-}
-
-fn reason(description: &str) -> OptionSpec {
-    OptionSpec {
-        name: "reason".into(),
-        description: description.into(),
-        required: true,
-        kind: OptionKind::Text {
-            max_len: MAX_REASON,
-        },
     }
 }
 
@@ -332,6 +270,16 @@ fn check_value(name: &str, kind: &OptionKind, value: &Value) -> Result<Value, St
             }
             Ok(Value::Text(s.to_string()))
         }
+        (OptionKind::Host, Value::Text(s)) => {
+            let s = s.trim();
+            if !is_node_name(s) {
+                return Err(format!(
+                    "'{}' is not a host name",
+                    super::text::clip(s, 100)
+                ));
+            }
+            Ok(Value::Text(s.to_string()))
+        }
         (OptionKind::Text { max_len }, Value::Text(s)) => {
             let s = s.trim();
             if s.is_empty() {
@@ -374,8 +322,16 @@ pub fn is_service_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// A fleet node's name as config and commands take it: a host name's
+/// characters (letters, digits, `-`, `_`, `.`), at most 64.
+pub fn is_node_name(s: &str) -> bool {
+    s.len() <= 64 && is_service_name(s)
+}
+
 mod builtin;
+mod options;
 pub use builtin::{incident_spec, oncall_spec};
+use options::{action_options, host_option, reason, step_options};
 
 #[cfg(test)]
 mod tests;

@@ -14,12 +14,15 @@
 //! forged or misplaced id finds nothing to act on.
 
 mod execute;
+mod fleet_target;
+mod jobs;
 mod prepare;
 mod reconcile;
 mod record;
 mod view;
 mod vote;
 
+pub use jobs::jobs;
 pub use vote::click;
 
 use super::port::Posted;
@@ -103,6 +106,7 @@ pub async fn request(
             incident_id: incident.as_ref().map(|i| i.id),
             title: p.title.clone(),
             params: p.params,
+            node: p.node,
         })
         .await;
     let req = match stored {
@@ -174,7 +178,7 @@ async fn prepare(
         ActionEffect::RestartService {
             rate_limit_per_hour,
             ..
-        } => prepare_restart(app, action_id, key, *rate_limit_per_hour, now).await,
+        } => prepare_restart(app, inv, action_id, key, *rate_limit_per_hour, now).await,
         ActionEffect::CloseIdleConnections {
             default_older_than_minutes,
             include_idle,
@@ -197,7 +201,7 @@ async fn prepare(
                     _ => None,
                 })
                 .collect();
-            prepare_recreate(app, service, command, params, values, now).await
+            prepare_recreate(app, inv, service, command, params, values, now).await
         }
     }
 }

@@ -2,6 +2,7 @@
 //! recorded: the container (for restarts and recreates), the sessions (for
 //! close-idle), the exact command, and the words that describe it.
 
+use super::fleet_target::{fleet_target, Target};
 use crate::app::actions::{close_idle_target, restart_target, RestartTarget};
 use crate::app::App;
 use crate::core::approval;
@@ -21,6 +22,8 @@ pub(super) struct Prepared {
     /// "restart web", "close 3 idle database sessions older than 10 min".
     pub title: String,
     pub params: serde_json::Value,
+    /// The fleet node that runs the container.
+    pub node: Option<String>,
 }
 
 pub(super) fn text_arg(inv: &Invocation, name: &str) -> String {
@@ -30,25 +33,62 @@ pub(super) fn text_arg(inv: &Invocation, name: &str) -> String {
     }
 }
 
-/// The one running container of `service` in the watched project, as
-/// approvers are shown it; `Err` is the sentence for the requester.
+/// The container a request is for, as approvers are shown it, and in a
+/// fleet the node that runs it.
+struct Found {
+    id: String,
+    name: String,
+    summary: String,
+    node: Option<String>,
+}
+
+/// The one running container of `service` in the watched project (in a
+/// fleet: on the host `host:` names, or the one it runs on); `Err` is the
+/// sentence for the requester.
 async fn service_container(
     app: &App,
+    inv: &Invocation,
     service: &str,
     now: OffsetDateTime,
-) -> Result<RestartTarget, String> {
+) -> Result<Found, String> {
+    let here = |t: RestartTarget, node: Option<String>| Found {
+        id: t.container.id.clone(),
+        name: t.container.name.clone(),
+        summary: t.summary,
+        node,
+    };
+    if let Some(own) = app.fleet_node() {
+        let host = Some(text_arg(inv, "host"));
+        return Ok(match fleet_target(app, host, service, now).await? {
+            Target::Here(t) => here(t, Some(own.to_string())),
+            Target::There { node, sample } => Found {
+                summary: super::fleet_target::summary(&node, &sample),
+                id: sample.id,
+                name: sample.name,
+                node: Some(node),
+            },
+        });
+    }
     restart_target(&app.engine, &app.watcher, &app.scope, service, now)
         .await
-    .map_err(|e| {
-        tracing::warn!(service, error = %crate::cause_chain(&e), "no container to request an action for");
-        format!("No request was made: {}.", e.for_chat())
-    })
+        .map(|t| here(t, None))
+        .map_err(|e| {
+            tracing::warn!(service, error = %crate::cause_chain(&e), "no container to request an action for");
+            format!("No request was made: {}.", e.for_chat())
+        })
+}
+
+/// " on n2" in a fleet, for a request's title.
+fn on(node: &Option<String>) -> String {
+    node.as_deref()
+        .map_or(String::new(), |n| format!(" on {n}"))
 }
 
 /// The container a restart is for, within the rate limit; `Err` is the
 /// sentence for the requester.
 pub(super) async fn prepare_restart(
     app: &App,
+    inv: &Invocation,
     action_id: &str,
     service: &str,
     rate_limit_per_hour: u32,
@@ -60,13 +100,14 @@ pub(super) async fn prepare_restart(
         .await
         .map_err(|e| format!("Nothing was requested: {e}."))?;
     approval::within_rate_limit(service, &recent, rate_limit_per_hour, now)?;
-    let found = service_container(app, service, now).await?;
+    let found = service_container(app, inv, service, now).await?;
     Ok(Prepared {
-        container_id: found.container.id.clone(),
-        container_name: found.container.name.clone(),
+        title: format!("restart {service}{}", on(&found.node)),
+        container_id: found.id,
+        container_name: found.name,
         summary: found.summary,
-        title: format!("restart {service}"),
         params: serde_json::json!({}),
+        node: found.node,
     })
 }
 
@@ -74,6 +115,7 @@ pub(super) async fn prepare_restart(
 /// run (the runbook's, filled from typed values).
 pub(super) async fn prepare_recreate(
     app: &App,
+    inv: &Invocation,
     service: &str,
     command: &[String],
     params: &[crate::core::runbook::ActionParam],
@@ -85,14 +127,18 @@ pub(super) async fn prepare_recreate(
     }
     let argv =
         fill_command(command, params, &values).map_err(|e| format!("No request was made: {e}."))?;
-    let found = service_container(app, service, now).await?;
+    let found = service_container(app, inv, service, now).await?;
     let shown = argv.join(" ");
     Ok(Prepared {
-        container_id: found.container.id.clone(),
-        container_name: found.container.name.clone(),
         summary: format!("{}; new command: {shown}", found.summary),
-        title: crate::core::text::clip(&format!("recreate {service} with `{shown}`"), 200),
+        title: crate::core::text::clip(
+            &format!("recreate {service}{} with `{shown}`", on(&found.node)),
+            200,
+        ),
+        container_id: found.id,
+        container_name: found.name,
         params: serde_json::json!({ "command": argv, "values": values }),
+        node: found.node,
     })
 }
 
@@ -124,5 +170,7 @@ pub(super) async fn prepare_close_idle(
             if plan.count == 1 { "" } else { "s" }
         ),
         params: serde_json::json!({ "older_than_minutes": minutes, "include_idle": include_idle }),
+        // The monitored database is reached from any node.
+        node: None,
     })
 }

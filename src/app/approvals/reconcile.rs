@@ -25,7 +25,7 @@ pub(super) async fn reconcile_stale(app: &App, now: OffsetDateTime) -> Result<us
     let lease = Duration::from_secs(app.settings.approvals.lease_secs.max(1));
     let stale = app
         .store
-        .take_stale_claims(&app.instance, time_span(lease))
+        .take_stale_claims(&app.instance, time_span(lease), app.fleet_node())
         .await?;
     let mut settled = 0;
     for req in stale {

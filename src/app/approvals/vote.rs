@@ -144,6 +144,10 @@ impl Click<'_> {
         let summary = format!("request #{} {verb}", updated.rule.id);
         timeline(app, &updated, &self.who, "approval", summary).await;
         match updated.rule.state {
+            // Bound to another host: that host's node claims it as a job.
+            RequestState::Approved if !app.owns(&updated) => {
+                tracing::info!(request = updated.rule.id, node = ?updated.node, "approved; left to the node that owns the container");
+            }
             RequestState::Approved => execute(app, updated).await,
             // Approved, but over the rate limit: recorded as failed in the
             // same write as the vote; say why.
@@ -174,6 +178,10 @@ fn execution_claim(app: &App, req: &StoredRequest) -> Option<Claim> {
             } => Some(*rate_limit_per_hour),
             _ => None,
         },
+        node: app.fleet_node().map(String::from),
+        wait: time_span(std::time::Duration::from_secs(
+            settings.fleet.job_claim_secs.max(1),
+        )),
     })
 }
 

@@ -8,6 +8,7 @@
 //! alert loop) calls the same functions with its [`Probes`].
 
 pub mod causes;
+mod fleet;
 mod probe;
 use probe::{connections, container_memory, memory_trend, process_bar, profile};
 pub mod verify;
@@ -45,6 +46,8 @@ pub enum DiagnoseError {
     ServiceNotRunning { service: String },
     #[error("profiling runs commands inside a watched project's containers; watching every container is read-only")]
     NeedsProject,
+    #[error("no host '{host}' in the fleet; its hosts are: {known}")]
+    UnknownHost { host: String, known: String },
     #[error("the bot's watcher is not following the Docker engine: {why}")]
     NotWatching { why: crate::watch::EngineDown },
     #[error(transparent)]
@@ -134,6 +137,8 @@ pub struct StepInput {
     pub service: Option<String>,
     /// The trend window in minutes, instead of the runbook's.
     pub window_minutes: Option<u64>,
+    /// Only this host of the fleet.
+    pub host: Option<String>,
 }
 
 /// What steps probe, and with what: the front end fills this once.
@@ -146,6 +151,9 @@ pub struct Probes<'a> {
     pub watcher: Option<&'a Watcher>,
     /// The monitored application's PostgreSQL, if configured.
     pub app_db: Option<&'a Secret>,
+    /// The fleet's database, when this node is one of a fleet: step 1
+    /// then covers every host.
+    pub fleet: Option<&'a crate::store::Store>,
 }
 
 /// Runs step `step_id` of `runbook` with the probes its check needs,
@@ -191,7 +199,10 @@ pub async fn run_step(
             };
             connections(p, step, &rule).await?
         }
-        (true, Check::ContainerMemory(check)) => container_memory(p, step, check).await?,
+        (true, Check::ContainerMemory(check)) => match p.fleet {
+            Some(store) => fleet::fleet_memory(p, store, step, check, input).await?,
+            None => container_memory(p, step, check).await?,
+        },
         (
             true,
             Check::MemoryTrend {

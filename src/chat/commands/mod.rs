@@ -91,7 +91,11 @@ pub(super) enum Reply {
 /// invocation.
 pub(super) fn specs(app: &App) -> Vec<CommandSpec> {
     let runbooks = app.runbooks.all();
-    let mut specs: Vec<CommandSpec> = runbooks.iter().map(commands::spec).collect();
+    let fleet = app.settings.fleet.enabled;
+    let mut specs: Vec<CommandSpec> = runbooks
+        .iter()
+        .map(|rb| commands::spec(rb, fleet))
+        .collect();
     let ids: Vec<&str> = runbooks.iter().map(|rb| rb.id()).collect();
     specs.push(commands::incident_spec(&ids));
     specs.push(commands::oncall_spec(&app.runbooks.roster_roles()));

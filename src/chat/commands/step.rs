@@ -46,6 +46,10 @@ pub(super) async fn run(
             Some(Value::Integer(n)) => u64::try_from(*n).ok(),
             _ => None,
         },
+        host: match inv.args.get("host") {
+            Some(Value::Text(h)) => Some(h.clone()),
+            _ => None,
+        },
     };
     let d = match run_step(&app.probes(), runbook, step, &input).await {
         Ok(d) => d,

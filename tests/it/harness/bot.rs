@@ -45,6 +45,26 @@ impl Bot {
         env: &[(&str, &str)],
         database_url: &str,
     ) -> Bot {
+        let bot = Bot::spawn_on(emu, project, env, database_url);
+        emu.wait_ready(WAIT).await;
+        emu.wait_for(WAIT, |r| r.method == "PUT" && r.path.ends_with("/commands"))
+            .await;
+        // The emulator may still remember an earlier bot's session and
+        // commands (a restart test): wait for this process's own READY.
+        bot.wait_log("slash commands registered").await;
+        bot
+    }
+}
+
+impl Bot {
+    /// A bot on the database at `url`, returned as soon as it runs: one
+    /// of a fleet may stand by without a gateway session of its own.
+    pub fn spawn_on(
+        emu: &Emulator,
+        project: &str,
+        env: &[(&str, &str)],
+        database_url: &str,
+    ) -> Bot {
         let log = fresh_log_path();
         let file = std::fs::File::create(&log).unwrap();
         let mut cmd = serve_command(emu, project, database_url);
@@ -54,18 +74,18 @@ impl Bot {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let bot = Bot {
+        Bot {
             child: cmd.spawn().expect("incident-bot serve starts"),
             log,
             db: None,
-        };
-        emu.wait_ready(WAIT).await;
-        emu.wait_for(WAIT, |r| r.method == "PUT" && r.path.ends_with("/commands"))
-            .await;
-        // The emulator may still remember an earlier bot's session and
-        // commands (a restart test): wait for this process's own READY.
-        bot.wait_log("slash commands registered").await;
-        bot
+        }
+    }
+
+    /// Whether the bot's log contains `needle` now.
+    pub fn logged(&self, needle: &str) -> bool {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .contains(needle)
     }
 }
 

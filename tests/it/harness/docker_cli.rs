@@ -60,14 +60,24 @@ impl Drop for Slot {
 /// Runs `docker <args>`; `Err` says which call did not finish within
 /// [`CALL_LIMIT`]. For places that must not panic (clean-up in `Drop`).
 pub fn try_docker(args: &[&str]) -> Result<Output, String> {
+    try_docker_on(None, args)
+}
+
+/// As [`try_docker`], against the engine at `host` (`unix:///…`) instead
+/// of the default one.
+pub fn try_docker_on(host: Option<&str>, args: &[&str]) -> Result<Output, String> {
     let _slot = args
         .first()
         .is_some_and(|sub| CHANGES.contains(sub))
         .then(Slot::take);
     // coreutils' timeout: TERM at the limit, KILL ten seconds later.
-    let out = Command::new("timeout")
-        .args(["-k", "10", &CALL_LIMIT.as_secs().to_string(), "docker"])
-        .args(args)
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-k", "10", &CALL_LIMIT.as_secs().to_string(), "docker"])
+        .args(args);
+    if let Some(host) = host {
+        cmd.env("DOCKER_HOST", host);
+    }
+    let out = cmd
         .output()
         .expect("the docker CLI runs (are docker and coreutils installed?)");
     match out.status.code() {

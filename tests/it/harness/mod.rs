@@ -12,6 +12,7 @@
 //!   changes bounded in number;
 //! - `own_pg`: a PostgreSQL server a test may stop and start;
 //! - `engine_proxy`: the real engine behind a slow, counting socket;
+//! - `engines`: more real Docker engines on this machine, for the fleet;
 //! - `memory_chat`: the application's chat port in memory, for tests that
 //!   step the loops in-process.
 
@@ -20,6 +21,7 @@ mod bot;
 mod commands;
 mod docker_cli;
 mod engine_proxy;
+mod engines;
 pub mod memory_chat;
 mod own_pg;
 mod support;
@@ -29,6 +31,7 @@ pub use bot::*;
 pub use commands::*;
 pub use docker_cli::{docker, try_docker};
 pub use engine_proxy::EngineProxy;
+pub use engines::ExtraEngine;
 pub use own_pg::OwnPostgres;
 pub use support::*;
 

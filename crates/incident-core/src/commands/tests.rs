@@ -4,7 +4,7 @@ use super::*;
 
 fn mem() -> CommandSpec {
     let rb = Runbook::parse(include_str!("../../../../commands/mem.toml"), "mem.toml").unwrap();
-    spec(&rb)
+    spec(&rb, false)
 }
 
 fn sub<'a>(spec: &'a CommandSpec, name: &str) -> &'a SubcommandSpec {
@@ -154,4 +154,34 @@ fn input_is_checked_before_anything_runs() {
         &[("reason", t("an hour in"))],
         Ok(Target::Escalate),
     );
+}
+
+#[test]
+fn in_a_fleet_the_memory_report_takes_a_host_and_checks_it() {
+    let rb = Runbook::parse(include_str!("../../../../commands/mem.toml"), "mem.toml").unwrap();
+    assert!(!sub(&mem(), "status")
+        .options
+        .iter()
+        .any(|o| o.name == "host"));
+    let fleet = spec(&rb, true);
+    let status = sub(&fleet, "status");
+    let host = status.options.iter().find(|o| o.name == "host").unwrap();
+    assert_eq!(host.kind, OptionKind::Host);
+    assert!(!host.required);
+    let ok = parse(
+        &fleet,
+        "status",
+        &[("host".into(), Value::Text(" web-2 ".into()))],
+    )
+    .unwrap();
+    assert_eq!(ok.args.get("host"), Some(&Value::Text("web-2".into())));
+    for bad in ["web 2", "$(reboot)", "", &"h".repeat(65)] {
+        let err = parse(
+            &fleet,
+            "status",
+            &[("host".into(), Value::Text(bad.into()))],
+        )
+        .unwrap_err();
+        assert!(err.contains("is not a host name"), "{bad:?}: {err}");
+    }
 }

@@ -1,0 +1,296 @@
+//! A fleet end to end: three real Docker engines on this machine (the
+//! default one and two `dockerd`s the test starts), one bot process per
+//! engine, all on one database, and the Discord emulator. One report for
+//! every host; `host:` narrows it; a stopped engine and a killed bot are
+//! blind spots said in the channel; the gateway holder SIGKILLed, a
+//! standby answers within 15 s.
+
+use crate::discord::{Emulator, INCIDENT_CHANNEL_ID};
+use crate::harness::*;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// The settings of node `node` of a fleet watching its engine at `host`.
+fn node_env<'a>(node: &'a str, host: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("INCIDENT_BOT_FLEET__ENABLED", "true"),
+        ("INCIDENT_BOT_FLEET__NODE", node),
+        ("INCIDENT_BOT_FLEET__PUBLISH_MS", "500"),
+        ("INCIDENT_BOT_FLEET__BLIND_AFTER_SECS", "5"),
+        ("DOCKER_HOST", host),
+    ]
+}
+
+/// The report's table (the embed's description).
+fn table(reply: &Value) -> String {
+    reply["embeds"][0]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The line of `table` for `host`'s container `name`.
+fn row<'a>(table: &'a str, host: &str, name: &str) -> Option<&'a str> {
+    table
+        .lines()
+        .find(|l| l.starts_with(host) && l.contains(name))
+}
+
+/// Waits until every node of `names` has published data.
+async fn wait_published(db: &TestDb, names: &[&str]) {
+    let client = db.client().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = client
+            .query(
+                "SELECT name FROM nodes WHERE data_at IS NOT NULL AND name = ANY($1)",
+                &[&names],
+            )
+            .await
+            .unwrap();
+        if rows.len() == names.len() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not every node published");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The messages the bot posted by itself in the incident channel that
+/// contain `needle`.
+fn posted(emu: &Emulator, needle: &str) -> Vec<String> {
+    emu.all_messages_in(INCIDENT_CHANNEL_ID)
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .filter(|c| c.contains(needle))
+        .map(String::from)
+        .collect()
+}
+
+async fn wait_posted(emu: &Emulator, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(m) = posted(emu, needle).into_iter().next() {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never posted {needle:?}:\n{}",
+            emu.dump()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_hosts_one_report_blind_spots_said_and_a_standby_takes_over() {
+    let mut project = Project::new("fleet");
+    let web1 = project.start("web", 40, None);
+    let e2 = ExtraEngine::start();
+    let mut e3 = ExtraEngine::start();
+    let web2 = e2.run(&project.name, "web", 60);
+    let web3 = e3.run(&project.name, "web", 520);
+    let default_host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let emu = Emulator::start().await;
+    let db = TestDb::create().await;
+    // n1 first: it takes the gateway lease and registers the commands.
+    let mut b1 = Bot::start_on(&emu, &project.name, &node_env("n1", &default_host), &db.url).await;
+    let b2 = Bot::spawn_on(&emu, &project.name, &node_env("n2", &e2.host), &db.url);
+    let b3 = Bot::spawn_on(&emu, &project.name, &node_env("n3", &e3.host), &db.url);
+    wait_published(&db, &["n1", "n2", "n3"]).await;
+
+    // One report: every host's container, each host's total judged on its
+    // own, the 520 MiB container on n3 over the 500 MB bar.
+    let reply = mem(&emu, "status", vec![]).await;
+    let t = table(&reply);
+    assert!(t.contains("HOST"), "{t}");
+    assert!(row(&t, "n1", &web1).is_some(), "{t}");
+    assert!(row(&t, "n2", &web2).is_some(), "{t}");
+    assert!(
+        row(&t, "n3", &web3).is_some_and(|l| l.contains("<< OVER")),
+        "{t}"
+    );
+    for host in ["n1", "n2", "n3"] {
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with(host) && l.contains("TOTAL")),
+            "{host}: {t}"
+        );
+    }
+    assert!(
+        reply.to_string().contains(&format!("n3 {web3}")),
+        "{reply:#}"
+    );
+
+    // `host:` narrows it, and is offered from the fleet's nodes.
+    let only = mem(&emu, "status", vec![("host".into(), json!("n2"))]).await;
+    let t = table(&only);
+    assert!(row(&t, "n2", &web2).is_some(), "{t}");
+    // (Every host's container has the same name: the project is one.)
+    assert!(
+        !t.lines()
+            .any(|l| l.starts_with("n1") || l.starts_with("n3")),
+        "{t}"
+    );
+    let sent = emu
+        .autocomplete(
+            mem_slash("status", vec![("host".into(), json!("n"))]),
+            "host",
+        )
+        .await;
+    let r = emu
+        .wait_for(WAIT, |r| is_callback(r, sent.interaction_id))
+        .await;
+    let choices: Vec<&str> = r.json.as_ref().unwrap()["data"]["choices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(choices, ["n1", "n2", "n3"]);
+    let unknown = mem(&emu, "status", vec![("host".into(), json!("n9"))]).await;
+    assert!(
+        unknown.to_string().contains("no host 'n9' in the fleet"),
+        "{unknown:#}"
+    );
+
+    // n3's engine goes away: said once in the channel, and the report
+    // shows n3 as blind while the other hosts are still answered.
+    e3.stop_daemon();
+    let said = wait_posted(&emu, "No data from host **n3**").await;
+    assert!(said.contains("Docker engine does not answer"), "{said}");
+    let reply = mem(&emu, "status", vec![]).await;
+    let t = table(&reply);
+    assert!(
+        row(&t, "n1", &web1).is_some() && row(&t, "n2", &web2).is_some(),
+        "{t}"
+    );
+    assert!(
+        row(&t, "n3", "TOTAL").is_some_and(|l| l.contains("blind")),
+        "{t}"
+    );
+    assert_eq!(posted(&emu, "No data from host **n3**").len(), 1);
+
+    // The gateway holder dies: a standby takes the lease and answers the
+    // next command within 15 s.
+    let sessions = emu.identify_count();
+    let killed = Instant::now();
+    b1.kill();
+    let deadline = killed + Duration::from_secs(15);
+    while emu.identify_count() == sessions {
+        assert!(
+            Instant::now() < deadline,
+            "no standby took over within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reply = mem(&emu, "status", vec![]).await;
+    let took = killed.elapsed();
+    assert!(
+        took <= Duration::from_secs(15),
+        "answered {took:?} after the kill"
+    );
+    assert!(row(&table(&reply), "n2", &web2).is_some(), "{reply:#}");
+    assert!(b2.logged("holding the gateway lease") || b3.logged("holding the gateway lease"));
+    // n1's bot is silent now: a blind spot of its own.
+    let said = wait_posted(&emu, "No data from host **n1**").await;
+    assert!(said.contains("has not been heard from"), "{said}");
+    eprintln!("failover: answered {took:?} after the kill");
+    drop((b2, b3));
+}
+
+/// The bot's process id in an execution claim (`host:pid:start`).
+fn claimed_by_pid(claimed_by: &str) -> u32 {
+    claimed_by.split(':').nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_approved_through_one_node_runs_once_on_the_host_of_the_container() {
+    let mut project = Project::new("fleetjob");
+    project.start("web", 30, None);
+    let e2 = ExtraEngine::start();
+    let web2 = e2.run(&project.name, "web", 30);
+    let before = e2.docker(&["inspect", "--format", "{{.State.StartedAt}}", &web2]);
+    let default_host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let emu = Emulator::start().await;
+    let db = TestDb::create().await;
+    let b1 = Bot::start_on(&emu, &project.name, &node_env("n1", &default_host), &db.url).await;
+    let b2 = Bot::spawn_on(&emu, &project.name, &node_env("n2", &e2.host), &db.url);
+    wait_published(&db, &["n1", "n2"]).await;
+
+    // web runs on both hosts: the request must say which.
+    let (text, _) = request_action_raw(&emu, vec![]).await;
+    assert!(
+        text.contains("runs on n1, n2; say which with host:"),
+        "{text}"
+    );
+    let (text, request) = request_action(
+        &emu,
+        "restart",
+        vec![
+            ("service".into(), json!("web")),
+            ("host".into(), json!("n2")),
+            ("reason".into(), json!("memory keeps growing")),
+        ],
+    )
+    .await;
+    assert!(text.contains("to restart web on n2"), "{text}");
+    // Approved through the gateway node (n1); run by n2, whose engine
+    // runs the container.
+    let outcome = approve(&emu, &request).await;
+    assert!(outcome.contains(&web2), "{outcome}");
+    let after = e2.docker(&["inspect", "--format", "{{.State.StartedAt}}", &web2]);
+    assert_ne!(before.stdout, after.stdout, "n2's container was restarted");
+    let client = db.client().await;
+    let row = client
+        .query_one(
+            "SELECT state, node, claimed_by FROM action_requests ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "executed");
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("n2"));
+    assert_eq!(claimed_by_pid(&row.get::<_, String>(2)), b2.pid());
+    let starts: i64 = client
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE action = 'execute restart' AND result = 'starting'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(starts, 1, "run once");
+    assert!(b1.logged("left to the node that owns the container"));
+}
+
+/// `/mem restart service:web` without a host, by Alice: her reply.
+async fn request_action_raw(
+    emu: &Emulator,
+    extra: Vec<(String, Value)>,
+) -> (String, Option<Value>) {
+    let mut options = vec![
+        ("service".into(), json!("web")),
+        ("reason".into(), json!("memory keeps growing")),
+    ];
+    options.extend(extra);
+    let sent = emu
+        .slash(crate::discord::Slash {
+            command: "mem".into(),
+            subcommand: Some("restart".into()),
+            options,
+            member: alice(),
+            channel_id: INCIDENT_CHANNEL_ID,
+        })
+        .await;
+    let reply = emu
+        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+        .await;
+    let text = reply.json.as_ref().unwrap()["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (text, None)
+}

@@ -87,6 +87,19 @@ pub struct Live {
     /// incident_bot_watcher_up (1/0), incident_bot_database_up (1/0)
     pub watcher_up: bool,
     pub database_up: bool,
+    /// A fleet's nodes as the database knows them (empty outside a fleet).
+    pub fleet: Vec<NodeGauge>,
+}
+
+/// One node of a fleet: its role and how far behind its data is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeGauge {
+    pub node: String,
+    /// `gateway`, `standby` or `http`.
+    pub role: String,
+    /// Seconds since its last publish, and since its last fresh data.
+    pub silent_seconds: f64,
+    pub lag_seconds: f64,
 }
 
 /// One watched container's memory, as last sampled.
@@ -238,6 +251,24 @@ fn render_live(out: &mut String, live: &Live) {
     header(out, name, "Alerts currently firing, by alert.", "gauge");
     for (alert, n) in &firing {
         sample(out, name, &["alert"], &[alert], n);
+    }
+
+    if !live.fleet.is_empty() {
+        type Of = fn(&NodeGauge) -> f64;
+        #[rustfmt::skip]
+        let gauges: [(&str, &str, Of); 2] = [
+            ("incident_bot_fleet_node_silent_seconds", "Seconds since the node last published, by node and role.",
+                |n| n.silent_seconds),
+            ("incident_bot_fleet_node_lag_seconds", "Age of the node's freshest published data, by node and role.",
+                |n| n.lag_seconds),
+        ];
+        for (name, help, value) in gauges {
+            header(out, name, help, "gauge");
+            for n in &live.fleet {
+                let labels = [bound(&n.node), bound(&n.role)];
+                sample(out, name, &["node", "role"], &labels, float(value(n)));
+            }
+        }
     }
 
     #[rustfmt::skip]

@@ -95,6 +95,8 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         instance: instance_name(),
         settings,
     }));
+    // With interactions over HTTP, the key to verify them is checked now.
+    let interactions = gateway.endpoint(&app)?;
     crate::http::spawn(crate::http::State {
         listen: app.settings.http.listen.clone(),
         watcher: app.watcher.clone(),
@@ -104,6 +106,8 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         alerts: alert_tx,
         refusal_audit_every: Duration::from_secs(app.settings.http.refusal_audit_secs.max(1)),
         refusals: Default::default(),
+        interactions,
+        fleet: app.settings.fleet.enabled.then(|| app.clone()),
     })
     .await
     .map_err(ServeError::Listen)?;

@@ -5,22 +5,22 @@
 
 use super::input::subcommand_options;
 use super::reply::redacted;
+use super::responder::Responder;
 use crate::app::diagnose::running_services;
 use crate::app::App;
 use crate::core::access::may_invoke;
 use crate::core::commands::{CommandSpec, OptionKind, Target};
 use serenity::all::{
-    AutocompleteChoice, CommandInteraction, Context, CreateAutocompleteResponse,
-    CreateInteractionResponse,
+    AutocompleteChoice, CommandInteraction, CreateAutocompleteResponse, CreateInteractionResponse,
 };
 use std::time::Duration;
 
-pub(super) async fn answer(app: &App, specs: &[CommandSpec], ctx: &Context, c: CommandInteraction) {
+pub(super) async fn answer(app: &App, specs: &[CommandSpec], r: &Responder, c: CommandInteraction) {
     let choices = choices(app, specs, &c).await.unwrap_or_default();
     let response = CreateInteractionResponse::Autocomplete(
         CreateAutocompleteResponse::new().set_choices(choices),
     );
-    if let Err(e) = c.create_response(&ctx.http, response).await {
+    if let Err(e) = r.first(c.id, &c.token, response).await {
         tracing::warn!(error = %redacted(&e, &c.token), "autocomplete response failed");
     }
 }

@@ -1,9 +1,10 @@
 //! In a fleet, every interaction is answered by exactly one node: the one
 //! whose claim in the database wins. Over the gateway the claim is made
 //! under the lease's fencing token, so a node whose lease lapsed (a
-//! partition, a pause) claims, and so answers, nothing more. Outside a
-//! fleet there is nothing to claim: a single bot answers what it gets,
-//! with or without its database.
+//! partition, a pause) claims, and so answers, nothing more. A single bot
+//! on the gateway claims nothing: it answers what it gets, with or without
+//! its database. (Interactions POSTed to the bot are claimed by
+//! `endpoint.rs`.)
 
 use crate::app::App;
 use crate::config::Interactions;
@@ -19,6 +20,7 @@ pub(super) async fn claim(app: &App, id: u64) -> bool {
         return true;
     }
     let token = match fleet.interactions {
+        // Not reached: the endpoint claims what comes over HTTP.
         Interactions::Http => None,
         Interactions::Gateway => match app.lease.held() {
             Some(h) => Some(h.token),

@@ -6,12 +6,13 @@
 use super::input::click_caller;
 use super::outgoing;
 use super::reply::{already_acknowledged, redacted};
+use super::responder::Responder;
 use crate::app::App;
-use serenity::all::{ComponentInteraction, Context, CreateInteractionResponse};
+use serenity::all::{ComponentInteraction, CreateInteractionResponse};
 
-pub(super) async fn click(app: &App, ctx: &Context, b: ComponentInteraction) {
-    if let Err(e) = b
-        .create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
+pub(super) async fn click(app: &App, r: &Responder, b: ComponentInteraction) {
+    if let Err(e) = r
+        .first(b.id, &b.token, CreateInteractionResponse::Acknowledge)
         .await
     {
         // Another instance answering it first is not a failure: that one
@@ -28,7 +29,7 @@ pub(super) async fn click(app: &App, ctx: &Context, b: ComponentInteraction) {
         crate::app::approvals::click(app, &caller, &b.data.custom_id, b.message.id.get()).await;
     if let Some(sentence) = said {
         let msg = outgoing::followup_private(&sentence);
-        if let Err(e) = b.create_followup(&ctx.http, msg).await {
+        if let Err(e) = b.create_followup(&r.http, msg).await {
             tracing::warn!(error = %redacted(&e, &b.token), "could not reply to a click");
         }
     }

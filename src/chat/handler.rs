@@ -3,6 +3,7 @@
 //! health honest about the session, and interactions go to the pipeline,
 //! autocomplete or the click handler.
 
+use super::responder::Responder;
 use super::{autocomplete, click, commands, pipeline, register};
 use crate::app::App;
 use crate::core::commands::CommandSpec;
@@ -93,11 +94,22 @@ impl EventHandler for Handler {
                 return;
             }
         }
-        match interaction {
-            Interaction::Command(c) => pipeline::command(app, specs, &ctx, c).await,
-            Interaction::Autocomplete(c) => autocomplete::answer(app, specs, &ctx, c).await,
-            Interaction::Component(b) => click::click(app, &ctx, b).await,
-            _ => {}
-        }
+        dispatch(app, specs, &Responder::rest(ctx.http.clone()), interaction).await;
+    }
+}
+
+/// Hands an interaction (claimed, where it must be) to the pipeline,
+/// autocomplete or the click handler.
+pub(super) async fn dispatch(
+    app: &App,
+    specs: &[CommandSpec],
+    r: &Responder,
+    interaction: Interaction,
+) {
+    match interaction {
+        Interaction::Command(c) => pipeline::command(app, specs, r, c).await,
+        Interaction::Autocomplete(c) => autocomplete::answer(app, specs, r, c).await,
+        Interaction::Component(b) => click::click(app, r, b).await,
+        _ => {}
     }
 }

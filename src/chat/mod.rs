@@ -9,6 +9,9 @@
 //!   Rust change) and hands interactions to the command pipeline
 //!   (`pipeline.rs`: admit, acknowledge, run, reply, record), to
 //!   autocomplete, or to the click handler;
+//! - or, with `fleet.interactions = "http"`, no gateway at all: the
+//!   [`Endpoint`] takes interactions Discord POSTs (signed) through the
+//!   HTTP front end, and the commands are registered over REST;
 //! - `outgoing.rs` is the one place messages are built, with their allowed
 //!   mentions.
 //!
@@ -18,6 +21,7 @@ mod autocomplete;
 mod claim;
 mod click;
 mod commands;
+mod endpoint;
 mod handler;
 mod input;
 mod outgoing;
@@ -25,8 +29,10 @@ mod pipeline;
 mod port;
 mod register;
 mod reply;
+mod responder;
 mod session;
 
+pub use endpoint::{Endpoint, Received};
 pub use port::DiscordChat;
 
 use crate::app::App;
@@ -107,11 +113,32 @@ async fn client(
 impl Gateway {
     /// The application's chat port over this client's REST API.
     pub fn chat(&self) -> DiscordChat {
+        DiscordChat::new(self.http())
+    }
+
+    fn http(&self) -> Arc<serenity::all::Http> {
         let client = self
             .client
             .as_ref()
             .expect("the first client is kept until run");
-        DiscordChat::new(client.http.clone())
+        client.http.clone()
+    }
+
+    /// The interactions endpoint for `app`, when interactions come over
+    /// HTTP (`fleet.interactions = "http"`): `Err` when the public key to
+    /// verify them with is missing or invalid.
+    pub fn endpoint(&self, app: &Arc<App>) -> Result<Option<Arc<Endpoint>>, ChatStartError> {
+        if app.settings.fleet.interactions != crate::config::Interactions::Http {
+            return Ok(None);
+        }
+        let key = app.settings.secrets.discord_public_key()?;
+        let verifier =
+            endpoint::verifier(key.expose()).map_err(crate::config::ConfigError::Invalid)?;
+        Ok(Some(Arc::new(Endpoint::new(
+            verifier,
+            app.clone(),
+            self.http(),
+        ))))
     }
 
     /// Runs the gateway session for `app` until it ends for good or `stop`
@@ -125,7 +152,11 @@ impl Gateway {
     ) -> Result<(), ChatStartError> {
         let _ = self.app.set(app.clone());
         let fleet = &app.settings.fleet;
-        if fleet.enabled && fleet.interactions == crate::config::Interactions::Gateway {
+        if fleet.interactions == crate::config::Interactions::Http {
+            let http = self.http();
+            return endpoint::serve(http, app, stop).await;
+        }
+        if fleet.enabled {
             return session::under_lease(self, app, stop).await;
         }
         let mut client = self

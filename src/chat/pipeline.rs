@@ -17,12 +17,13 @@
 use super::commands::{self, Done, Outcome, Reply};
 use super::input::{command_caller, raw_label, subcommand_options};
 use super::reply::{defer, edit, respond, TAKEN};
+use super::responder::Responder;
 use crate::app::{App, Caller};
 use crate::core::access::may_invoke;
 use crate::core::commands::{parse, CommandSpec, Invocation};
 use crate::render::Message;
 use crate::store::AuditEntry;
-use serenity::all::{CommandInteraction, Context, GuildId};
+use serenity::all::{CommandInteraction, GuildId};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -64,7 +65,7 @@ pub(super) fn admit(
 pub(super) async fn command(
     app: &App,
     specs: &[CommandSpec],
-    ctx: &Context,
+    ctx: &Responder,
     c: CommandInteraction,
 ) {
     let label = raw_label(&c);
@@ -116,7 +117,7 @@ pub(super) async fn command(
 /// Shows `done`'s reply (or its fallback); returns the reply's link and
 /// the result to record (`Err`: the reply itself failed, with its result).
 async fn reply(
-    ctx: &Context,
+    ctx: &Responder,
     c: &CommandInteraction,
     mode: Reply,
     done: &Done,

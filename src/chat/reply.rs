@@ -5,8 +5,9 @@
 //! token.
 
 use super::outgoing;
+use super::responder::Responder;
 use crate::render::Message;
-use serenity::all::{CommandInteraction, Context};
+use serenity::all::CommandInteraction;
 
 /// A Discord API error for the log, without the interaction token that
 /// request URLs carry.
@@ -42,24 +43,24 @@ fn ack_failed(e: &serenity::Error, c: &CommandInteraction, label: &str) -> Strin
 
 /// Acknowledges within Discord's deadline; `Err` is the audit result.
 pub(super) async fn defer(
-    ctx: &Context,
+    r: &Responder,
     c: &CommandInteraction,
     private: bool,
     label: &str,
 ) -> Result<(), String> {
-    c.create_response(&ctx.http, outgoing::defer(private))
+    r.first(c.id, &c.token, outgoing::defer(private))
         .await
         .map_err(|e| ack_failed(&e, c, label))
 }
 
 /// Edits the deferred reply; returns the message's link when it worked.
 pub(super) async fn edit(
-    ctx: &Context,
+    r: &Responder,
     c: &CommandInteraction,
     reply: &Message,
     label: &str,
 ) -> Option<String> {
-    match c.edit_response(&ctx.http, outgoing::reply(reply)).await {
+    match c.edit_response(&r.http, outgoing::reply(reply)).await {
         Ok(msg) => Some(msg.link()),
         Err(e) => {
             tracing::error!(command = %label, error = %redacted(&e, &c.token), "could not edit the response");
@@ -71,12 +72,12 @@ pub(super) async fn edit(
 /// Answers at once, without a defer; `Err` is the audit result when that
 /// failed.
 pub(super) async fn respond(
-    ctx: &Context,
+    r: &Responder,
     c: &CommandInteraction,
     reply: &Message,
     label: &str,
 ) -> Result<(), String> {
-    c.create_response(&ctx.http, outgoing::respond(reply))
+    r.first(c.id, &c.token, outgoing::respond(reply))
         .await
         .map_err(|e| ack_failed(&e, c, label))
 }

@@ -42,6 +42,7 @@ type Read = Result<Option<Secret>, String>;
 pub struct Secrets {
     discord_token: Read,
     discord_api_base: Option<String>,
+    discord_public_key: Read,
     alertmanager_token: Read,
     database_url: Read,
     monitored_database_url: Read,
@@ -53,6 +54,7 @@ impl Default for Secrets {
         Secrets {
             discord_token: Ok(None),
             discord_api_base: None,
+            discord_public_key: Ok(None),
             alertmanager_token: Ok(None),
             database_url: Ok(None),
             monitored_database_url: Ok(None),
@@ -88,6 +90,7 @@ impl Secrets {
             discord_api_base: var("DISCORD_API_BASE")
                 .map(|b| b.trim().trim_end_matches('/').to_string())
                 .filter(|b| !b.is_empty()),
+            discord_public_key: secret_var(&var, "DISCORD_PUBLIC_KEY"),
             alertmanager_token: secret_var(&var, "ALERTMANAGER_TOKEN"),
             database_url: secret_var(&var, "DATABASE_URL"),
             monitored_database_url: secret_var(&var, "MONITORED_DATABASE_URL"),
@@ -119,6 +122,17 @@ impl Secrets {
             )));
         }
         Ok(Some(base))
+    }
+
+    /// The application's public key (DISCORD_PUBLIC_KEY or
+    /// DISCORD_PUBLIC_KEY_FILE, 64 hex digits from the developer portal):
+    /// what interactions POSTed to the bot are verified against.
+    pub fn discord_public_key(&self) -> Result<&Secret, ConfigError> {
+        match &self.discord_public_key {
+            Ok(Some(key)) => Ok(key),
+            Ok(None) => invalid("DISCORD_PUBLIC_KEY is missing: fleet.interactions = \"http\" verifies every interaction against the application's public key (General Information in the developer portal)"),
+            Err(sentence) => invalid(sentence),
+        }
     }
 
     /// The bearer token Alertmanager must send (ALERTMANAGER_TOKEN or

@@ -3,6 +3,9 @@
 //! - `POST /alertmanager`: Prometheus Alertmanager's webhook (version 4),
 //!   behind a bearer token. Its alerts go to the same channel as the live
 //!   watcher's, so both map to the same incidents.
+//! - `POST /interactions`: Discord's interactions endpoint, when
+//!   `fleet.interactions = "http"` (signed with Ed25519; see
+//!   `chat::Endpoint`).
 //! - `GET /metrics`: Prometheus text format (see [`crate::metrics`]).
 //! - `GET /healthz`: the process answers. `GET /readyz`: the database, the
 //!   watcher and the Discord gateway are all up.
@@ -13,6 +16,7 @@
 //! run.
 
 mod alertmanager;
+mod interactions;
 mod refusals;
 
 pub use refusals::Refusals;
@@ -52,6 +56,10 @@ pub struct State {
     /// Unauthenticated refusals are audited in aggregate this often.
     pub refusal_audit_every: Duration,
     pub refusals: Refusals,
+    /// Discord's interactions endpoint, when interactions come over HTTP.
+    pub interactions: Option<Arc<crate::chat::Endpoint>>,
+    /// This node's part in a fleet, for /readyz and /metrics.
+    pub fleet: Option<Arc<crate::app::App>>,
 }
 
 /// Binds the listener (so a taken port fails `serve` at once, with the
@@ -73,6 +81,7 @@ pub async fn spawn(state: State) -> Result<(), String> {
     let state = Arc::new(state);
     let app = Router::new()
         .route("/alertmanager", post(intake))
+        .route("/interactions", post(interactions::receive))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
@@ -278,11 +287,16 @@ async fn metrics(Extract(s): Extract<Arc<State>>) -> Response {
     } else {
         Vec::new()
     };
+    let fleet = match (&s.fleet, database_up) {
+        (Some(_), true) => fleet_gauges(&s.store).await,
+        _ => Vec::new(),
+    };
     let text = crate::metrics::global().render(&Live {
         containers,
         alerts_firing,
         watcher_up: s.watcher.is_synced(),
         database_up,
+        fleet,
     });
     (
         [(
@@ -294,16 +308,42 @@ async fn metrics(Extract(s): Extract<Arc<State>>) -> Response {
         .into_response()
 }
 
+/// The fleet's nodes for /metrics, read within 2 s.
+async fn fleet_gauges(store: &Store) -> Vec<crate::metrics::NodeGauge> {
+    match tokio::time::timeout(Duration::from_secs(2), store.fleet()).await {
+        Ok(Ok(nodes)) => nodes
+            .into_iter()
+            .map(|n| crate::metrics::NodeGauge {
+                lag_seconds: n.stale_secs.unwrap_or(n.silent_secs),
+                silent_seconds: n.silent_secs,
+                role: n.role,
+                node: n.name,
+            })
+            .collect(),
+        _ => {
+            crate::metrics::global().postgres_error("fleet");
+            Vec::new()
+        }
+    }
+}
+
 async fn ready(Extract(s): Extract<Arc<State>>) -> Response {
+    // A standby of a fleet holds no gateway session by design: it is
+    // ready to take over, not down.
+    let role = s.fleet.as_ref().map(|app| app.fleet_role());
+    let discord = s.health.gateway_up() || role == Some("standby");
     let checks = [
         ("database", s.health.db_ready()),
         ("watcher", s.watcher.is_synced()),
-        ("discord", s.health.gateway_up()),
+        ("discord", discord),
     ];
-    let text: Vec<String> = checks
+    let mut text: Vec<String> = checks
         .iter()
         .map(|(what, up)| format!("{what}: {}", if *up { "up" } else { "down" }))
         .collect();
+    if let (Some(role), Some(app)) = (role, &s.fleet) {
+        text.push(format!("fleet: node {} ({role})", app.settings.fleet.node));
+    }
     let status = if checks.iter().all(|(_, up)| *up) {
         StatusCode::OK
     } else {

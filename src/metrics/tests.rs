@@ -62,6 +62,7 @@ incident_bot_command_duration_seconds_count{command="/mem status"} 1
 #[test]
 fn label_values_are_escaped_and_cut() {
     let live = Live {
+        fleet: Vec::new(),
         containers: vec![container("we\"ird\\na\nme", None, Some(2))],
         alerts_firing: vec![("x".repeat(200), 1)],
         ..Live::default()
@@ -84,6 +85,7 @@ fn output_is_sorted_stable_and_families_contiguous() {
     b.docker_error("list");
     b.docker_error("stats");
     let live = |names: [&str; 2]| Live {
+        fleet: Vec::new(),
         containers: names.map(|n| container(n, Some("web"), None)).to_vec(),
         ..Live::default()
     };

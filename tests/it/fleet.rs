@@ -100,6 +100,21 @@ async fn three_hosts_one_report_blind_spots_said_and_a_standby_takes_over() {
     let b3 = Bot::spawn_on(&emu, &project.name, &node_env("n3", &e3.host), &db.url);
     wait_published(&db, &["n1", "n2", "n3"]).await;
 
+    // A standby is ready (to take over), and says what it is; /metrics
+    // shows every node's role and lag.
+    let base2 = b2.http_base().await;
+    let (status, ready) = get(&format!("{base2}/readyz")).await;
+    assert_eq!(status, 200, "{ready}");
+    assert!(ready.contains("fleet: node n2 (standby)"), "{ready}");
+    let (_, ready1) = get(&format!("{}/readyz", b1.http_base().await)).await;
+    assert!(ready1.contains("fleet: node n1 (gateway)"), "{ready1}");
+    let (_, metrics) = get(&format!("{base2}/metrics")).await;
+    for (node, role) in [("n1", "gateway"), ("n2", "standby"), ("n3", "standby")] {
+        let series =
+            format!("incident_bot_fleet_node_lag_seconds{{node=\"{node}\",role=\"{role}\"}}");
+        assert!(metrics.contains(&series), "{series} in\n{metrics}");
+    }
+
     // One report: every host's container, each host's total judged on its
     // own, the 520 MiB container on n3 over the 500 MB bar.
     let reply = mem(&emu, "status", vec![]).await;

@@ -18,6 +18,7 @@ mod fleet;
 mod fleet_store;
 mod hardening;
 mod harness;
+mod http_interactions;
 mod image;
 mod incidents_chat;
 mod loops;

@@ -255,11 +255,21 @@ pub struct Swept {
     pub reconciled: usize,
 }
 
-/// Expires requests due at `now` and reconciles claims whose executor is
-/// gone (on start, and then every `approvals.expiry_check_secs`).
+/// Expires requests due at `now`, reconciles claims whose executor is
+/// gone, and forgets old interaction claims (on start, and then every
+/// `approvals.expiry_check_secs`).
 pub async fn sweep(app: &App, now: OffsetDateTime) -> Result<Swept, StoreError> {
     let expired = record::expire_now(app, now).await?;
     let reconciled = reconcile::reconcile_stale(app, now).await?;
+    // Claims of interactions are needed only while a replay could still
+    // pass the endpoint's five-minute timestamp check.
+    if app.settings.fleet.enabled
+        || app.settings.fleet.interactions != crate::config::Interactions::Gateway
+    {
+        app.store
+            .prune_interactions(now - time::Duration::minutes(15))
+            .await?;
+    }
     Ok(Swept {
         expired,
         reconciled,

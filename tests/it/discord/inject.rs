@@ -99,7 +99,7 @@ fn typed_value(
 }
 
 pub(super) fn slash(st: &mut State, s: &Slash, focused: Option<&str>) -> Result<Sent, Fail> {
-    if st.gateway.session.is_none() {
+    if st.gateway.session.is_none() && st.http_delivery.is_none() {
         return Err(Fail::NotYet(
             "no gateway session (has the bot identified?)".into(),
         ));
@@ -222,7 +222,7 @@ fn option_values(
 /// components that exist); without it the click is sent as a stale client
 /// or a forger would: any custom id, disabled or not.
 pub(super) fn click(st: &mut State, c: &Click, strict: bool) -> Result<Sent, Fail> {
-    if st.gateway.session.is_none() {
+    if st.gateway.session.is_none() && st.http_delivery.is_none() {
         return Err(Fail::NotYet(
             "no gateway session (has the bot identified?)".into(),
         ));
@@ -313,7 +313,15 @@ fn send(
         },
     );
     st.tokens.insert(token.clone(), id);
-    st.dispatch("INTERACTION_CREATE", payload, Some(id));
+    if st.http_delivery.is_some() {
+        st.outbox.push(super::delivery::Outgoing {
+            id,
+            token: token.clone(),
+            payload,
+        });
+    } else {
+        st.dispatch("INTERACTION_CREATE", payload, Some(id));
+    }
     Sent {
         interaction_id: id,
         token,

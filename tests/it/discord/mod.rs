@@ -17,6 +17,7 @@
 #![allow(dead_code)]
 
 mod api;
+mod delivery;
 mod gateway;
 mod inject;
 mod interactions;
@@ -172,7 +173,10 @@ impl Emulator {
         loop {
             rx.borrow_and_update();
             let why = match self.shared.try_write(&build) {
-                Ok(sent) => return sent,
+                Ok(sent) => {
+                    self.deliver_outbox().await;
+                    return sent;
+                }
                 Err(inject::Fail::NotYet(why)) => why,
                 Err(inject::Fail::Invalid(why)) => {
                     panic!("invalid interaction: {why}\n{}", self.dump())

@@ -34,7 +34,7 @@ pub(super) enum Reply {
 }
 
 impl Reply {
-    fn status(&self) -> u16 {
+    pub(super) fn status(&self) -> u16 {
         match self {
             Reply::Json(s, _) => *s,
             Reply::Empty => 204,

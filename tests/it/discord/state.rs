@@ -171,6 +171,11 @@ pub(super) struct State {
     /// latest: what Discord does for several processes on one token (each
     /// gets every interaction, and the first to answer wins).
     pub every_session: bool,
+    /// Interactions go to the bot's interactions endpoint instead of the
+    /// gateway (`delivery.rs`); built ones wait in `outbox` until sent.
+    pub http_delivery: Option<super::delivery::Delivery>,
+    pub outbox: Vec<super::delivery::Outgoing>,
+    pub delivered: Vec<super::delivery::Delivered>,
 }
 
 impl State {
@@ -189,6 +194,9 @@ impl State {
             ack_deadline: Some(ACK_DEADLINE),
             sessions_started: 0,
             every_session: false,
+            http_delivery: None,
+            outbox: Vec::new(),
+            delivered: Vec::new(),
         }
     }
 

@@ -137,6 +137,24 @@ async fn three_hosts_one_report_blind_spots_said_and_a_standby_takes_over() {
         reply.to_string().contains(&format!("n3 {web3}")),
         "{reply:#}"
     );
+    // The terminal asks the fleet through the database.
+    let out = bot(
+        &["mem", "status", "--fleet", "--project", &project.name],
+        &[("DATABASE_URL", &db.url)],
+    );
+    let text = stdout(&out);
+    for (host, name) in [("n1", &web1), ("n2", &web2), ("n3", &web3)] {
+        assert!(
+            row(&text, host, name).is_some(),
+            "{host}: {text}{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "FAIL: n3's container is over the bar"
+    );
 
     // `host:` narrows it, and is offered from the fleet's nodes.
     let only = mem(&emu, "status", vec![("host".into(), json!("n2"))]).await;
@@ -231,7 +249,9 @@ async fn a_restart_approved_through_one_node_runs_once_on_the_host_of_the_contai
         std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let emu = Emulator::start().await;
     let db = TestDb::create().await;
-    let b1 = Bot::start_on(&emu, &project.name, &node_env("n1", &default_host), &db.url).await;
+    let mut env1 = node_env("n1", &default_host);
+    env1.push(("INCIDENT_BOT_FLEET__JOB_CLAIM_SECS", "3"));
+    let b1 = Bot::start_on(&emu, &project.name, &env1, &db.url).await;
     let b2 = Bot::spawn_on(&emu, &project.name, &node_env("n2", &e2.host), &db.url);
     wait_published(&db, &["n1", "n2"]).await;
 
@@ -279,6 +299,44 @@ async fn a_restart_approved_through_one_node_runs_once_on_the_host_of_the_contai
         .get(0);
     assert_eq!(starts, 1, "run once");
     assert!(b1.logged("left to the node that owns the container"));
+
+    // n2's bot dies right after the next request for its container: the
+    // approved job waits for it (fleet.job_claim_secs), then fails unrun.
+    let mut b2 = b2;
+    let (text, request) = request_action(
+        &emu,
+        "restart",
+        vec![
+            ("service".into(), json!("web")),
+            ("host".into(), json!("n2")),
+            ("reason".into(), json!("again")),
+        ],
+    )
+    .await;
+    assert!(text.contains("to restart web on n2"), "{text}");
+    b2.kill();
+    let restarted = e2.docker(&["inspect", "--format", "{{.State.StartedAt}}", &web2]);
+    let id: u64 = request["id"].as_str().unwrap().parse().unwrap();
+    click(&emu, id, "approve", bob(), false).await;
+    let failed = emu
+        .wait_until(WAIT, "the job failed", |emu| {
+            emu.messages_in(INCIDENT_CHANNEL_ID).into_iter().find(|m| {
+                m["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("did not pick it up in time")
+            })
+        })
+        .await;
+    assert!(
+        failed["content"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was run"),
+        "{failed:#}"
+    );
+    let after = e2.docker(&["inspect", "--format", "{{.State.StartedAt}}", &web2]);
+    assert_eq!(restarted.stdout, after.stdout, "not restarted");
 }
 
 /// `/mem restart service:web` without a host, by Alice: her reply.

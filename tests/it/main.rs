@@ -8,6 +8,7 @@
 mod alertmanager;
 mod approvals_chat;
 mod bench;
+mod bench_fleet;
 mod causes_chat;
 mod connections_chat;
 mod discord;

@@ -249,6 +249,8 @@ async fn post(
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Swept {
+    /// Pending requests past their expiry, and approved jobs their node
+    /// did not claim in time.
     pub expired: usize,
     /// Claims whose executor was gone, settled as executed, failed or
     /// unknown.
@@ -259,7 +261,7 @@ pub struct Swept {
 /// gone, and forgets old interaction claims (on start, and then every
 /// `approvals.expiry_check_secs`).
 pub async fn sweep(app: &App, now: OffsetDateTime) -> Result<Swept, StoreError> {
-    let expired = record::expire_now(app, now).await?;
+    let expired = record::expire_now(app, now).await? + jobs::abandoned(app).await?;
     let reconciled = reconcile::reconcile_stale(app, now).await?;
     // Claims of interactions are needed only while a replay could still
     // pass the endpoint's five-minute timestamp check.

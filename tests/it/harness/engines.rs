@@ -165,6 +165,38 @@ impl ExtraEngine {
         name
     }
 
+    /// Starts `n` services `svc000`… of `project` holding `mb` MiB each,
+    /// a few at a time, without waiting for each to be resident.
+    pub fn run_many(&self, project: &str, n: usize, mb: u64) {
+        let names: Vec<usize> = (0..n).collect();
+        for chunk in names.chunks(super::docker_cli::CHANGES_AT_ONCE) {
+            std::thread::scope(|scope| {
+                for i in chunk {
+                    scope.spawn(move || {
+                        let service = format!("svc{i:03}");
+                        self.docker(&[
+                            "run",
+                            "-d",
+                            "--name",
+                            &format!("{project}-{service}-1"),
+                            "--network",
+                            "none",
+                            "--label",
+                            TEST_LABEL,
+                            "--label",
+                            &format!("com.docker.compose.project={project}"),
+                            "--label",
+                            &format!("com.docker.compose.service={service}"),
+                            IMAGE,
+                            "--mb",
+                            &mb.to_string(),
+                        ]);
+                    });
+                }
+            });
+        }
+    }
+
     /// Stops the engine as a host going away would (its bot stays up).
     pub fn stop_daemon(&mut self) {
         if let Some(mut d) = self.daemon.take() {

@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../migrations/0007_alert_occurrences.sql"),
     ),
     (8, "fleet", include_str!("../../migrations/0008_fleet.sql")),
+    (
+        9,
+        "history_node",
+        include_str!("../../migrations/0009_history_node.sql"),
+    ),
 ];
 
 /// Any constant works; it only has to be the same for every bot.

@@ -17,6 +17,9 @@ pub struct SamplePoint {
     pub at: OffsetDateTime,
     pub usage_bytes: u64,
     pub limit_bytes: Option<u64>,
+    /// The fleet node whose host runs the container (`None`: a single
+    /// bot's).
+    pub node: Option<String>,
 }
 
 /// An alert that started firing.
@@ -79,13 +82,14 @@ impl Store {
         let ats: Vec<OffsetDateTime> = points.iter().map(|p| p.at).collect();
         let usage: Vec<i64> = points.iter().map(|p| to_i64(p.usage_bytes)).collect();
         let limits: Vec<Option<i64>> = points.iter().map(|p| p.limit_bytes.map(to_i64)).collect();
+        let nodes: Vec<Option<&str>> = points.iter().map(|p| p.node.as_deref()).collect();
         let client = self.client().await?;
         client
             .execute(
-                "INSERT INTO memory_samples (container_id, container, service, at, usage_bytes, limit_bytes)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::bigint[])
+                "INSERT INTO memory_samples (container_id, container, service, at, usage_bytes, limit_bytes, node)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::bigint[], $7::text[])
                  ON CONFLICT DO NOTHING",
-                &[&ids, &names, &services, &ats, &usage, &limits],
+                &[&ids, &names, &services, &ats, &usage, &limits, &nodes],
             )
             .await
             .map_err(|e| self.query_error(e))
@@ -101,7 +105,7 @@ impl Store {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT container_id, container, service, at, usage_bytes, limit_bytes
+                "SELECT container_id, container, service, at, usage_bytes, limit_bytes, node
                  FROM memory_samples
                  WHERE at >= $1 AND ($2::text IS NULL OR service = $2)
                  ORDER BY container_id, at",
@@ -118,6 +122,7 @@ impl Store {
                 at: r.get(3),
                 usage_bytes: r.get::<_, i64>(4).max(0) as u64,
                 limit_bytes: r.get::<_, Option<i64>>(5).map(|l| l.max(0) as u64),
+                node: r.get(6),
             })
             .collect())
     }

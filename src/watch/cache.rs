@@ -248,8 +248,9 @@ impl Cache {
         out
     }
 
-    /// The newest history point of every container, for recording.
-    pub fn newest_points(&self) -> Vec<SamplePoint> {
+    /// The newest history point of every container, for recording, as
+    /// node `node`'s (in a fleet).
+    pub fn newest_points(&self, node: Option<&str>) -> Vec<SamplePoint> {
         self.map
             .iter()
             .filter_map(|t| {
@@ -261,6 +262,7 @@ impl Cache {
                     at,
                     usage_bytes,
                     limit_bytes: t.limit_bytes,
+                    node: node.map(String::from),
                 })
             })
             .collect()

@@ -320,8 +320,23 @@ impl Watcher {
     /// span the cache covers. Containers with no point in the window are
     /// left out. Without the database, the in-memory history alone.
     pub async fn history(&self, service: Option<&str>, since: OffsetDateTime) -> Vec<History> {
-        let mut by_id: BTreeMap<String, History> =
-            self.cache.histories(service, since).into_iter().collect();
+        // In a fleet, other nodes record their hosts' history here too:
+        // every name says its host ("web-2 shop-web-1").
+        let fleet = &self.settings.fleet;
+        let own = fleet.enabled.then_some(fleet.node.as_str());
+        let label = |node: Option<&str>, name: &str| match node.or(own) {
+            Some(node) if fleet.enabled => format!("{node} {name}"),
+            _ => name.to_string(),
+        };
+        let mut by_id: BTreeMap<String, History> = self
+            .cache
+            .histories(service, since)
+            .into_iter()
+            .map(|(id, mut h)| {
+                h.name = label(own, &h.name);
+                (id, h)
+            })
+            .collect();
         if self.health.db_ready() {
             match self.store.samples_since(service, since).await {
                 Ok(points) => {
@@ -329,7 +344,7 @@ impl Watcher {
                         let h = by_id
                             .entry(p.container_id.clone())
                             .or_insert_with(|| History {
-                                name: p.container.clone(),
+                                name: label(p.node.as_deref(), &p.container),
                                 service: p.service.clone(),
                                 limit_bytes: p.limit_bytes,
                                 samples: Vec::new(),
@@ -354,5 +369,24 @@ impl Watcher {
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+}
+
+impl Watcher {
+    /// This host's node name, in a fleet.
+    pub(crate) fn host(&self) -> Option<&str> {
+        let fleet = &self.settings.fleet;
+        fleet.enabled.then_some(fleet.node.as_str())
+    }
+
+    /// The fingerprint of this bot's alert `name` for `key`; in a fleet it
+    /// names the host too (`HighMemoryUsage/web@web-2`), so one host's
+    /// alert never resolves another's.
+    fn fingerprint(&self, name: &str, key: &str) -> String {
+        let base = crate::core::alerting::AlertEvent::bot_fingerprint(name, key);
+        match self.host() {
+            Some(host) => format!("{base}@{host}"),
+            None => base,
+        }
     }
 }

@@ -155,7 +155,7 @@ async fn on_event(w: &Arc<Watcher>, e: EngineEvent) {
                 AlertEvent {
                     name: OOM_KILLER.into(),
                     firing: true,
-                    fingerprint: AlertEvent::bot_fingerprint(OOM_KILLER, &key),
+                    fingerprint: w.fingerprint(OOM_KILLER, &key),
                     service: e.service.clone(),
                     container: Some((e.id.clone(), e.name.clone())),
                     summary: format!("the OOM killer killed a process in {}", e.name),
@@ -177,8 +177,19 @@ async fn adopt_firing_ooms(w: &Watcher) -> bool {
         Ok(firing) => {
             if let Ok(mut open) = w.oom_open.lock() {
                 for (fingerprint, last) in firing {
-                    if let Some(key) = fingerprint.strip_prefix(&prefix) {
-                        open.entry(key.to_string()).or_insert(last);
+                    // Only this host's: in a fleet, other nodes resolve
+                    // theirs.
+                    let key = fingerprint
+                        .strip_prefix(&prefix)
+                        .map(|k| match k.split_once('@') {
+                            Some((key, host)) => (key, Some(host)),
+                            None => (k, None),
+                        });
+                    match key {
+                        Some((key, host)) if host == w.host() => {
+                            open.entry(key.to_string()).or_insert(last);
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -229,7 +240,7 @@ async fn resolve_quiet_ooms(w: &Watcher, now: OffsetDateTime) {
             AlertEvent {
                 name: OOM_KILLER.into(),
                 firing: false,
-                fingerprint: AlertEvent::bot_fingerprint(OOM_KILLER, &key),
+                fingerprint: w.fingerprint(OOM_KILLER, &key),
                 service: c.service.clone(),
                 container: Some((c.id.clone(), c.name.clone())),
                 summary: format!(
@@ -305,7 +316,7 @@ pub(super) async fn evaluate(w: Arc<Watcher>) {
                 AlertEvent {
                     name: HIGH_MEMORY.into(),
                     firing,
-                    fingerprint: AlertEvent::bot_fingerprint(HIGH_MEMORY, &key),
+                    fingerprint: w.fingerprint(HIGH_MEMORY, &key),
                     service: (key != TOTAL).then(|| key.clone()),
                     container: None,
                     summary,
@@ -318,7 +329,10 @@ pub(super) async fn evaluate(w: Arc<Watcher>) {
     }
 }
 
-async fn send(w: &Watcher, event: AlertEvent) {
+async fn send(w: &Watcher, mut event: AlertEvent) {
+    if let Some(host) = w.host() {
+        event.summary = format!("{} (host {host})", event.summary);
+    }
     if w.scope == crate::config::Scope::All {
         // Watching every container is for looking: the bot's own alerts
         // open incidents only for the watched project's containers.
@@ -346,7 +360,10 @@ pub(super) async fn persist(w: Arc<Watcher>) {
         if !w.health.db_ready() {
             continue;
         }
-        let points = w.cache.newest_points();
+        let fleet = &w.settings.fleet;
+        let points = w
+            .cache
+            .newest_points(fleet.enabled.then_some(fleet.node.as_str()));
         if let Err(e) = w.store.record_samples(&points).await {
             crate::metrics::global().postgres_error("record_samples");
             tracing::warn!(error = %crate::cause_chain(&e), "memory history not recorded");

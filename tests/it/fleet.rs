@@ -17,6 +17,10 @@ fn node_env<'a>(node: &'a str, host: &'a str) -> Vec<(&'a str, &'a str)> {
         ("INCIDENT_BOT_FLEET__NODE", node),
         ("INCIDENT_BOT_FLEET__PUBLISH_MS", "500"),
         ("INCIDENT_BOT_FLEET__BLIND_AFTER_SECS", "5"),
+        (
+            "INCIDENT_BOT_THRESHOLDS__MEM__HIGHMEMORYUSAGE__FOR_SECS",
+            "2",
+        ),
         ("DOCKER_HOST", host),
     ]
 }
@@ -115,6 +119,26 @@ async fn three_hosts_one_report_blind_spots_said_and_a_standby_takes_over() {
         assert!(metrics.contains(&series), "{series} in\n{metrics}");
     }
 
+    // The 520 MiB container on n3 raises its node's alert, named with
+    // its host (so n1's web, under the bar, resolves nothing of it).
+    let client = db.client().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let summary = loop {
+        let row = client
+            .query_opt(
+                "SELECT summary FROM alerts WHERE fingerprint = 'HighMemoryUsage/web@n3'",
+                &[],
+            )
+            .await
+            .unwrap();
+        if let Some(r) = row {
+            break r.get::<_, String>(0);
+        }
+        assert!(Instant::now() < deadline, "n3's alert never fired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(summary.ends_with("(host n3)"), "{summary}");
+
     // One report: every host's container, each host's total judged on its
     // own, the 520 MiB container on n3 over the 500 MB bar.
     let reply = mem(&emu, "status", vec![]).await;
@@ -204,6 +228,17 @@ async fn three_hosts_one_report_blind_spots_said_and_a_standby_takes_over() {
         "{t}"
     );
     assert_eq!(posted(&emu, "No data from host **n3**").len(), 1);
+
+    // Memory over time across hosts: every node records its history in
+    // the one database, each container named with its host.
+    let leaks = mem(&emu, "leaks", vec![("service".into(), json!("web"))]).await;
+    let text = leaks.to_string();
+    for (host, name) in [("n1", &web1), ("n2", &web2)] {
+        assert!(
+            text.contains(&format!("{host} {name}")),
+            "{host}: {leaks:#}"
+        );
+    }
 
     // The gateway holder dies: a standby takes the lease and answers the
     // next command within 15 s.

@@ -126,7 +126,48 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         roster,
     ));
     loops::spawn(&app, alert_rx);
+    if app.settings.fleet.enabled {
+        remotes(&app, app.runbooks.all(), &app.health)?;
+    }
     gateway.run(app, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Watches the engines of `fleet.remote`, each published as a node of its
+/// own. Their watchers read through the stats API (the cgroup files are on
+/// another host) and raise no alerts: an alert's follow-up (OOM downtime,
+/// actions) needs a bot beside the engine.
+fn remotes(app: &Arc<App>, runbooks: &[Runbook], health: &Arc<Health>) -> Result<(), ServeError> {
+    for r in &app.settings.fleet.remote {
+        let timeout = Duration::from_secs(app.settings.docker.timeout_secs);
+        let engine = match r.tls_dir.trim() {
+            "" => Engine::new(&r.host, timeout)?,
+            dir => Engine::with_tls(&r.host, std::path::Path::new(dir), timeout)?,
+        };
+        let mut settings = app.settings.clone();
+        settings.fleet.node = r.node.clone();
+        settings.fleet.remote.clear();
+        settings.docker.host = r.host.clone();
+        settings.watch.cgroup_root = String::new();
+        let (alerts, mut unraised) = mpsc::channel::<crate::core::alerting::AlertEvent>(16);
+        let node = r.node.clone();
+        tokio::spawn(async move {
+            while let Some(a) = unraised.recv().await {
+                tracing::info!(node = %node, alert = %a.name, summary = %a.summary, "not raised: no bot runs beside this engine");
+            }
+        });
+        let watcher = Watcher::new(
+            settings,
+            runbooks,
+            engine,
+            app.store.clone(),
+            health.clone(),
+            alerts,
+        );
+        watcher.spawn();
+        tracing::info!(node = %r.node, host = %r.host, "watching a remote engine");
+        loops::spawn_remote(app, r.node.clone(), watcher);
+    }
     Ok(())
 }
 

@@ -1,11 +1,13 @@
 //! The fleet's use cases (`fleet.enabled`): this node's heartbeat and
-//! latest samples published for the others, blind spots said once, and the
-//! gateway lease that lets exactly one node hold the Discord session.
+//! latest samples published for the others (and those of the engines it
+//! watches from afar), blind spots said once, and the gateway lease that
+//! lets exactly one node hold the Discord session.
 //!
 //! Each is one step a loop repeats (`app::loops`) and tests call directly.
 
 use super::App;
 use crate::store::{Beat, StoreError};
+use crate::watch::Watcher;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -169,9 +171,29 @@ pub async fn release(app: &App) {
 /// had been reported blind and its data is fresh again, says so in the
 /// incident channel.
 pub async fn publish(app: &App) -> Result<(), StoreError> {
+    let node = app.settings.fleet.node.clone();
+    publish_as(app, &app.watcher, &node, app.fleet_role()).await
+}
+
+/// One publish of an engine this node watches from afar (`fleet.remote`),
+/// as node `node`.
+pub async fn publish_remote(app: &App, watcher: &Watcher, node: &str) -> Result<(), StoreError> {
+    publish_as(app, watcher, node, REMOTE).await
+}
+
+/// The role of an engine watched from afar: no bot runs beside it, so
+/// nothing is executed there.
+pub const REMOTE: &str = "remote";
+
+async fn publish_as(
+    app: &App,
+    watcher: &Watcher,
+    node: &str,
+    role: &str,
+) -> Result<(), StoreError> {
     let now = OffsetDateTime::now_utc();
-    let status = app.watcher.status();
-    let live = app.watcher.live(now);
+    let status = watcher.status();
+    let live = watcher.live(now);
     let engine_error = status.engine_down.as_ref().map(|e| e.to_string());
     let via = if status.via.api > 0 {
         "stats_api"
@@ -179,12 +201,12 @@ pub async fn publish(app: &App) -> Result<(), StoreError> {
         "kernel"
     };
     let beat = Beat {
-        node: &app.settings.fleet.node,
+        node,
         instance: &app.instance,
         host_memory_bytes: status.host_memory_bytes,
         via,
         engine_error: engine_error.as_deref(),
-        role: app.fleet_role(),
+        role,
     };
     let fresh = Duration::from_millis(app.settings.fleet.publish_ms.max(100)) * 3;
     let published = app

@@ -11,6 +11,7 @@
 //! | memory updates | [`updates::tick`] | `watch.thread_update_secs` (0: off) |
 //! | OOM downtime | [`oom::tick`] | half a second |
 //! | fleet heartbeat | [`fleet::publish`] | `fleet.publish_ms` (a fleet only) |
+//! | remote engines | [`fleet::publish_remote`] | `fleet.publish_ms`, each `fleet.remote` |
 //! | blind spots | [`fleet::blind_spots`] | 5 s (a fleet only) |
 //! | fleet jobs | [`approvals::jobs`] | 1 s (a fleet only) |
 //! | gateway lease | [`fleet::lease_step`] | a third of `fleet.lease_secs` held, 1 s on standby |
@@ -117,6 +118,21 @@ fn spawn_fleet(app: &Arc<App>) {
             tokio::time::sleep(wait).await;
         }
     });
+}
+
+/// Publishes an engine this node watches from afar (`fleet.remote`) as
+/// node `node`, every `fleet.publish_ms`.
+pub fn spawn_remote(app: &Arc<App>, node: String, watcher: Arc<crate::watch::Watcher>) {
+    every(
+        app,
+        "remote engine publish",
+        Duration::from_millis(app.settings.fleet.publish_ms.max(100)),
+        Duration::ZERO,
+        move |app, _| {
+            let (node, watcher) = (node.clone(), watcher.clone());
+            async move { fleet::publish_remote(&app, &watcher, &node).await }
+        },
+    );
 }
 
 /// Handles alerts one at a time, so two alerts for one service arriving

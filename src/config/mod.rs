@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 /// The documented defaults, compiled in so the binary runs from anywhere.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
+mod fleet;
 mod secrets;
+pub use fleet::{FleetSettings, Interactions, RemoteEngine};
 pub use secrets::{Secret, Secrets};
 
 /// Where the docker CLI looks when neither the config nor DOCKER_HOST says.
@@ -89,32 +91,6 @@ pub struct VerifySettings {
     /// The application's health URL ("Application responsive"); empty
     /// leaves that item unknown.
     pub health_url: String,
-}
-
-/// One bot node per Docker host, coordinated through the database.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FleetSettings {
-    pub enabled: bool,
-    /// This node's name (its host's). Empty in the files means the
-    /// machine's hostname; resolved when the settings load.
-    #[serde(deserialize_with = "string_or_number")]
-    pub node: String,
-    pub publish_ms: u64,
-    pub blind_after_secs: u64,
-    pub lease_secs: u64,
-    pub interactions: Interactions,
-    pub job_claim_secs: u64,
-}
-
-/// How interactions reach the bot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Interactions {
-    /// A gateway session (in a fleet, the lease holder's).
-    Gateway,
-    /// Discord's interactions endpoint: signed HTTP POSTs to every node.
-    Http,
 }
 
 /// The bot's HTTP endpoints: Alertmanager intake, /metrics, health.
@@ -289,6 +265,16 @@ impl Settings {
             return invalid(
                 "fleet.node must be at most 64 letters, digits, '-', '_' or '.' (a host name)",
             );
+        }
+        let mut names = Vec::new();
+        for r in &self.fleet.remote {
+            if let Some(problem) = r.problem(&self.fleet.node) {
+                return invalid(&problem);
+            }
+            if names.contains(&&r.node) {
+                return invalid(&format!("fleet.remote names node '{}' twice", r.node));
+            }
+            names.push(&r.node);
         }
         if !self.watch.all && self.watch.project.trim().is_empty() {
             return invalid("watch.project is empty: name a Compose project or set watch.all");

@@ -176,3 +176,46 @@ fn a_node_is_named_like_a_host() {
     assert!(crate::core::commands::is_node_name(&node), "{node:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn remote_engines_need_tls_off_loopback_and_names_of_their_own() {
+    let dir = std::env::temp_dir().join(format!("ib-config-remote-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let load = |remotes: &str| {
+        let file = dir.join("remote.toml");
+        std::fs::write(&file, format!("[fleet]\nnode = \"web-1\"\n{remotes}")).unwrap();
+        Settings::load_with(Some(&file), env(&[])).map(|s| s.fleet.remote.len())
+    };
+    let remote = |node: &str, host: &str, tls: &str| {
+        format!("[[fleet.remote]]\nnode = \"{node}\"\nhost = \"{host}\"\ntls_dir = \"{tls}\"\n")
+    };
+    assert_eq!(
+        load(&remote("db-1", "tcp://10.0.0.5:2376", "/etc/ib/db-1")).unwrap(),
+        1
+    );
+    assert_eq!(
+        load(&remote("db-1", "unix:///run/db-1.sock", "")).unwrap(),
+        1
+    );
+    assert_eq!(
+        load(&remote("db-1", "tcp://127.0.0.1:23750", "")).unwrap(),
+        1
+    );
+    for (bad, why) in [
+        (remote("db-1", "tcp://10.0.0.5:2375", ""), "needs tls_dir"),
+        (
+            remote("web-1", "unix:///run/x.sock", ""),
+            "other than this node's",
+        ),
+        (remote("db 1", "unix:///run/x.sock", ""), "host name"),
+        (remote("db-1", "ssh://db-1", ""), "unix:///"),
+        (
+            remote("db-1", "unix:///a.sock", "") + &remote("db-1", "unix:///b.sock", ""),
+            "twice",
+        ),
+    ] {
+        let err = load(&bad).unwrap_err().to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -17,6 +17,7 @@ use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -126,6 +127,25 @@ impl Engine {
     }
 
     /// The engine as the settings say: their endpoint and timeout.
+    /// An engine over TCP with TLS client certificates: `dir` holds
+    /// `ca.pem`, `cert.pem` and `key.pem`, as `docker --tlsverify` takes
+    /// them.
+    pub fn with_tls(endpoint: &str, dir: &Path, timeout: Duration) -> Result<Engine, DockerError> {
+        let secs = timeout.as_secs().max(1);
+        let base = Docker::connect_with_ssl(
+            endpoint,
+            &dir.join("key.pem"),
+            &dir.join("cert.pem"),
+            &dir.join("ca.pem"),
+            secs,
+            API_DEFAULT_VERSION,
+        )
+        .map_err(|e| classify(endpoint, timeout, e))?;
+        let mut engine = Engine::new(endpoint, timeout)?;
+        engine.base = base;
+        Ok(engine)
+    }
+
     pub fn from_settings(settings: &crate::config::Settings) -> Result<Engine, DockerError> {
         Engine::new(
             settings.docker_endpoint(),

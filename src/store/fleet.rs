@@ -263,6 +263,35 @@ impl Store {
         Ok(out)
     }
 
+    /// The fleet's OOM kills since `since`, as their nodes raised them:
+    /// (host, service or container) of each OomKiller alert whose latest
+    /// kill is that recent, whichever its state now.
+    pub async fn fleet_ooms_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT fingerprint FROM alerts
+                 WHERE source = 'bot' AND name = 'OomKiller'
+                   AND coalesce(last_at, started_at) >= $1",
+                &[&since],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        // `OomKiller/<key>@<host>`: a fleet node's own alert.
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let fingerprint: String = r.get(0);
+                let rest = fingerprint.strip_prefix("OomKiller/")?;
+                let (key, host) = rest.rsplit_once('@')?;
+                Some((host.to_string(), key.to_string()))
+            })
+            .collect())
+    }
+
     /// The fleet's node names, sorted (what `host:` offers).
     pub async fn node_names(&self) -> Result<Vec<String>, StoreError> {
         let client = self.client().await?;

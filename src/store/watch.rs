@@ -136,8 +136,6 @@ impl Store {
             .map_err(|e| self.query_error(e))
     }
 
-    /// Records that an alert fires, unless it fires already (the partial
-    /// unique index makes the check and the insert one step).
     /// Records a firing alert: a new row, or, if it is firing already, the
     /// existing one. `occurrence`: this firing is another occurrence of the
     /// condition (another OOM kill), counted on the existing row; otherwise

@@ -180,6 +180,10 @@ async fn three_hosts_one_report_blind_spots_said_and_a_standby_takes_over() {
         "FAIL: n3's container is over the bar"
     );
 
+    // The verification checklist judges every host's memory too.
+    let verify = mem(&emu, "verify", vec![]).await.to_string();
+    assert!(verify.contains("3 hosts"), "{verify}");
+
     // `host:` narrows it, and is offered from the fleet's nodes.
     let only = mem(&emu, "status", vec![("host".into(), json!("n2"))]).await;
     let t = table(&only);
@@ -291,7 +295,15 @@ async fn a_restart_approved_through_one_node_runs_once_on_the_host_of_the_contai
     wait_published(&db, &["n1", "n2"]).await;
 
     // web runs on both hosts: the request must say which.
-    let (text, _) = request_action_raw(&emu, vec![]).await;
+    let text = action_reply(
+        &emu,
+        "restart",
+        vec![
+            ("service".into(), json!("web")),
+            ("reason".into(), json!("memory keeps growing")),
+        ],
+    )
+    .await;
     assert!(
         text.contains("runs on n1, n2; say which with host:"),
         "{text}"
@@ -372,33 +384,4 @@ async fn a_restart_approved_through_one_node_runs_once_on_the_host_of_the_contai
     );
     let after = e2.docker(&["inspect", "--format", "{{.State.StartedAt}}", &web2]);
     assert_eq!(restarted.stdout, after.stdout, "not restarted");
-}
-
-/// `/mem restart service:web` without a host, by Alice: her reply.
-async fn request_action_raw(
-    emu: &Emulator,
-    extra: Vec<(String, Value)>,
-) -> (String, Option<Value>) {
-    let mut options = vec![
-        ("service".into(), json!("web")),
-        ("reason".into(), json!("memory keeps growing")),
-    ];
-    options.extend(extra);
-    let sent = emu
-        .slash(crate::discord::Slash {
-            command: "mem".into(),
-            subcommand: Some("restart".into()),
-            options,
-            member: alice(),
-            channel_id: INCIDENT_CHANNEL_ID,
-        })
-        .await;
-    let reply = emu
-        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
-        .await;
-    let text = reply.json.as_ref().unwrap()["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    (text, None)
 }

@@ -337,3 +337,39 @@ async fn a_job_is_run_once_by_its_node_or_failed_once_unrun() {
         assert!(stale.iter().all(|r| r.rule.id != id));
     }
 }
+
+/// The other hosts' OOM kills, for the verification checklist: the
+/// OomKiller alerts nodes raised since then, named with their host.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fleets_oom_kills_come_back_with_their_hosts() {
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    let now = time::OffsetDateTime::now_utc();
+    for (fingerprint, at) in [
+        ("OomKiller/web@n2", now),
+        ("OomKiller/worker@n3", now - time::Duration::hours(2)),
+        ("OomKiller/web", now),
+        ("HighMemoryUsage/web@n2", now),
+    ] {
+        let name = fingerprint.split('/').next().unwrap();
+        store
+            .fire_alert(
+                &incident_bot::store::NewAlert {
+                    fingerprint: fingerprint.into(),
+                    name: name.into(),
+                    service: Some("web".into()),
+                    source: "bot".into(),
+                    summary: "test".into(),
+                    at,
+                },
+                false,
+            )
+            .await
+            .unwrap();
+    }
+    let kills = store
+        .fleet_ooms_since(now - time::Duration::minutes(10))
+        .await
+        .unwrap();
+    assert_eq!(kills, [("n2".to_string(), "web".to_string())]);
+}

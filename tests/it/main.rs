@@ -16,6 +16,7 @@ mod discord_bot;
 mod escalation_chat;
 mod faults;
 mod fleet;
+mod fleet_remote;
 mod fleet_store;
 mod hardening;
 mod harness;

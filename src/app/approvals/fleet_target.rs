@@ -49,6 +49,8 @@ pub(super) async fn fleet_target(
     }
     let fresh = app.settings.fleet.blind_after_secs.max(1) as f64;
     let mut found: Vec<(String, Option<ContainerSample>)> = Vec::new();
+    // Hosts watched from afar where the service runs (or that were named).
+    let mut afar: Vec<String> = Vec::new();
     if wanted.as_deref().is_none_or(|h| h == own) {
         let here = app
             .engine
@@ -63,6 +65,17 @@ pub(super) async fn fleet_target(
         .into_iter()
         .filter(|n| n.name != own && wanted.as_deref().is_none_or(|h| h == n.name))
     {
+        // No bot runs beside an engine watched from afar: nothing would
+        // execute there.
+        if n.role == crate::app::fleet::REMOTE {
+            let runs_there = n.containers.iter().any(|c| {
+                c.service.as_deref() == Some(service) && c.project.as_deref() == Some(project)
+            });
+            if wanted.is_some() || runs_there {
+                afar.push(n.name);
+            }
+            continue;
+        }
         // A blind host's rows are too old to act on.
         if n.silent_secs > fresh || n.stale_secs.is_none_or(|s| s > fresh) {
             if wanted.is_some() {
@@ -89,6 +102,11 @@ pub(super) async fn fleet_target(
                 ))
             }
         }
+    }
+    if let (true, Some(host)) = (found.is_empty(), afar.first()) {
+        return Err(format!(
+            "No request was made: host '{host}' is watched from afar (no bot runs beside its engine); actions run only where a bot does."
+        ));
     }
     match found.len() {
         0 => Err(format!(
@@ -122,9 +140,6 @@ pub(super) fn summary(node: &str, c: &ContainerSample) -> String {
         Reading::Sampled { usage_bytes, .. } => human_bytes(usage_bytes),
         _ => "memory unknown".into(),
     };
-    format!(
-        "{} ({}, on host {node}): {memory}",
-        c.name,
-        &c.id[..c.id.len().min(12)]
-    )
+    let short: String = c.id.chars().take(12).collect();
+    format!("{} ({short}, on host {node}): {memory}", c.name)
 }

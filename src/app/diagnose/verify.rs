@@ -1,15 +1,17 @@
 //! The runbook's verification checklist, every item checked live: memory
-//! against the bars (the live cache or the engine), OOM kills since the
-//! incident began (`State.OOMKilled`, the engine's `oom` events the watcher
-//! saw, and the runbook's log patterns in each container's logs), the memory
-//! trend (the watcher's history), and the application's health URL.
+//! against the bars (the live cache or the engine; in a fleet every host),
+//! OOM kills since the incident began (`State.OOMKilled`, the engine's
+//! `oom` events the watcher saw, the runbook's log patterns in each
+//! container's logs, and in a fleet the kills the other hosts' nodes
+//! raised), the memory trend (the watcher's history), and the
+//! application's health URL.
 //!
 //! Orchestration: observations through the adapters, judgements from the
 //! core (`core::verification`, `core::diagnosis`, `core::trend`).
 
 use super::{DiagnoseError, Probes};
 use crate::config::Scope;
-use crate::core::diagnosis::{judge_memory, Outcome};
+use crate::core::diagnosis::{judge_memory, Finding, Outcome};
 use crate::core::runbook::{Check, Runbook, Step};
 use crate::core::trend::{judge_trend, TrendRule};
 use crate::core::verification::{
@@ -40,11 +42,23 @@ pub async fn verify(
             check: item.check.clone(),
         };
         let (outcome, observed) = match &item.check {
-            Check::ContainerMemory(check) => {
-                let (snapshot, _, _) = super::probe::memory_now(p).await?;
-                let v = judge_memory(&step, check, &snapshot).verdict;
-                (v.outcome, v.observed)
-            }
+            Check::ContainerMemory(check) => match p.fleet {
+                // In a fleet, every host, each judged on its own.
+                Some(store) => {
+                    let input = super::StepInput::default();
+                    let (_, _, found) =
+                        super::fleet::fleet_memory(p, store, &step, check, &input).await?;
+                    match found {
+                        Finding::ContainerMemory(r) => (r.verdict.outcome, r.verdict.observed),
+                        _ => unreachable!("fleet_memory judges memory"),
+                    }
+                }
+                None => {
+                    let (snapshot, _, _) = super::probe::memory_now(p).await?;
+                    let v = judge_memory(&step, check, &snapshot).verdict;
+                    (v.outcome, v.observed)
+                }
+            },
             Check::OomScan { log_patterns } => oom_scan(p, log_patterns, since).await?,
             Check::MemoryTrend {
                 window_minutes,
@@ -147,6 +161,20 @@ async fn oom_scan(
                 .any(|s| matches!(s, OomSign::Killed { container } if *container == name));
             if !known {
                 signs.push(OomSign::Event { container: name });
+            }
+        }
+    }
+    // In a fleet, the other hosts' kills as their nodes raised them.
+    if let Some(store) = p.fleet {
+        let own = p.settings.fleet.node.as_str();
+        match store.fleet_ooms_since(since).await {
+            Ok(kills) => signs.extend(kills.into_iter().filter(|(host, _)| host != own).map(
+                |(host, key)| OomSign::Event {
+                    container: format!("{host} {key}"),
+                },
+            )),
+            Err(e) => {
+                tracing::warn!(error = %crate::cause_chain(&e), "the other hosts' OOM kills could not be read");
             }
         }
     }

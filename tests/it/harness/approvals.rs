@@ -163,6 +163,31 @@ pub async fn wait_state(emu: &Emulator, message: u64, prefix: &str) -> String {
 }
 
 /// `/mem <sub>` with `options` by Alice in the incident channel: her
+/// reply only (for requests that are refused).
+pub async fn action_reply(
+    emu: &Emulator,
+    sub: &str,
+    options: Vec<(String, serde_json::Value)>,
+) -> String {
+    let sent = emu
+        .slash(Slash {
+            command: "mem".into(),
+            subcommand: Some(sub.into()),
+            options,
+            member: alice(),
+            channel_id: INCIDENT_CHANNEL_ID,
+        })
+        .await;
+    let reply = emu
+        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
+        .await;
+    reply.json.as_ref().unwrap()["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `/mem <sub>` with `options` by Alice in the incident channel: her
 /// private reply and the posted request message.
 pub async fn request_action(
     emu: &Emulator,

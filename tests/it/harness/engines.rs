@@ -26,6 +26,37 @@ pub struct ExtraEngine {
 impl ExtraEngine {
     /// Starts an engine and loads the workload image into it.
     pub fn start() -> ExtraEngine {
+        ExtraEngine::start_with(&[])
+    }
+
+    /// As `start`, the engine also listening on TCP (loopback) with TLS
+    /// client verification, as `dockerd --tlsverify`; returns it and its
+    /// `tcp://` address, and leaves in `dir` the client's `ca.pem`,
+    /// `cert.pem` and `key.pem` (what `docker --tlsverify` takes).
+    pub fn start_tls(dir: &std::path::Path) -> (ExtraEngine, String) {
+        certificates(dir);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let tcp = format!("tcp://127.0.0.1:{port}");
+        let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
+        let engine = ExtraEngine::start_with(&[
+            "--host".into(),
+            tcp.clone(),
+            "--tlsverify".into(),
+            "--tlscacert".into(),
+            path("ca.pem"),
+            "--tlscert".into(),
+            path("server-cert.pem"),
+            "--tlskey".into(),
+            path("server-key.pem"),
+        ]);
+        (engine, tcp)
+    }
+
+    fn start_with(extra: &[String]) -> ExtraEngine {
         static N: AtomicU32 = AtomicU32::new(0);
         ensure_image();
         // Bridge names are at most 15 characters, subnets must not clash
@@ -54,6 +85,7 @@ impl ExtraEngine {
             .args(["--cgroup-parent", &format!("/ibt-eng{n}")])
             // vfs needs nothing of the host's storage setup.
             .args(["--storage-driver", "vfs"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -213,6 +245,105 @@ impl ExtraEngine {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+    }
+}
+
+/// A throwaway CA, a server certificate for 127.0.0.1 and a client
+/// certificate, made with the openssl CLI.
+fn certificates(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    let steps: [&[&str]; 5] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=incident-bot test CA",
+        ],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server-key.pem",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-out",
+            "server-cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "client.csr",
+            "-subj",
+            "/CN=incident-bot",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "client.ext",
+        ],
+    ];
+    for args in steps {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

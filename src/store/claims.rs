@@ -112,7 +112,10 @@ impl Store {
                          lease_until = CASE WHEN $5 AND $10 THEN now() + make_interval(secs => $7)
                                             WHEN $5 THEN now() + make_interval(secs => $9)
                                        ELSE lease_until END,
-                         deadline_at = CASE WHEN $5 THEN now() + make_interval(secs => $8)
+                         -- a job left for its node may be claimed up to
+                         -- its wait later: its deadline counts from then
+                         deadline_at = CASE WHEN $5 AND $10 THEN now() + make_interval(secs => $8)
+                                            WHEN $5 THEN now() + make_interval(secs => $8::float8 + $9::float8)
                                        ELSE deadline_at END
                      WHERE id = $1 AND version = $2 AND state = 'pending' AND expires_at > now()
                      RETURNING {COLUMNS}"

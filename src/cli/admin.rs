@@ -1,9 +1,9 @@
-//! The administrative commands: `migrate` and `audit`, and the database
-//! and runtime they share with `serve`.
+//! The administrative commands: `migrate`, `audit` and `forget-node`, and
+//! the database and runtime they share with `serve`.
 
 use super::fail;
 use crate::config::Settings;
-use crate::store::Store;
+use crate::store::{Forget, Store};
 use std::process::ExitCode;
 
 /// The bot's database from DATABASE_URL (never logged: it may hold a
@@ -38,6 +38,51 @@ pub(super) fn migrate(settings: &Settings) -> ExitCode {
         }
         Err(e) => fail(&e.to_string(), 1),
     }
+}
+
+/// `incident-bot forget-node <node>`: audited whatever it comes to.
+pub(super) fn forget_node(settings: &Settings, node: &str) -> ExitCode {
+    if !crate::core::commands::is_node_name(node) {
+        return fail(
+            &format!("'{}' is not a node name", crate::core::text::clip(node, 64)),
+            1,
+        );
+    }
+    let store = match database(settings) {
+        Ok(store) => store,
+        Err(sentence) => return fail(&sentence, 1),
+    };
+    let quiet = std::time::Duration::from_secs(settings.fleet.blind_after_secs.max(1));
+    let rt = runtime();
+    let (result, code) = match rt.block_on(store.forget_node(node, quiet)) {
+        Ok(Forget::Forgotten) => {
+            outln!("forgot node {node} and its samples");
+            ("forgotten".to_string(), ExitCode::SUCCESS)
+        }
+        Ok(Forget::StillHeard { silent_secs }) => {
+            let sentence = format!(
+                "node {node} published {silent_secs:.0} s ago: its bot still runs; stop it first"
+            );
+            (format!("refused: {sentence}"), fail(&sentence, 1))
+        }
+        Ok(Forget::Unknown) => {
+            let sentence = format!("no node {node} in the fleet");
+            (format!("refused: {sentence}"), fail(&sentence, 1))
+        }
+        Err(e) => return fail(&e.to_string(), 1),
+    };
+    let entry = crate::store::AuditEntry {
+        at: time::OffsetDateTime::now_utc(),
+        actor: "incident-bot forget-node (terminal)".into(),
+        action: "forget node".into(),
+        target: Some(node.to_string()),
+        result,
+        detail: None,
+    };
+    if let Err(e) = rt.block_on(store.audit(&entry)) {
+        eprintln!("warning: the audit row was not written: {e}");
+    }
+    code
 }
 
 /// `incident-bot audit --since <time>`.

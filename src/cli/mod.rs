@@ -78,6 +78,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Take a host out of the fleet: forget its node and its published
+    /// samples, so reports stop showing it as blind. Refused while its
+    /// bot is still heard from (within fleet.blind_after_secs).
+    ForgetNode {
+        /// The node's name, as reports show its host.
+        node: String,
+    },
     /// Ask a running bot's HTTP endpoint whether it is healthy (default: its
     /// own /healthz at http.listen); exit 0 on a 2xx answer. The container
     /// image's health check.
@@ -138,6 +145,7 @@ pub fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Migrate => admin::migrate(&settings),
         Command::Audit { since, json } => admin::audit(&settings, &since, json),
+        Command::ForgetNode { node } => admin::forget_node(&settings, &node),
         Command::Health { url, print } => health::run(&settings, url, print),
         Command::Step(args) => step(&settings, args),
     }

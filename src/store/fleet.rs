@@ -56,6 +56,17 @@ pub struct NodeView {
     pub containers: Vec<ContainerSample>,
 }
 
+/// What forgetting a node came to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Forget {
+    Forgotten,
+    /// It published this recently: its bot still runs.
+    StillHeard {
+        silent_secs: f64,
+    },
+    Unknown,
+}
+
 /// A node gone blind, claimed for reporting by exactly one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blind {
@@ -290,6 +301,36 @@ impl Store {
                 Some((host.to_string(), key.to_string()))
             })
             .collect())
+    }
+
+    /// Forgets node `name` (a host taken out of the fleet) and its
+    /// samples, unless it published within `quiet_for`: a node still heard
+    /// from would only come back.
+    pub async fn forget_node(&self, name: &str, quiet_for: Duration) -> Result<Forget, StoreError> {
+        let client = self.client().await?;
+        let deleted = client
+            .execute(
+                "DELETE FROM nodes WHERE name = $1
+                   AND seen_at < now() - $2 * interval '1 millisecond'",
+                &[&name, &(quiet_for.as_millis() as f64)],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        if deleted == 1 {
+            return Ok(Forget::Forgotten);
+        }
+        let silent: Option<f64> = client
+            .query_opt(
+                "SELECT extract(epoch FROM now() - seen_at)::float8 FROM nodes WHERE name = $1",
+                &[&name],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?
+            .map(|r| r.get(0));
+        Ok(match silent {
+            Some(secs) => Forget::StillHeard { silent_secs: secs },
+            None => Forget::Unknown,
+        })
     }
 
     /// The fleet's node names, sorted (what `host:` offers).

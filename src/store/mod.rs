@@ -22,7 +22,7 @@ pub use approvals::{NewRequest, StoredRequest};
 pub use audit::{AuditEntry, AuditRow};
 pub use claims::Claim;
 pub use escalations::Claimed;
-pub use fleet::{Beat, Blind, NodeView, Published};
+pub use fleet::{Beat, Blind, Forget, NodeView, Published};
 pub use incidents::NewIncident;
 pub use leases::{Holder, Lease};
 pub use watch::{Fired, Firing, NewAlert, Resolved, SamplePoint};

@@ -373,3 +373,51 @@ async fn the_fleets_oom_kills_come_back_with_their_hosts() {
         .unwrap();
     assert_eq!(kills, [("n2".to_string(), "web".to_string())]);
 }
+
+/// A host taken out of the fleet is forgotten from the terminal, unless
+/// its bot is still heard from; audited either way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_node_can_be_forgotten_a_live_one_cannot() {
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    store
+        .publish(
+            &beat("gone-1", "gone-1:1:1", None),
+            &[sample("web", 10, 0)],
+            Duration::from_secs(3),
+        )
+        .await
+        .unwrap();
+    let env = [("DATABASE_URL", db.url.as_str())];
+    let live = bot(&["forget-node", "gone-1"], &env);
+    assert_eq!(live.status.code(), Some(1));
+    assert!(stderr(&live).contains("still runs"), "{}", stderr(&live));
+    // Silent for longer than fleet.blind_after_secs (1 s here).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("INCIDENT_BOT_FLEET__BLIND_AFTER_SECS", "1"),
+    ];
+    let gone = bot(&["forget-node", "gone-1"], &env);
+    assert!(gone.status.success(), "{}", stderr(&gone));
+    assert!(store.fleet().await.unwrap().is_empty());
+    let unknown = bot(&["forget-node", "gone-1"], &env);
+    assert!(
+        stderr(&unknown).contains("no node gone-1"),
+        "{}",
+        stderr(&unknown)
+    );
+    let bad = bot(&["forget-node", "gone 1; rm"], &env);
+    assert_eq!(bad.status.code(), Some(1));
+    let audited: i64 = db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM audit_log WHERE action = 'forget node'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, 3, "refused, forgotten, unknown");
+}

@@ -8,9 +8,9 @@
 //! timestamp (at most five minutes off, so an old request cannot be
 //! replayed after its claim is forgotten), then the body. A PING is
 //! answered with a PONG. Every command and click is claimed once, in this
-//! process and in the database (while the database cannot be asked, this
-//! process's own record decides): a replayed request is refused, never
-//! run twice. The first answer goes back in the
+//! process and in the database (only while the database is known to be
+//! away does this process's own record decide; a claim that fails while it
+//! is up is not answered): a replayed request is refused, never run twice. The first answer goes back in the
 //! response body (`Responder::body`); the rest (edits, follow-ups) over
 //! the REST API, as over the gateway.
 
@@ -141,10 +141,8 @@ impl Endpoint {
         }
     }
 
-    /// Whether this node answers `id`: the database's claim decides; while
-    /// the database cannot be asked, this process's own memory of what it
-    /// took does (diagnosis keeps answering; whatever must be recorded is
-    /// refused by the pipeline anyway).
+    /// Whether this node answers `id`: the database's claim decides (see
+    /// `unclaimed` for when it cannot be asked).
     async fn claim(&self, id: u64) -> bool {
         let node = &self.app.settings.fleet.node;
         let ask = self.app.store.claim_interaction(id, node, None);
@@ -155,15 +153,23 @@ impl Endpoint {
                 }
                 mine
             }
-            Ok(Err(e)) => {
-                tracing::warn!(interaction = id, error = %crate::cause_chain(&e), "the interaction could not be claimed in the database; answered by this node's own record");
-                true
-            }
-            Err(_) => {
-                tracing::warn!(interaction = id, "the database did not take the claim in time; answered by this node's own record");
-                true
-            }
+            Ok(Err(e)) => self.unclaimed(id, &crate::cause_chain(&e)),
+            Err(_) => self.unclaimed(id, "no answer in time"),
         }
+    }
+
+    /// Whether to answer `id` without its claim in the database: only
+    /// while the database is known to be away (an outage: diagnosis keeps
+    /// answering, from this node's own record). A claim that fails while
+    /// the database is up is not answered: another node may hold it.
+    fn unclaimed(&self, id: u64, why: &str) -> bool {
+        let outage = !self.app.health.db_ready();
+        if outage {
+            tracing::warn!(interaction = id, error = %why, "the database is away: answered by this node's own record");
+        } else {
+            tracing::warn!(interaction = id, error = %why, "not answered: the interaction could not be claimed");
+        }
+        outage
     }
 
     /// Whether this process sees `id` for the first time (entries older

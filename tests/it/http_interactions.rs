@@ -55,10 +55,12 @@ async fn signed_interactions_are_answered_once_and_forgeries_refused() {
     let key = emu.deliver_over_http("http://127.0.0.1:9/unused");
     let b1 = Bot::spawn_on(&emu, &project.name, &http_node("h1", &key), &db.url);
     let b2 = Bot::spawn_on(&emu, &project.name, &http_node("h2", &key), &db.url);
-    b1.wait_log("interactions over HTTP; slash commands registered")
-        .await;
-    b2.wait_log("interactions over HTTP; slash commands registered")
-        .await;
+    for b in [&b1, &b2] {
+        b.wait_log("interactions over HTTP; slash commands registered")
+            .await;
+        // Migrated: a claim can be recorded.
+        b.wait_log("database ready").await;
+    }
     let (url1, url2) = (
         format!("{}/interactions", b1.http_base().await),
         format!("{}/interactions", b2.http_base().await),

@@ -7,7 +7,6 @@
 //! `endpoint.rs`.)
 
 use crate::app::App;
-use crate::config::Interactions;
 use std::time::Duration;
 
 /// A claim must leave time to acknowledge within Discord's 3 s.
@@ -19,20 +18,16 @@ pub(super) async fn claim(app: &App, id: u64) -> bool {
     if !fleet.enabled {
         return true;
     }
-    let token = match fleet.interactions {
-        // Not reached: the endpoint claims what comes over HTTP.
-        Interactions::Http => None,
-        Interactions::Gateway => match app.lease.held() {
-            Some(h) => Some(h.token),
-            None => {
-                tracing::info!(
-                    interaction = id,
-                    "not answered: this node does not hold the gateway lease"
-                );
-                return false;
-            }
-        },
+    // Only gateway interactions come here (the endpoint claims what comes
+    // over HTTP): claimed under the lease's token.
+    let Some(held) = app.lease.held() else {
+        tracing::info!(
+            interaction = id,
+            "not answered: this node does not hold the gateway lease"
+        );
+        return false;
     };
+    let token = Some(held.token);
     match tokio::time::timeout(BOUND, app.store.claim_interaction(id, &fleet.node, token)).await {
         Ok(Ok(true)) => true,
         Ok(Ok(false)) => {

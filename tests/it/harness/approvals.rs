@@ -194,22 +194,7 @@ pub async fn request_action(
     sub: &str,
     options: Vec<(String, serde_json::Value)>,
 ) -> (String, serde_json::Value) {
-    let sent = emu
-        .slash(Slash {
-            command: "mem".into(),
-            subcommand: Some(sub.into()),
-            options,
-            member: alice(),
-            channel_id: INCIDENT_CHANNEL_ID,
-        })
-        .await;
-    let reply = emu
-        .wait_for(WAIT, |r| is_original_edit(r, &sent.token))
-        .await;
-    let text = reply.json.as_ref().unwrap()["content"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let text = action_reply(emu, sub, options).await;
     // The newest request: a test may make several.
     let request = emu
         .messages_in(INCIDENT_CHANNEL_ID)

@@ -168,9 +168,9 @@ impl ExtraEngine {
         out
     }
 
-    /// Starts `<project>-<service>-1` holding `mb` MiB on this engine, and
-    /// waits until the memory is resident.
-    pub fn run(&self, project: &str, service: &str, mb: u64) -> String {
+    /// Starts `<project>-<service>-1` holding `mb` MiB on this engine,
+    /// without waiting for it; returns its name.
+    fn start_container(&self, project: &str, service: &str, mb: u64) -> String {
         let name = format!("{project}-{service}-1");
         self.docker(&[
             "run",
@@ -189,6 +189,13 @@ impl ExtraEngine {
             "--mb",
             &mb.to_string(),
         ]);
+        name
+    }
+
+    /// Starts `<project>-<service>-1` holding `mb` MiB on this engine, and
+    /// waits until the memory is resident.
+    pub fn run(&self, project: &str, service: &str, mb: u64) -> String {
+        let name = self.start_container(project, service, mb);
         let deadline = Instant::now() + Duration::from_secs(60);
         while !String::from_utf8_lossy(&self.docker(&["logs", &name]).stdout).contains("ready") {
             assert!(Instant::now() < deadline, "{name} never became ready");
@@ -200,30 +207,11 @@ impl ExtraEngine {
     /// Starts `n` services `svc000`… of `project` holding `mb` MiB each,
     /// a few at a time, without waiting for each to be resident.
     pub fn run_many(&self, project: &str, n: usize, mb: u64) {
-        let names: Vec<usize> = (0..n).collect();
-        for chunk in names.chunks(super::docker_cli::CHANGES_AT_ONCE) {
+        let services: Vec<String> = (0..n).map(|i| format!("svc{i:03}")).collect();
+        for chunk in services.chunks(super::docker_cli::CHANGES_AT_ONCE) {
             std::thread::scope(|scope| {
-                for i in chunk {
-                    scope.spawn(move || {
-                        let service = format!("svc{i:03}");
-                        self.docker(&[
-                            "run",
-                            "-d",
-                            "--name",
-                            &format!("{project}-{service}-1"),
-                            "--network",
-                            "none",
-                            "--label",
-                            TEST_LABEL,
-                            "--label",
-                            &format!("com.docker.compose.project={project}"),
-                            "--label",
-                            &format!("com.docker.compose.service={service}"),
-                            IMAGE,
-                            "--mb",
-                            &mb.to_string(),
-                        ]);
-                    });
+                for service in chunk {
+                    scope.spawn(move || self.start_container(project, service, mb));
                 }
             });
         }

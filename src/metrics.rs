@@ -34,7 +34,7 @@ const DURATION_HELP: &str = "Time to handle a slash command, by command.";
 /// Counter families in render order: name, help, label names. The indexes
 /// below name the rows, so a family's name and labels are written once.
 #[rustfmt::skip]
-const COUNTERS: [(&str, &str, &[&str]); 8] = [
+const COUNTERS: [(&str, &str, &[&str]); 11] = [
     ("incident_bot_commands_total", "Slash commands handled.", &["command", "outcome"]),
     ("incident_bot_docker_errors_total", "Failed Docker Engine requests.", &["operation"]),
     ("incident_bot_postgres_errors_total", "Failed Postgres operations.", &["operation"]),
@@ -43,6 +43,9 @@ const COUNTERS: [(&str, &str, &[&str]); 8] = [
     ("incident_bot_approvals_total", "Approvals, by what became of them.", &["result"]),
     ("incident_bot_escalations_total", "Escalations, fired or failed.", &["result"]),
     ("incident_bot_memory_reads_total", "Container memory reads by the watcher, by how (kernel cgroup files or the engine's stats API).", &["via"]),
+    ("incident_bot_pages_total", "Pages planned (each goes out by one or more media).", &["result"]),
+    ("incident_bot_page_deliveries_total", "Page deliveries by medium (channel, dm, webhook) and result.", &["medium", "result"]),
+    ("incident_bot_heartbeats_total", "Calls of the outgoing heartbeat URL, by result.", &["result"]),
 ];
 const COMMANDS: usize = 0;
 const DOCKER_ERRORS: usize = 1;
@@ -52,6 +55,12 @@ const ALERTMANAGER_REQUESTS: usize = 4;
 const APPROVALS: usize = 5;
 const ESCALATIONS: usize = 6;
 const MEMORY_READS: usize = 7;
+const PAGES: usize = 8;
+const PAGE_DELIVERIES: usize = 9;
+const HEARTBEATS: usize = 10;
+
+/// What the bot can fail to see, rendered as incident_bot_blind{what}.
+const BLIND: [&str; 3] = ["engine", "watcher", "database"];
 
 /// The registry every layer reports into; the HTTP endpoint renders it.
 pub fn global() -> &'static Metrics {
@@ -68,6 +77,8 @@ pub struct Metrics {
     counters: [Mutex<BTreeMap<Vec<String>, u64>>; COUNTERS.len()],
     /// Keyed by command.
     durations: Mutex<BTreeMap<String, Histogram>>,
+    /// What the bot has said it cannot see (`BLIND` order).
+    blind: Mutex<[bool; BLIND.len()]>,
 }
 
 /// Per-bucket counts, not cumulative: cumulated at render time.
@@ -178,6 +189,28 @@ impl Metrics {
         self.inc(ESCALATIONS, &[result]);
     }
 
+    /// incident_bot_pages_total{result}
+    pub fn page(&self, result: &str) {
+        self.inc(PAGES, &[result]);
+    }
+
+    /// incident_bot_page_deliveries_total{medium,result}
+    pub fn page_delivery(&self, medium: &str, result: &str) {
+        self.inc(PAGE_DELIVERIES, &[medium, result]);
+    }
+
+    /// incident_bot_heartbeats_total{result}
+    pub fn heartbeat(&self, result: &str) {
+        self.inc(HEARTBEATS, &[result]);
+    }
+
+    /// incident_bot_blind{what}: 1 while the bot cannot see `what`.
+    pub fn blind(&self, what: &str, blind: bool) {
+        if let Some(i) = BLIND.iter().position(|w| *w == what) {
+            lock(&self.blind)[i] = blind;
+        }
+    }
+
     fn inc(&self, family: usize, values: &[&str]) {
         let key = values.iter().map(|v| bound(v)).collect();
         *lock(&self.counters[family]).entry(key).or_insert(0) += 1;
@@ -212,6 +245,13 @@ impl Metrics {
         }
 
         render_live(&mut out, live);
+        let name = "incident_bot_blind";
+        let help = "1 while the bot cannot see this (engine, watcher, database) for paging.blind_after_secs.";
+        header(&mut out, name, help, "gauge");
+        let blind = *lock(&self.blind);
+        for (what, b) in BLIND.iter().zip(blind) {
+            sample(&mut out, name, &["what"], &[what], u64::from(b));
+        }
         out
     }
 }

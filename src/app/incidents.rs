@@ -21,38 +21,57 @@ pub struct Opened {
     pub thread: Result<u64, ChatError>,
 }
 
+/// Who opens an incident, how the announcement names them, and at which
+/// severity (`None`: the runbook's default).
+pub struct How<'a> {
+    /// A person's label, or a system actor (`alert:OomKiller`).
+    pub opened_by: &'a str,
+    pub announced_by: &'a str,
+    pub severity: Option<&'a str>,
+}
+
 /// Records an incident (with its escalations, from the runbook in force
 /// now), then gives it a thread in the incident channel that starts with
-/// the runbook. Used by `/incident open` and by alerts (`opened_by` is then
-/// a system actor); `announced_by` is how the announcement names who.
+/// the runbook. Used by `/incident open` and by alerts.
 pub async fn open(
     app: &App,
     rb: &Runbook,
     title: &str,
-    opened_by: &str,
-    announced_by: &str,
+    how: &How<'_>,
     now: OffsetDateTime,
 ) -> Result<Opened, StoreError> {
     let channel = app.incident_channel();
     let rules: Vec<_> = rb.escalations.iter().map(|e| e.get_ref()).collect();
+    // The runbook's severities when it pages; else its one severity.
+    let severity = how
+        .severity
+        .and_then(|id| rb.severity(id))
+        .or_else(|| rb.severity_for(None))
+        .map_or(format!("{:?}", rb.runbook.severity).to_lowercase(), |s| {
+            s.id.clone()
+        });
+    let shown = render::paging::severity(&severity, rb.severity(&severity));
     let inc = app
         .store
         .open_incident(&NewIncident {
             runbook: rb.id().to_string(),
             title: title.to_string(),
-            severity: format!("{:?}", rb.runbook.severity).to_lowercase(),
+            severity: severity.clone(),
             estimated_ttr_minutes: rb.runbook.estimated_ttr_minutes as i32,
-            opened_by: opened_by.to_string(),
+            opened_by: how.opened_by.to_string(),
             opened_at: now,
             channel_id: channel as i64,
             escalations: escalation::on_open(&rules, now),
         })
         .await?;
     let announce = Message::text(format!(
-        "**Incident #{}** opened by {announced_by}: {title}",
-        inc.id
+        "**Incident #{}** [{shown}] opened by {}: {title}",
+        inc.id, how.announced_by
     ));
-    let thread_name: String = format!("#{} {title}", inc.id).chars().take(100).collect();
+    let thread_name: String = format!("#{} [{}] {title}", inc.id, severity.to_uppercase())
+        .chars()
+        .take(100)
+        .collect();
     let made = async {
         let posted = app.chat.post(channel, &announce).await?;
         let thread = app

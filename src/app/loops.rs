@@ -7,6 +7,9 @@
 //! |---|---|---|
 //! | alerts | [`alerts::handle`] one event | as they come |
 //! | escalations | [`escalation::tick`] | `escalation.tick_ms` |
+//! | pages | [`paging::tick`] (plan due pages, send deliveries) | `paging.tick_ms` |
+//! | silences ending | [`alerts::held::tick`] | `paging.tick_ms` |
+//! | blindness and heartbeat | [`sight::step`] | 1 s, whatever the database says |
 //! | expiry and claims | [`approvals::sweep`] | `approvals.expiry_check_secs`, first at once |
 //! | memory updates | [`updates::tick`] | `watch.thread_update_secs` (0: off) |
 //! | OOM downtime | [`oom::tick`] | half a second |
@@ -19,7 +22,7 @@
 //! Loops that need the database skip their step while it is down, and a
 //! failing step is logged once a minute with a count, never per tick.
 
-use super::{alerts, approvals, escalation, fleet, oom, updates, App};
+use super::{alerts, approvals, escalation, fleet, oom, paging, sight, updates, App};
 use crate::core::alerting::AlertEvent;
 use crate::core::throttle::Throttle;
 use std::future::Future;
@@ -40,6 +43,22 @@ pub fn spawn(app: &Arc<App>, alerts: mpsc::Receiver<AlertEvent>) {
         Duration::ZERO,
         |app, now| async move { escalation::tick(&app, now).await },
     );
+    let page_every = Duration::from_millis(s.paging.tick_ms.max(50));
+    every(
+        app,
+        "paging",
+        page_every,
+        Duration::ZERO,
+        |app, now| async move { paging::tick(&app, now).await },
+    );
+    every(
+        app,
+        "silence check",
+        page_every,
+        Duration::ZERO,
+        |app, now| async move { alerts::held::tick(&app, now).await },
+    );
+    sight::spawn(app);
     every(
         app,
         "expiry and claim check",

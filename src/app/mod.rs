@@ -27,7 +27,12 @@ pub mod fleet;
 pub mod incidents;
 pub mod loops;
 pub mod oom;
+pub mod pager;
+pub mod paging;
 pub mod port;
+pub mod severity;
+pub mod sight;
+pub mod silences;
 pub mod updates;
 
 use crate::config::{Scope, Settings};

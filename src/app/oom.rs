@@ -126,7 +126,9 @@ async fn escalate(app: &App, incident: i64, name: &str, reason: String, now: Off
         .await
     {
         Ok(n) if n > 0 => {
-            tracing::warn!(incident = inc.id, container = %name, %reason, "OOM downtime: escalating at once")
+            tracing::warn!(incident = inc.id, container = %name, %reason, "OOM downtime: escalating at once");
+            // The highest severity: pages repeat at its interval.
+            super::severity::raise_for_downtime(app, inc.id, now).await;
         }
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "could not schedule the OOM escalation"),

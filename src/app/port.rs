@@ -1,5 +1,5 @@
 //! The port through which the application speaks to chat: post a message,
-//! edit one, open a thread. The Discord front end implements it over its
+//! edit one, open a thread, send a direct message. The Discord front end implements it over its
 //! REST API (no gateway needed, so loops deliver while the gateway is
 //! away); tests implement it in memory.
 //!
@@ -30,6 +30,9 @@ pub trait Chat: Send + Sync + 'static {
     /// Edits message `message` of `channel`: parts of `edit` left empty are
     /// kept (an edit of the text keeps the chart).
     async fn edit(&self, channel: u64, message: u64, edit: &Message) -> Result<(), ChatError>;
+
+    /// Sends `message` to `user` as a direct message.
+    async fn direct(&self, user: u64, message: &Message) -> Result<Posted, ChatError>;
 
     /// Opens a thread named `name` on message `message` of `channel`;
     /// returns the thread's id.

@@ -4,7 +4,7 @@
 use super::outgoing;
 use crate::app::port::{Chat, ChatError, Posted};
 use crate::render::Message;
-use serenity::all::{AutoArchiveDuration, ChannelId, CreateThread, Http, MessageId};
+use serenity::all::{AutoArchiveDuration, ChannelId, CreateThread, Http, MessageId, UserId};
 use std::sync::Arc;
 
 /// Discord, as the application's [`Chat`].
@@ -42,6 +42,15 @@ impl Chat for DiscordChat {
             .await
             .map(|_| ())
             .map_err(failed)
+    }
+
+    async fn direct(&self, user: u64, message: &Message) -> Result<Posted, ChatError> {
+        // Discord gives the same DM channel again for the same person.
+        let dm = UserId::new(user)
+            .create_dm_channel(&self.http)
+            .await
+            .map_err(failed)?;
+        self.post(dm.id.get(), message).await
     }
 
     async fn thread(&self, channel: u64, message: u64, name: &str) -> Result<u64, ChatError> {

@@ -34,6 +34,7 @@ pub struct Settings {
     pub verify: VerifySettings,
     pub runbooks: RunbookSettings,
     pub fleet: FleetSettings,
+    pub paging: PagingSettings,
     /// runbook id → step id → keys of that step's check.
     #[serde(default)]
     pub thresholds: BTreeMap<String, BTreeMap<String, toml::Table>>,
@@ -163,6 +164,21 @@ pub struct ApprovalSettings {
 pub struct EscalationSettings {
     pub tick_ms: u64,
     pub oom_grace_secs: u64,
+}
+
+/// How pages go out (who is paged and when is the runbook's), and how the
+/// bot says it is blind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagingSettings {
+    pub tick_ms: u64,
+    /// Pages also go to the person paged as a direct message.
+    pub direct_messages: bool,
+    pub webhook_timeout_secs: u64,
+    /// A delivery is tried this many times, then failed for good.
+    pub max_attempts: u32,
+    pub blind_after_secs: u64,
+    pub heartbeat_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

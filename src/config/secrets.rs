@@ -1,6 +1,7 @@
 //! Secrets and the other values the environment gives, read once when the
 //! settings load: the Discord token and API base, the Alertmanager bearer
-//! token, the bot's database URL and the monitored application's. Each
+//! token, the bot's database URL and the monitored application's, the
+//! paging webhook (its URL and routing key) and the heartbeat URL. Each
 //! comes from `NAME` or from the file named by `NAME_FILE`, never from files
 //! in the repository, and is a [`Secret`]: redacted in `Debug`, and
 //! registered with the log's redactor the moment it is read.
@@ -46,6 +47,9 @@ pub struct Secrets {
     alertmanager_token: Read,
     database_url: Read,
     monitored_database_url: Read,
+    paging_webhook_url: Read,
+    paging_routing_key: Read,
+    heartbeat_url: Read,
 }
 
 impl Default for Secrets {
@@ -58,6 +62,9 @@ impl Default for Secrets {
             alertmanager_token: Ok(None),
             database_url: Ok(None),
             monitored_database_url: Ok(None),
+            paging_webhook_url: Ok(None),
+            paging_routing_key: Ok(None),
+            heartbeat_url: Ok(None),
         }
     }
 }
@@ -94,6 +101,9 @@ impl Secrets {
             alertmanager_token: secret_var(&var, "ALERTMANAGER_TOKEN"),
             database_url: secret_var(&var, "DATABASE_URL"),
             monitored_database_url: secret_var(&var, "MONITORED_DATABASE_URL"),
+            paging_webhook_url: secret_var(&var, "PAGING_WEBHOOK_URL"),
+            paging_routing_key: secret_var(&var, "PAGING_ROUTING_KEY"),
+            heartbeat_url: secret_var(&var, "HEARTBEAT_URL"),
         }
     }
 
@@ -160,5 +170,52 @@ impl Secrets {
             .as_ref()
             .map(Option::as_ref)
             .map_err(|s| ConfigError::Invalid(s.clone()))
+    }
+
+    /// Where pages also go, in PagerDuty Events API v2 form
+    /// (PAGING_WEBHOOK_URL, e.g. https://events.pagerduty.com/v2/enqueue),
+    /// with its routing key (PAGING_ROUTING_KEY); both or neither.
+    pub fn paging_webhook(&self) -> Result<Option<(&Secret, &Secret)>, ConfigError> {
+        let url = self
+            .paging_webhook_url
+            .as_ref()
+            .map_err(|s| ConfigError::Invalid(s.clone()))?;
+        let key = self
+            .paging_routing_key
+            .as_ref()
+            .map_err(|s| ConfigError::Invalid(s.clone()))?;
+        match (url, key) {
+            (None, None) => Ok(None),
+            (Some(url), Some(key)) => {
+                web_url("PAGING_WEBHOOK_URL", url.expose())?;
+                Ok(Some((url, key)))
+            }
+            (Some(_), None) => invalid("PAGING_WEBHOOK_URL is set but PAGING_ROUTING_KEY is not: the paging service needs the routing key of its integration"),
+            (None, Some(_)) => invalid("PAGING_ROUTING_KEY is set but PAGING_WEBHOOK_URL is not: set the Events API URL (https://events.pagerduty.com/v2/enqueue for PagerDuty)"),
+        }
+    }
+
+    /// The URL called every `paging.heartbeat_secs` while the bot can see
+    /// (HEARTBEAT_URL or HEARTBEAT_URL_FILE): an external dead-man's switch.
+    pub fn heartbeat_url(&self) -> Result<Option<&Secret>, ConfigError> {
+        let url = self
+            .heartbeat_url
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(|s| ConfigError::Invalid(s.clone()))?;
+        if let Some(u) = url {
+            web_url("HEARTBEAT_URL", u.expose())?;
+        }
+        Ok(url)
+    }
+}
+
+/// An outgoing URL: https, or plain http (for a receiver on the same
+/// network, a proxy or a test).
+fn web_url(name: &str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        invalid(&format!("{name} must be an http:// or https:// URL"))
     }
 }

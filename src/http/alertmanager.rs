@@ -4,8 +4,8 @@
 //! Alerts the runbook does not declare, and alerts labelled with another
 //! Compose project, are ignored (counted, never acted on).
 
-use crate::core::alerting::{AlertEvent, AlertSource};
-use crate::core::commands::is_service_name;
+use crate::core::alerting::{AlertEvent, AlertSource, TOTAL};
+use crate::core::commands::{is_node_name, is_service_name};
 use crate::core::text::{clip, storable};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -27,8 +27,6 @@ struct Alert {
     labels: BTreeMap<String, String>,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
-    #[serde(default)]
-    fingerprint: Option<String>,
 }
 
 /// What one delivery amounts to.
@@ -46,6 +44,8 @@ const SERVICE_LABELS: [&str; 3] = [
     "com_docker_compose_service",
     "container_label_com_docker_compose_service",
 ];
+/// Labels that name the fleet's host (a node's name).
+const HOST_LABELS: [&str; 2] = ["host", "node"];
 const PROJECT_LABELS: [&str; 3] = [
     "project",
     "com_docker_compose_project",
@@ -58,6 +58,7 @@ pub fn parse(
     body: &[u8],
     known: &[String],
     project: Option<&str>,
+    fleet: bool,
     now: OffsetDateTime,
 ) -> Result<Parsed, String> {
     let payload: Payload = serde_json::from_slice(body)
@@ -70,7 +71,7 @@ pub fn parse(
     }
     let mut out = Parsed::default();
     for a in payload.alerts {
-        match event(a, known, project, now)? {
+        match event(a, known, project, fleet, now)? {
             Ok(ev) => out.events.push(ev),
             Err(ignored) => out.ignored.push(ignored),
         }
@@ -84,6 +85,7 @@ fn event(
     a: Alert,
     known: &[String],
     project: Option<&str>,
+    fleet: bool,
     now: OffsetDateTime,
 ) -> Result<Result<AlertEvent, String>, String> {
     let Some(name) = a.labels.get("alertname").cloned() else {
@@ -126,34 +128,24 @@ fn event(
             Some(s) => format!("{name} for {s}"),
             None => name.clone(),
         });
+    // In a fleet, the host label names the node whose containers it is
+    // about, as the bot's own alerts do; a single bot's alerts name none.
+    let host = fleet
+        .then(|| label(&HOST_LABELS))
+        .flatten()
+        .filter(|h| is_node_name(h));
+    let key = service.as_deref().unwrap_or(TOTAL);
+    let fingerprint = AlertEvent::fingerprint_of(&name, project, key, host.as_deref());
     Ok(Ok(AlertEvent {
         name,
         firing,
-        fingerprint: format!("am:{}", fingerprint(&a)),
+        fingerprint,
         service,
         container: None,
         summary: storable(&clip(&summary, 500)).into_owned(),
         source: AlertSource::Alertmanager,
         at: now,
     }))
-}
-
-/// Alertmanager's fingerprint names the alert across deliveries; a payload
-/// without one is named by its labels. A fingerprint is a key, not a
-/// story: whatever arrived, it is stored as it can be.
-fn fingerprint(a: &Alert) -> String {
-    let raw = a
-        .fingerprint
-        .clone()
-        .filter(|f| !f.is_empty())
-        .unwrap_or_else(|| {
-            a.labels
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        });
-    storable(&clip(&raw, 200)).into_owned()
 }
 
 #[cfg(test)]
@@ -187,7 +179,7 @@ mod tests {
                {"status":"firing","labels":{"alertname":"DiskFull"},"annotations":{},"fingerprint":"1"},
                {"status":"firing","labels":{"alertname":"HighMemoryUsage","project":"other"},"annotations":{},"fingerprint":"2"}"#,
         );
-        let p = parse(&b, &known(), Some("rota-cc"), NOW).unwrap();
+        let p = parse(&b, &known(), Some("rota-cc"), false, NOW).unwrap();
         assert_eq!(p.events.len(), 2, "{p:?}");
         let e = &p.events[0];
         assert_eq!(
@@ -201,7 +193,7 @@ mod tests {
             (
                 "HighMemoryUsage",
                 true,
-                "am:f00d",
+                "HighMemoryUsage/rota-cc/web",
                 Some("web"),
                 "web over 500 MB"
             )
@@ -235,18 +227,24 @@ mod tests {
                 "not an Alertmanager webhook payload",
             ),
         ] {
-            let e = parse(&b, &known(), None, NOW).unwrap_err();
+            let e = parse(&b, &known(), None, false, NOW).unwrap_err();
             assert!(e.contains(says), "{e}");
         }
     }
 
     #[test]
-    fn a_missing_fingerprint_is_derived_from_the_labels() {
-        let b = body(r#"{"status":"firing","labels":{"alertname":"OomKiller","service":"web"}}"#);
-        let p = parse(&b, &known(), None, NOW).unwrap();
-        assert_eq!(
-            p.events[0].fingerprint,
-            "am:alertname=OomKiller,service=web"
+    fn the_fingerprint_is_the_bots_own_so_both_sources_make_one_alert() {
+        let b = body(
+            r#"{"status":"firing","labels":{"alertname":"OomKiller","service":"web","host":"web-2"},"fingerprint":"x"},
+               {"status":"firing","labels":{"alertname":"HighMemoryUsage"}}"#,
         );
+        let p = parse(&b, &known(), None, false, NOW).unwrap();
+        assert_eq!(
+            p.events[0].fingerprint, "OomKiller/*/web",
+            "no host outside a fleet"
+        );
+        assert_eq!(p.events[1].fingerprint, "HighMemoryUsage/*/total");
+        let p = parse(&b, &known(), Some("shop"), true, NOW).unwrap();
+        assert_eq!(p.events[0].fingerprint, "OomKiller/shop/web@web-2");
     }
 }

@@ -146,7 +146,8 @@ async fn intake(
         crate::config::Scope::Project(p) => Some(p.as_str()),
         crate::config::Scope::All => None,
     };
-    let parsed = match alertmanager::parse(&body, &known, project, now) {
+    let parsed = match alertmanager::parse(&body, &known, project, s.watcher.host().is_some(), now)
+    {
         Ok(p) => p,
         Err(why) => {
             m.alertmanager_request("malformed");

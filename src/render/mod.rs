@@ -14,12 +14,13 @@ pub mod fleet;
 pub mod incident;
 mod memory_table;
 pub mod message;
+pub mod paging;
 mod report;
 mod runbook;
 pub use connections::connections_table;
 pub use memory_table::{memory_table, memory_table_of, offenders_first};
 pub use message::{Attachment, Button, ButtonStyle, Embed, Mentions, Message};
-pub use report::{report, CHART_FILE};
+pub use report::{footer_note, report, CHART_FILE};
 pub use runbook::runbook_sections;
 
 /// The diagnosis as a text report for a terminal.

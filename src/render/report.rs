@@ -21,6 +21,24 @@ const FIELD_MAX: usize = 1024;
 const FOOTER_MAX: usize = 2048;
 const EMBED_MAX: usize = 6000;
 
+/// `embed` with `note` added to its footer (the silences in force),
+/// within Discord's limits.
+pub fn footer_note(mut embed: Embed, note: &str) -> Embed {
+    let footer = match embed.footer.take() {
+        Some(f) => format!("{f} · {note}"),
+        None => note.to_string(),
+    };
+    let len = |s: &Option<String>| s.as_deref().map_or(0, |s| s.chars().count());
+    let fields: usize = embed
+        .fields
+        .iter()
+        .map(|f| f.name.chars().count() + f.value.chars().count())
+        .sum();
+    let room = EMBED_MAX.saturating_sub(len(&embed.title) + len(&embed.description) + fields);
+    embed.footer = Some(clip(&footer, FOOTER_MAX.min(room)));
+    embed
+}
+
 /// The embed, and its files: the chart when the finding has one, and the
 /// whole table when the embed holds only part of it.
 pub fn report(d: &Diagnosis, runbook: &Runbook) -> (Embed, Vec<Attachment>) {

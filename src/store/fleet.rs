@@ -285,18 +285,19 @@ impl Store {
         let rows = client
             .query(
                 "SELECT fingerprint FROM alerts
-                 WHERE source = 'bot' AND name = 'OomKiller'
+                 WHERE (source = 'bot' OR 'bot' = ANY(sources)) AND name = 'OomKiller'
                    AND coalesce(last_at, started_at) >= $1",
                 &[&since],
             )
             .await
             .map_err(|e| self.query_error(e))?;
-        // `OomKiller/<key>@<host>`: a fleet node's own alert.
+        // `OomKiller/<project>/<key>@<host>`: a fleet node's own alert.
         Ok(rows
             .iter()
             .filter_map(|r| {
                 let fingerprint: String = r.get(0);
                 let rest = fingerprint.strip_prefix("OomKiller/")?;
+                let (_project, rest) = rest.split_once('/')?;
                 let (key, host) = rest.rsplit_once('@')?;
                 Some((host.to_string(), key.to_string()))
             })

@@ -146,12 +146,12 @@ impl Store {
         let sql = match change.to {
             State::Acknowledged => format!(
                 "UPDATE incidents SET state = 'acknowledged', version = version + 1,
-                     acknowledged_at = $3, acknowledged_by = $4
+                     acknowledged_at = $3, acknowledged_by = $4, paging_next_at = NULL
                  WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
             ),
             State::Resolved => format!(
                 "UPDATE incidents SET state = 'resolved', version = version + 1,
-                     resolved_at = $3, resolved_by = $4, resolution = $5
+                     resolved_at = $3, resolved_by = $4, resolution = $5, paging_next_at = NULL
                  WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
             ),
             State::Open => {
@@ -187,6 +187,11 @@ impl Store {
             .await
             .map_err(|e| self.query_error(e))?;
         }
+        // Acknowledging stops the repeated pages (the rows above); a paging
+        // service that was paged is told too, in the same transaction.
+        super::paging::webhook_event(&tx, id, change.to, change.at)
+            .await
+            .map_err(|e| self.query_error(e))?;
         insert_timeline(
             &tx,
             id,

@@ -44,6 +44,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "history_node",
         include_str!("../../migrations/0009_history_node.sql"),
     ),
+    (
+        10,
+        "paging",
+        include_str!("../../migrations/0010_paging.sql"),
+    ),
 ];
 
 /// Any constant works; it only has to be the same for every bot.

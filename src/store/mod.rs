@@ -7,6 +7,7 @@
 //! rather than a hung command. The connection URL (with its password) is a
 //! `Secret` and is never logged; messages name only host, port and database.
 
+mod alerts;
 mod approvals;
 mod audit;
 mod claims;
@@ -16,8 +17,11 @@ mod incidents;
 mod jobs;
 mod leases;
 mod migrate;
+mod paging;
+mod silences;
 mod watch;
 
+pub use alerts::{Fired, Firing, NewAlert, Resolved};
 pub use approvals::{NewRequest, StoredRequest};
 pub use audit::{AuditEntry, AuditRow};
 pub use claims::Claim;
@@ -25,7 +29,9 @@ pub use escalations::Claimed;
 pub use fleet::{Beat, Blind, Forget, NodeView, Published};
 pub use incidents::NewIncident;
 pub use leases::{Holder, Lease};
-pub use watch::{Fired, Firing, NewAlert, Resolved, SamplePoint};
+pub use paging::{Delivery, DuePaging, PageRow, Plan, Planned};
+pub use silences::Silence;
+pub use watch::SamplePoint;
 
 use crate::config::Secret;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};

@@ -12,6 +12,7 @@
 //! the core. It never changes a container.
 
 pub mod cache;
+mod engine_down;
 mod rounds;
 mod run;
 pub mod sampler;
@@ -25,6 +26,7 @@ use crate::docker::{DockerError, Engine};
 use crate::health::Health;
 use crate::store::Store;
 use cache::{Cache, Live};
+pub use engine_down::EngineDown;
 use sampler::{Sampler, Via};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,6 +49,9 @@ pub struct Watcher {
     engine_error: std::sync::Mutex<Option<EngineDown>>,
     /// A sampling round has completed since the engine was reached.
     sampled: AtomicBool,
+    /// When the latest sampling round completed (Unix milliseconds; 0:
+    /// none yet), so a stalled watcher can be told.
+    last_round_ms: std::sync::atomic::AtomicI64,
     /// Woken after every round and every lost connection, for commands
     /// waiting for the watcher's first view.
     progress: tokio::sync::Notify,
@@ -71,29 +76,6 @@ pub struct Watcher {
     /// The latest OOM kills seen (when, container name), newest last, for
     /// the verification checklist.
     ooms: std::sync::Mutex<std::collections::VecDeque<(OffsetDateTime, String)>>,
-}
-
-/// Why the watcher does not follow the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EngineDown {
-    /// Still connecting for the first time.
-    NotYet,
-    /// The engine did not answer within this many seconds.
-    Timeout { secs: u64 },
-    /// Any other failure, as a sentence (it may name the endpoint).
-    Failed(String),
-}
-
-impl std::fmt::Display for EngineDown {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EngineDown::NotYet => write!(f, "it has not reached the engine yet"),
-            EngineDown::Timeout { secs } => {
-                write!(f, "the Docker engine did not answer within {secs}s")
-            }
-            EngineDown::Failed(why) => write!(f, "{why}"),
-        }
-    }
 }
 
 /// The watcher's own state, for the fleet's heartbeat.
@@ -160,6 +142,7 @@ impl Watcher {
             via: std::sync::Mutex::new(Via::default()),
             engine_error: std::sync::Mutex::new(None),
             sampled: AtomicBool::new(false),
+            last_round_ms: std::sync::atomic::AtomicI64::new(0),
             progress: tokio::sync::Notify::new(),
             kick: tokio::sync::Notify::new(),
             api_round: AtomicBool::new(false),
@@ -238,6 +221,14 @@ impl Watcher {
                     .unwrap_or(EngineDown::NotYet)
             }),
         }
+    }
+
+    /// When the latest sampling round completed (`None`: none yet).
+    pub fn last_round(&self) -> Option<OffsetDateTime> {
+        let ms = self.last_round_ms.load(Ordering::Acquire);
+        (ms > 0)
+            .then(|| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok())
+            .flatten()
     }
 
     /// Whether the cache holds every running container of the scope.
@@ -380,13 +371,17 @@ impl Watcher {
     }
 
     /// The fingerprint of this bot's alert `name` for `key`; in a fleet it
-    /// names the host too (`HighMemoryUsage/web@web-2`), so one host's
+    /// names the host too (`HighMemoryUsage/shop/web@web-2`), so one host's
     /// alert never resolves another's.
     fn fingerprint(&self, name: &str, key: &str) -> String {
-        let base = crate::core::alerting::AlertEvent::bot_fingerprint(name, key);
-        match self.host() {
-            Some(host) => format!("{base}@{host}"),
-            None => base,
+        crate::core::alerting::AlertEvent::fingerprint_of(name, self.project(), key, self.host())
+    }
+
+    /// The watched Compose project (`None`: every container).
+    pub(crate) fn project(&self) -> Option<&str> {
+        match &self.scope {
+            crate::config::Scope::Project(p) => Some(p),
+            crate::config::Scope::All => None,
         }
     }
 }

@@ -35,6 +35,8 @@ pub(super) async fn sample(w: Arc<Watcher>) {
             *last = via;
         }
         w.sampled.store(true, Ordering::Release);
+        let done = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        w.last_round_ms.store(done as i64, Ordering::Release);
         w.progress.notify_waiters();
     }
 }

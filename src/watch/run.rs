@@ -172,7 +172,7 @@ async fn on_event(w: &Arc<Watcher>, e: EngineEvent) {
 /// OomKiller alerts still firing from before this process started: they
 /// resolve here like the ones this process saw begin.
 async fn adopt_firing_ooms(w: &Watcher) -> bool {
-    let prefix = AlertEvent::bot_fingerprint(OOM_KILLER, "");
+    let prefix = AlertEvent::fingerprint_of(OOM_KILLER, w.project(), "", None);
     match w.store.firing_bot_alerts(OOM_KILLER).await {
         Ok(firing) => {
             if let Ok(mut open) = w.oom_open.lock() {

@@ -346,10 +346,10 @@ async fn the_fleets_oom_kills_come_back_with_their_hosts() {
     let store = db.store().await;
     let now = time::OffsetDateTime::now_utc();
     for (fingerprint, at) in [
-        ("OomKiller/web@n2", now),
-        ("OomKiller/worker@n3", now - time::Duration::hours(2)),
-        ("OomKiller/web", now),
-        ("HighMemoryUsage/web@n2", now),
+        ("OomKiller/shop/web@n2", now),
+        ("OomKiller/shop/worker@n3", now - time::Duration::hours(2)),
+        ("OomKiller/shop/web", now),
+        ("HighMemoryUsage/shop/web@n2", now),
     ] {
         let name = fingerprint.split('/').next().unwrap();
         store
@@ -363,6 +363,7 @@ async fn the_fleets_oom_kills_come_back_with_their_hosts() {
                     at,
                 },
                 false,
+                time::Duration::ZERO,
             )
             .await
             .unwrap();

@@ -19,14 +19,33 @@ use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-const CHANNEL: u64 = 4242;
+pub(crate) const CHANNEL: u64 = 4242;
 const SENIOR: u64 = 8101;
 const LEAD: u64 = 8102;
 
 /// The application on `db`, watching `project`, posting into memory; the
 /// database supervisor runs (migrations, then probes), the loops do not.
 async fn app_on(db: &TestDb, project: &str) -> (Arc<App>, Arc<MemoryChat>) {
-    let mut settings = Settings::load_with(None, |_| None).expect("the defaults load");
+    let roster = vec![
+        ("senior_devops_engineer".to_string(), SENIOR),
+        ("devops_lead".to_string(), LEAD),
+    ];
+    app_with(db, project, roster, &[]).await
+}
+
+/// As [`app_on`], with this roster and these environment variables.
+pub(crate) async fn app_with(
+    db: &TestDb,
+    project: &str,
+    roster: Vec<(String, u64)>,
+    env: &[(&str, &str)],
+) -> (Arc<App>, Arc<MemoryChat>) {
+    let var = |k: &str| {
+        env.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    };
+    let mut settings = Settings::load_with(None, var).expect("the settings load");
     settings.watch.project = project.into();
     settings.discord.incident_channel_id = CHANNEL;
     let runbooks = incident_bot::runbooks::load_configured(&settings).expect("the runbooks load");
@@ -42,10 +61,6 @@ async fn app_on(db: &TestDb, project: &str) -> (Arc<App>, Arc<MemoryChat>) {
         health.clone(),
         alerts,
     );
-    let roster = vec![
-        ("senior_devops_engineer".to_string(), SENIOR),
-        ("devops_lead".to_string(), LEAD),
-    ];
     tokio::spawn(incident_bot::health::supervise_database(
         store.clone(),
         health.clone(),
@@ -90,7 +105,7 @@ async fn an_incident_unresolved_for_an_hour_escalates_once_at_the_hour() {
     let (app, chat) = app_on(&db, "ibt-loops-none").await;
     let t0 = OffsetDateTime::now_utc();
     let rb = app.runbooks.first();
-    let opened = incidents::open(&app, rb, "web keeps growing", "alice", "alice", t0)
+    let opened = incidents::open(&app, rb, "web keeps growing", &by("alice"), t0)
         .await
         .unwrap();
     let thread = opened.thread.expect("a thread");
@@ -141,7 +156,7 @@ async fn memory_updates_start_one_interval_after_the_incident_opened() {
     let db = TestDb::create().await;
     let (app, chat) = app_on(&db, "ibt-loops-none").await;
     let t0 = OffsetDateTime::now_utc();
-    let opened = incidents::open(&app, app.runbooks.first(), "updates", "a", "a", t0)
+    let opened = incidents::open(&app, app.runbooks.first(), "updates", &by("a"), t0)
         .await
         .unwrap();
     let thread = opened.thread.unwrap();
@@ -162,11 +177,11 @@ async fn memory_updates_start_one_interval_after_the_incident_opened() {
 }
 
 /// The bot's own OomKiller alert for `container` of service `web`.
-fn oom_event(id: &str, name: &str, at: OffsetDateTime) -> AlertEvent {
+pub(crate) fn oom_event(id: &str, name: &str, at: OffsetDateTime) -> AlertEvent {
     AlertEvent {
         name: OOM_KILLER.into(),
         firing: true,
-        fingerprint: AlertEvent::bot_fingerprint(OOM_KILLER, "web"),
+        fingerprint: AlertEvent::fingerprint_of(OOM_KILLER, Some("test"), "web", None),
         service: Some("web".into()),
         container: Some((id.into(), name.into())),
         summary: format!("{name} was OOM-killed"),
@@ -175,7 +190,7 @@ fn oom_event(id: &str, name: &str, at: OffsetDateTime) -> AlertEvent {
     }
 }
 
-fn container_id(name: &str) -> String {
+pub(crate) fn container_id(name: &str) -> String {
     let out = docker(&["inspect", "--format", "{{.Id}}", name]);
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -250,4 +265,13 @@ async fn an_oom_kill_the_service_survives_pings_nobody() {
         .unwrap();
     assert_eq!(delivered.delivered, 0);
     assert!(pings(&chat).is_empty(), "{:?}", pings(&chat));
+}
+
+/// Opened by hand by `who`, at the runbook's default severity.
+fn by(who: &'static str) -> incidents::How<'static> {
+    incidents::How {
+        opened_by: who,
+        announced_by: who,
+        severity: None,
+    }
 }

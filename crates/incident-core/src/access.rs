@@ -34,7 +34,10 @@ pub fn may_invoke(
         | Target::Action(_)
         | Target::Escalate
         | Target::Incident(_)
-        | Target::Oncall { .. } => roles.responders,
+        | Target::Oncall { .. }
+        // Silences are for the responders' planned work; they are audited
+        // and shown in every report while they last.
+        | Target::Silence(_) => roles.responders,
     };
     if needed.is_empty() {
         return Err(format!(

@@ -40,8 +40,9 @@ pub struct AlertEvent {
     /// `HighMemoryUsage` or `OomKiller`.
     pub name: String,
     pub firing: bool,
-    /// Names this alert instance across repeats (`HighMemoryUsage/web`,
-    /// `am:<fingerprint>`).
+    /// Names this alert across repeats and sources
+    /// ([`AlertEvent::fingerprint_of`]; `am:<fingerprint>` for an
+    /// Alertmanager alert the bot cannot map).
     pub fingerprint: String,
     /// The Compose service it concerns; `None` for the project's total.
     pub service: Option<String>,
@@ -53,10 +54,22 @@ pub struct AlertEvent {
 }
 
 impl AlertEvent {
-    /// The fingerprint of the bot's own alert `name` for `key` (a service,
-    /// or [`TOTAL`]).
-    pub fn bot_fingerprint(name: &str, key: &str) -> String {
-        format!("{name}/{key}")
+    /// The one fingerprint of an alert, whichever source reports it: its
+    /// name, the Compose project (`None`: every container is watched), the
+    /// service (or [`TOTAL`]) and, in a fleet, the host. The bot's watcher
+    /// and Alertmanager reporting the same condition give the same
+    /// fingerprint, so they are one alert (`HighMemoryUsage/shop/web@web-2`).
+    pub fn fingerprint_of(
+        name: &str,
+        project: Option<&str>,
+        key: &str,
+        host: Option<&str>,
+    ) -> String {
+        let base = format!("{name}/{}/{key}", project.unwrap_or("*"));
+        match host {
+            Some(host) => format!("{base}@{host}"),
+            None => base,
+        }
     }
 }
 

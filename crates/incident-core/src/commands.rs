@@ -58,6 +58,19 @@ pub enum Target {
     Incident(IncidentOp),
     /// `/oncall` (show) or `/oncall set`.
     Oncall { set: bool },
+    /// `/<runbook> silence|silences|unsilence`.
+    Silence(SilenceOp),
+}
+
+/// The silence subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SilenceOp {
+    /// Silence a service (or all) for a while.
+    Add,
+    /// The silences in force.
+    List,
+    /// End one early.
+    End,
 }
 
 /// The `/incident` subcommands.
@@ -69,6 +82,8 @@ pub enum IncidentOp {
     Status,
     List,
     Postmortem,
+    /// Change the incident's severity.
+    Severity,
 }
 
 impl Target {
@@ -80,6 +95,7 @@ impl Target {
             Target::Action(_) | Target::Escalate => true,
             Target::Incident(op) => !matches!(op, IncidentOp::Status | IncidentOp::List),
             Target::Oncall { set } => *set,
+            Target::Silence(op) => *op != SilenceOp::List,
         }
     }
 }
@@ -186,6 +202,9 @@ pub fn spec(rb: &Runbook, fleet: bool) -> CommandSpec {
             target: Target::Escalate,
             options: vec![reason("Why escalate now")],
         });
+    }
+    if let Some(paging) = &rb.paging {
+        subcommands.extend(silence_subcommands(paging));
     }
     subcommands.push(SubcommandSpec {
         name: "runbook".into(),
@@ -331,7 +350,7 @@ pub fn is_node_name(s: &str) -> bool {
 mod builtin;
 mod options;
 pub use builtin::{incident_spec, oncall_spec};
-use options::{action_options, host_option, reason, step_options};
+use options::{action_options, host_option, reason, silence_subcommands, step_options};
 
 #[cfg(test)]
 mod tests;

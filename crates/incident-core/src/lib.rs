@@ -17,6 +17,7 @@ pub mod downtime;
 pub mod escalation;
 pub mod incident;
 pub mod memory;
+pub mod paging;
 pub mod profile;
 pub mod runbook;
 pub mod surface;

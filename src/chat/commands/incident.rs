@@ -3,6 +3,7 @@
 
 use super::{text, Done, Outcome};
 use crate::app::incidents::{self, Transitioned};
+use crate::app::severity::{self, Changed};
 use crate::app::{App, Caller};
 use crate::core::commands::{IncidentOp, Invocation, Value};
 use crate::core::incident::Request;
@@ -24,6 +25,7 @@ pub(super) async fn run(app: &App, caller: &Caller, inv: &Invocation, op: Incide
         IncidentOp::Status => status(app, caller).await,
         IncidentOp::List => list(app).await,
         IncidentOp::Postmortem => postmortem(app, caller).await,
+        IncidentOp::Severity => severity(app, caller, &text(inv, "level")).await,
     };
     result.unwrap_or_else(|e| {
         tracing::warn!(error = %crate::cause_chain(&e), "incident command hit the database");
@@ -54,7 +56,13 @@ async fn open(app: &App, caller: &Caller, inv: &Invocation) -> Result<Done, Stor
     };
     let title = text(inv, "title");
     let now = OffsetDateTime::now_utc();
-    let opened = incidents::open(app, rb, &title, &caller.label(), &caller.mention(), now).await?;
+    let (label, mention) = (caller.label(), caller.mention());
+    let how = incidents::How {
+        opened_by: &label,
+        announced_by: &mention,
+        severity: None,
+    };
+    let opened = incidents::open(app, rb, &title, &how, now).await?;
     let id = opened.incident.id;
     let channel = app.incident_channel();
     Ok(match opened.thread {
@@ -137,4 +145,19 @@ async fn postmortem(app: &App, caller: &Caller) -> Result<Done, StoreError> {
             Err(sentence) => Done::refused(sentence, None),
         },
     )
+}
+
+async fn severity(app: &App, caller: &Caller, level: &str) -> Result<Done, StoreError> {
+    Ok(match severity::set(app, caller, level).await? {
+        Changed::Done {
+            incident, from, to, ..
+        } => Done::new(
+            Message::text(format!("Incident #{incident} is now {to} (was {from}).")),
+            about(incident),
+            Outcome::Ok(format!("severity {level}")),
+        ),
+        Changed::Refused { incident, sentence } => {
+            Done::refused(sentence, incident.and_then(about))
+        }
+    })
 }

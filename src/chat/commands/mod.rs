@@ -8,6 +8,7 @@ mod causes;
 mod escalation;
 mod incident;
 mod runbook;
+mod silence;
 mod step;
 mod verify;
 
@@ -97,7 +98,16 @@ pub(super) fn specs(app: &App) -> Vec<CommandSpec> {
         .map(|rb| commands::spec(rb, fleet))
         .collect();
     let ids: Vec<&str> = runbooks.iter().map(|rb| rb.id()).collect();
-    specs.push(commands::incident_spec(&ids));
+    let severities: Vec<String> = runbooks
+        .iter()
+        .flat_map(|rb| rb.severities.iter().map(|s| s.get_ref().id.clone()))
+        .fold(Vec::new(), |mut all, id| {
+            if !all.contains(&id) {
+                all.push(id);
+            }
+            all
+        });
+    specs.push(commands::incident_spec(&ids, &severities));
     specs.push(commands::oncall_spec(&app.runbooks.roster_roles()));
     specs
 }
@@ -132,6 +142,7 @@ pub(super) async fn run(app: &App, caller: &Caller, inv: &Invocation, label: &st
         Target::Incident(op) => incident::run(app, caller, inv, *op).await,
         Target::Escalate => escalation::manual(app, caller, inv).await,
         Target::Oncall { set } => escalation::oncall(app, caller, inv, *set).await,
+        Target::Silence(op) => silence::run(app, caller, inv, *op).await,
         Target::Action(action) => action::request(app, caller, inv, action).await,
         Target::Verify => verify::run(app, caller, inv, label).await,
         Target::Causes => causes::run(app, inv).await,

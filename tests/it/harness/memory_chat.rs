@@ -29,6 +29,10 @@ pub enum Sent {
         name: String,
         id: u64,
     },
+    Direct {
+        user: u64,
+        message: Message,
+    },
 }
 
 #[derive(Default)]
@@ -68,6 +72,17 @@ impl MemoryChat {
             .into_iter()
             .filter_map(|s| match s {
                 Sent::Edit { channel, id, edit } => Some((channel, id, edit)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The direct messages sent: (user, message).
+    pub fn directs(&self) -> Vec<(u64, Message)> {
+        self.sent()
+            .into_iter()
+            .filter_map(|s| match s {
+                Sent::Direct { user, message } => Some((user, message)),
                 _ => None,
             })
             .collect()
@@ -128,6 +143,19 @@ impl Chat for MemoryChat {
             edit: edit.clone(),
         });
         Ok(())
+    }
+
+    async fn direct(&self, user: u64, message: &Message) -> Result<Posted, ChatError> {
+        let id = self.id();
+        self.sent.lock().unwrap().push(Sent::Direct {
+            user,
+            message: message.clone(),
+        });
+        Ok(Posted {
+            channel_id: user,
+            message_id: id,
+            link: format!("memory://dm/{user}/{id}"),
+        })
     }
 
     async fn thread(&self, channel: u64, message: u64, name: &str) -> Result<u64, ChatError> {

@@ -24,6 +24,7 @@ mod engine_proxy;
 mod engines;
 pub mod memory_chat;
 mod own_pg;
+mod receiver;
 mod support;
 
 pub use approvals::*;
@@ -33,6 +34,7 @@ pub use docker_cli::{docker, try_docker};
 pub use engine_proxy::EngineProxy;
 pub use engines::ExtraEngine;
 pub use own_pg::OwnPostgres;
+pub use receiver::Receiver;
 pub use support::*;
 
 use crate::discord::Emulator;

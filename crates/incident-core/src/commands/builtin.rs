@@ -7,8 +7,9 @@ use super::{
 };
 
 /// The built-in `/incident` group; `runbooks` are the ids an incident can
-/// follow (the first is the default).
-pub fn incident_spec(runbooks: &[&str]) -> CommandSpec {
+/// follow (the first is the default), `severities` every runbook's
+/// severity ids (none: no `severity` subcommand).
+pub fn incident_spec(runbooks: &[&str], severities: &[String]) -> CommandSpec {
     let sub = |name: &str, description: &str, op, options| SubcommandSpec {
         name: name.into(),
         description: description.into(),
@@ -37,47 +38,64 @@ pub fn incident_spec(runbooks: &[&str]) -> CommandSpec {
             max_len: MAX_REASON,
         },
     };
+    let mut subcommands = vec![
+        sub(
+            "open",
+            "Open an incident with its own thread",
+            IncidentOp::Open,
+            vec![title, runbook],
+        ),
+        sub(
+            "ack",
+            "Acknowledge the incident of this thread",
+            IncidentOp::Ack,
+            vec![],
+        ),
+        sub(
+            "resolve",
+            "Resolve the incident of this thread",
+            IncidentOp::Resolve,
+            vec![summary],
+        ),
+        sub(
+            "status",
+            "Show the incident of this thread",
+            IncidentOp::Status,
+            vec![],
+        ),
+        sub(
+            "list",
+            "List open and recent incidents",
+            IncidentOp::List,
+            vec![],
+        ),
+        sub(
+            "postmortem",
+            "Post the incident's postmortem as Markdown",
+            IncidentOp::Postmortem,
+            vec![],
+        ),
+    ];
+    if !severities.is_empty() {
+        let level = OptionSpec {
+            name: "level".into(),
+            description: "The new severity (highest first)".into(),
+            required: true,
+            kind: OptionKind::Choice {
+                values: severities.to_vec(),
+            },
+        };
+        subcommands.push(sub(
+            "severity",
+            "Change the severity of the incident of this thread",
+            IncidentOp::Severity,
+            vec![level],
+        ));
+    }
     CommandSpec {
         name: INCIDENT_GROUP.into(),
         description: "Open, acknowledge and resolve incidents".into(),
-        subcommands: vec![
-            sub(
-                "open",
-                "Open an incident with its own thread",
-                IncidentOp::Open,
-                vec![title, runbook],
-            ),
-            sub(
-                "ack",
-                "Acknowledge the incident of this thread",
-                IncidentOp::Ack,
-                vec![],
-            ),
-            sub(
-                "resolve",
-                "Resolve the incident of this thread",
-                IncidentOp::Resolve,
-                vec![summary],
-            ),
-            sub(
-                "status",
-                "Show the incident of this thread",
-                IncidentOp::Status,
-                vec![],
-            ),
-            sub(
-                "list",
-                "List open and recent incidents",
-                IncidentOp::List,
-                vec![],
-            ),
-            sub(
-                "postmortem",
-                "Post the incident's postmortem as Markdown",
-                IncidentOp::Postmortem,
-                vec![],
-            ),
-        ],
+        subcommands,
     }
 }
 

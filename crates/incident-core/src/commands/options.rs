@@ -1,8 +1,8 @@
 //! The options of a runbook's subcommands, from its steps' checks and its
 //! actions' effects.
 
-use super::{clip, OptionKind, OptionSpec, MAX_REASON};
-use crate::runbook::{ActionEffect, Check};
+use super::{clip, OptionKind, OptionSpec, SilenceOp, SubcommandSpec, Target, MAX_REASON};
+use crate::runbook::{ActionEffect, Check, Paging};
 
 pub(super) fn step_options(check: &Check) -> Vec<OptionSpec> {
     match check {
@@ -91,4 +91,49 @@ pub(super) fn host_option(description: &str) -> OptionSpec {
         required: false,
         kind: OptionKind::Host,
     }
+}
+
+/// `silence`, `silences` and `unsilence`, for a runbook that pages.
+pub(super) fn silence_subcommands(paging: &Paging) -> Vec<SubcommandSpec> {
+    let sub = |name: &str, description: &str, op, options| SubcommandSpec {
+        name: name.into(),
+        description: description.into(),
+        target: Target::Silence(op),
+        options,
+    };
+    let minutes = OptionSpec {
+        name: "minutes".into(),
+        description: format!(
+            "How long (default {}, at most {})",
+            paging.silence_default_minutes, paging.silence_max_minutes
+        ),
+        required: false,
+        kind: OptionKind::Integer {
+            min: 1,
+            max: i64::from(paging.silence_max_minutes),
+        },
+    };
+    let id = OptionSpec {
+        name: "id".into(),
+        description: "The silence's number (see silences)".into(),
+        required: true,
+        kind: OptionKind::Integer {
+            min: 1,
+            max: i64::MAX,
+        },
+    };
+    vec![
+        sub(
+            "silence",
+            "Silence a service's alerts and pages for planned work",
+            SilenceOp::Add,
+            vec![
+                service("The service, or all", vec![]),
+                minutes,
+                reason("Why (shown in every report while it lasts)"),
+            ],
+        ),
+        sub("silences", "The silences in force", SilenceOp::List, vec![]),
+        sub("unsilence", "End a silence now", SilenceOp::End, vec![id]),
+    ]
 }

@@ -29,6 +29,9 @@ fn the_memory_runbook_becomes_the_mem_group() {
             "causes",
             "verify",
             "escalate",
+            "silence",
+            "silences",
+            "unsilence",
             "runbook"
         ]
     );
@@ -184,4 +187,41 @@ fn in_a_fleet_the_memory_report_takes_a_host_and_checks_it() {
         .unwrap_err();
         assert!(err.contains("is not a host name"), "{bad:?}: {err}");
     }
+}
+
+#[test]
+fn silences_are_bounded_by_the_runbook_and_severity_is_a_choice() {
+    let spec = mem();
+    let silence = sub(&spec, "silence");
+    assert_eq!(silence.target, Target::Silence(SilenceOp::Add));
+    let minutes = silence
+        .options
+        .iter()
+        .find(|o| o.name == "minutes")
+        .unwrap();
+    assert_eq!(minutes.kind, OptionKind::Integer { min: 1, max: 1440 });
+    let given = [
+        ("service".to_string(), Value::Text("web".into())),
+        ("minutes".to_string(), Value::Integer(1441)),
+        ("reason".to_string(), Value::Text("deploy".into())),
+    ];
+    let e = parse(&spec, "silence", &given).unwrap_err();
+    assert!(e.contains("between 1 and 1440"), "{e}");
+    assert!(Target::Silence(SilenceOp::Add).must_be_recorded());
+    assert!(!Target::Silence(SilenceOp::List).must_be_recorded());
+    let incident = incident_spec(&["mem"], &["sev1".into(), "sev2".into()]);
+    let e = parse(
+        &incident,
+        "severity",
+        &[("level".to_string(), Value::Text("sev9".into()))],
+    )
+    .unwrap_err();
+    assert!(e.contains("sev1, sev2"), "{e}");
+    assert!(
+        !incident_spec(&["mem"], &[])
+            .subcommands
+            .iter()
+            .any(|s| s.name == "severity"),
+        "no severities, no subcommand"
+    );
 }

@@ -13,13 +13,16 @@
 
 mod check;
 mod fill;
+mod paging;
+mod problem;
 mod validate;
 
 pub use check::{ActionEffect, ActionParam, AlertCondition, Check, ContainerMemoryCheck, Profiler};
 pub use fill::fill_command;
+pub use paging::{Paging, SeverityLevel, EVENT_SEVERITIES};
+pub use problem::Problem;
 
 use serde::Deserialize;
-use std::fmt;
 use toml::Spanned;
 
 /// One parsed and validated runbook file.
@@ -44,6 +47,10 @@ pub struct Runbook {
     pub escalations: Vec<Spanned<Escalation>>,
     #[serde(default)]
     pub alerts: Vec<Spanned<Alert>>,
+    #[serde(default)]
+    pub paging: Option<Paging>,
+    #[serde(default)]
+    pub severities: Vec<Spanned<SeverityLevel>>,
 }
 
 /// The runbook's header: who owns it and how bad it is.
@@ -248,31 +255,9 @@ pub struct Alert {
     pub name: String,
     pub summary: String,
     pub condition: AlertCondition,
-}
-
-/// Something wrong with a runbook file, located by line and column (1-based).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub origin: String,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            // Not tied to a place in the file (a missing directory, an
-            // override from configuration).
-            write!(f, "{}: {}", self.origin, self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.origin, self.line, self.column, self.message
-            )
-        }
-    }
+    /// The severity of an incident it opens (a `[[severities]]` id).
+    #[serde(default)]
+    pub severity: Option<String>,
 }
 
 impl Runbook {
@@ -292,7 +277,7 @@ impl Runbook {
             let offset = e.span().map_or(0, |s| s.start);
             vec![locate(offset, e.message().trim().to_string())]
         })?;
-        let found = validate::validate(&runbook);
+        let found = all_problems(&runbook);
         if found.is_empty() {
             Ok(runbook)
         } else {
@@ -365,7 +350,7 @@ impl Runbook {
             }
         }
         problems.extend(
-            validate::validate(self)
+            all_problems(self)
                 .into_iter()
                 .map(|(_, message)| problem(format!("after threshold overrides: {message}"))),
         );
@@ -375,6 +360,15 @@ impl Runbook {
             Err(problems)
         }
     }
+}
+
+/// Every problem of a parsed runbook, as (byte offset, message), in file
+/// order.
+fn all_problems(rb: &Runbook) -> Vec<(usize, String)> {
+    let mut out = validate::validate(rb);
+    paging::validate(rb, &mut out);
+    out.sort_by_key(|(at, _)| *at);
+    out
 }
 
 /// 1-based line and column of a byte offset.

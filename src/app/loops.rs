@@ -7,8 +7,7 @@
 //! |---|---|---|
 //! | alerts | [`alerts::handle`] one event | as they come |
 //! | escalations | [`escalation::tick`] | `escalation.tick_ms` |
-//! | pages | [`paging::tick`] (plan due pages, send deliveries) | `paging.tick_ms` |
-//! | silences ending | [`alerts::held::tick`] | `paging.tick_ms` |
+//! | pages | [`alerts::held::tick`] (silences that ended), then [`paging::tick`] (due pages, deliveries) | `paging.tick_ms` |
 //! | blindness and heartbeat | [`sight::step`] | 1 s, whatever the database says |
 //! | expiry and claims | [`approvals::sweep`] | `approvals.expiry_check_secs`, first at once |
 //! | memory updates | [`updates::tick`] | `watch.thread_update_secs` (0: off) |
@@ -43,20 +42,18 @@ pub fn spawn(app: &Arc<App>, alerts: mpsc::Receiver<AlertEvent>) {
         Duration::ZERO,
         |app, now| async move { escalation::tick(&app, now).await },
     );
+    // Silences that ended first (the alerts they held back may page), then
+    // the pages due.
     let page_every = Duration::from_millis(s.paging.tick_ms.max(50));
     every(
         app,
         "paging",
         page_every,
         Duration::ZERO,
-        |app, now| async move { paging::tick(&app, now).await },
-    );
-    every(
-        app,
-        "silence check",
-        page_every,
-        Duration::ZERO,
-        |app, now| async move { alerts::held::tick(&app, now).await },
+        |app, now| async move {
+            alerts::held::tick(&app, now).await?;
+            paging::tick(&app, now).await
+        },
     );
     sight::spawn(app);
     every(

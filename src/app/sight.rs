@@ -84,7 +84,7 @@ pub async fn step(app: &App, eyes: &mut Eyes, now: OffsetDateTime) -> Vec<Blind>
         .map(|(w, s)| (*w, *s))
         .collect();
     for (what, since) in back {
-        tracing::warn!(blind = what.as_str(), "the bot can see again");
+        tracing::info!(blind = what.as_str(), "the bot can see again");
         if say(
             app,
             render::paging::seeing(what, host.as_deref(), now - since),

@@ -16,7 +16,9 @@ fn empty_registry_declares_every_family_once() {
             incident_bot_docker_errors_total counter incident_bot_postgres_errors_total counter
             incident_bot_alerts_total counter incident_bot_alertmanager_requests_total counter
             incident_bot_approvals_total counter incident_bot_escalations_total counter
-            incident_bot_memory_reads_total counter
+            incident_bot_memory_reads_total counter incident_bot_pages_total counter
+            incident_bot_page_deliveries_total counter incident_bot_heartbeats_total counter
+            incident_bot_blind gauge
             incident_bot_command_duration_seconds histogram incident_bot_watcher_up gauge
             incident_bot_container_memory_usage_bytes gauge incident_bot_watched_containers gauge
             incident_bot_container_memory_limit_bytes gauge incident_bot_alerts_firing gauge
@@ -30,6 +32,29 @@ fn empty_registry_declares_every_family_once() {
     }
     assert_eq!(out.matches("# TYPE ").count(), words.len() / 2);
     assert!(out.contains("\nincident_bot_watched_containers 0\n"));
+    // Blindness is always declared, 0 until said, so an alert rule on it
+    // works from the first scrape.
+    assert!(
+        out.contains("\nincident_bot_blind{what=\"engine\"} 0\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn blindness_is_a_gauge_per_part() {
+    let m = Metrics::new();
+    m.blind("database", true);
+    m.blind("nonsense", true);
+    let out = m.render(&Live::default());
+    assert!(
+        out.contains("\nincident_bot_blind{what=\"database\"} 1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nincident_bot_blind{what=\"watcher\"} 0\n"),
+        "{out}"
+    );
+    assert!(!out.contains("nonsense"));
 }
 
 #[test]

@@ -176,7 +176,7 @@ impl Store {
                      state = CASE WHEN cardinality(array_remove(sources, $3)) = 0
                                   THEN 'resolved' ELSE state END,
                      resolved_at = CASE WHEN cardinality(array_remove(sources, $3)) = 0
-                                        THEN $2 ELSE NULL END
+                                        THEN $2::timestamptz ELSE NULL END
                  WHERE fingerprint = $1 AND state = 'firing'
                  RETURNING id, name, service, incident_id, state",
                 &[&fingerprint, &at, &source],

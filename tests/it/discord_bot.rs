@@ -35,7 +35,15 @@ async fn registered_commands_match_the_runbooks() {
         .collect();
     assert_eq!(
         subs,
-        ["open", "ack", "resolve", "status", "list", "postmortem"]
+        [
+            "open",
+            "ack",
+            "resolve",
+            "status",
+            "list",
+            "postmortem",
+            "severity"
+        ]
     );
     for (_, rb) in &runbooks {
         let spec = incident_bot::core::commands::spec(rb, false);

@@ -126,7 +126,7 @@ async fn three_hosts_one_report_blind_spots_said_and_a_standby_takes_over() {
     let summary = loop {
         let row = client
             .query_opt(
-                "SELECT summary FROM alerts WHERE fingerprint = 'HighMemoryUsage/web@n3'",
+                "SELECT summary FROM alerts WHERE fingerprint LIKE 'HighMemoryUsage/%/web@n3'",
                 &[],
             )
             .await

@@ -179,7 +179,10 @@ async fn the_webhook_is_retried_until_accepted_and_never_sent_twice() {
         got.iter().all(|r| r.body == got[0].body),
         "the same event each time"
     );
-    assert_eq!((got[0].method.as_str(), got[0].path.as_str()), ("POST", "/v2/enqueue"));
+    assert_eq!(
+        (got[0].method.as_str(), got[0].path.as_str()),
+        ("POST", "/v2/enqueue")
+    );
     let event = &got[0].body;
     assert_eq!(event["routing_key"], "rk-test");
     assert_eq!(event["event_action"], "trigger");

@@ -107,8 +107,11 @@ async fn health_follows_the_database_down_and_up_again() {
         .filter(|l| l.contains("WARN"))
         .filter(|l| l.contains("database") || l.contains("check failed"))
         .count();
+    // At most one line per loop that met the outage before the health
+    // probe noticed it (escalations, history pruning, paging, expiry) and
+    // the health line itself.
     assert!(
-        warnings <= 4,
+        warnings <= 5,
         "the outage is said once, not per tick:\n{log}"
     );
 }

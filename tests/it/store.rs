@@ -41,7 +41,7 @@ async fn migrations_apply_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 9);
+    assert_eq!(n, 10);
 }
 
 #[tokio::test]

@@ -269,6 +269,14 @@ impl Emulator {
     pub fn messages_in(&self, channel_id: u64) -> Vec<Value> {
         self.shared.read(|s| s.messages_in(channel_id, false))
     }
+    /// The direct messages the bot sent `user`, oldest first.
+    pub fn direct_messages(&self, user: u64) -> Vec<Value> {
+        self.shared.read(|s| {
+            s.dm_channel(user)
+                .map(|c| s.messages_in(c, false))
+                .unwrap_or_default()
+        })
+    }
     /// Every message in the channel, interaction responses included.
     pub fn all_messages_in(&self, channel_id: u64) -> Vec<Value> {
         self.shared.read(|s| s.messages_in(channel_id, true))

@@ -198,6 +198,13 @@ fn route(s: &mut State, method: &str, path: &str, auth: bool, body: &Parsed) -> 
             s.port
         ))),
         ("GET", ["users", "@me"]) => ok(payloads::bot_user()),
+        ("POST", ["users", "@me", "channels"]) => match {
+            let r = &body.payload()["recipient_id"];
+            r.as_str().and_then(id).or_else(|| r.as_u64())
+        } {
+            Some(user) => ok(s.open_dm(user)),
+            None => fail(400, 50035, "Invalid Form Body"),
+        },
         ("GET", ["oauth2", "applications", "@me"] | ["applications", "@me"]) => {
             ok(payloads::application_info())
         }

@@ -179,6 +179,32 @@ pub(super) struct State {
 }
 
 impl State {
+    /// The direct-message channel with `user` (POST /users/@me/channels),
+    /// opened on first use; Discord gives the same one again after that.
+    pub fn open_dm(&mut self, user: u64) -> Value {
+        if let Some(c) = self.dm_channel(user) {
+            return self.channels[&c].clone();
+        }
+        let id = snowflake();
+        let channel = serde_json::json!({
+            "id": id.to_string(),
+            "type": 1,
+            "last_message_id": null,
+            "flags": 0,
+            "recipients": [payloads::user(user, "member", false)],
+        });
+        self.channels.insert(id, channel.clone());
+        channel
+    }
+
+    /// The DM channel opened with `user`, if any.
+    pub fn dm_channel(&self, user: u64) -> Option<u64> {
+        self.channels
+            .iter()
+            .find(|(_, c)| c["type"] == 1 && c["recipients"][0]["id"] == user.to_string().as_str())
+            .map(|(id, _)| *id)
+    }
+
     fn new(port: u16) -> State {
         State {
             port,

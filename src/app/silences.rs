@@ -89,6 +89,10 @@ pub async fn covering(
 /// The report footer's note while silences are in force (nothing when
 /// none is, or the database cannot say).
 pub async fn footer(app: &App) -> Option<String> {
+    // A report never waits for a database known to be away.
+    if !app.health.db_ready() {
+        return None;
+    }
     match list(app).await {
         Ok(active) => render::paging::silence_footer(&active),
         Err(e) => {

@@ -104,7 +104,22 @@ receivers:
 
     /// Fires an alert through Alertmanager's own API.
     async fn fire(&self, labels: serde_json::Value, summary: &str) {
-        let body = serde_json::json!([{ "labels": labels, "annotations": { "summary": summary } }]);
+        self.post_alert(
+            serde_json::json!([{ "labels": labels, "annotations": { "summary": summary } }]),
+        )
+        .await;
+    }
+
+    /// Resolves an alert fired with `labels` (its end set in the past).
+    async fn resolve(&self, labels: serde_json::Value) {
+        let ended = (time::OffsetDateTime::now_utc() - time::Duration::seconds(1))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        self.post_alert(serde_json::json!([{ "labels": labels, "endsAt": ended }]))
+            .await;
+    }
+
+    async fn post_alert(&self, body: serde_json::Value) {
         let r = reqwest::Client::new()
             .post(format!("{}/api/v2/alerts", self.base))
             .header("content-type", "application/json")
@@ -305,4 +320,121 @@ async fn an_oom_alert_from_alertmanager_that_left_the_service_down_escalates() {
         )),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watcher_and_alertmanager_reporting_one_condition_make_one_alert() {
+    let TestApp {
+        project: mut p,
+        emu,
+        bot,
+    } = spawn_app(
+        "am-dedup",
+        &[],
+        &[
+            ("ALERTMANAGER_TOKEN", TOKEN),
+            (
+                "INCIDENT_BOT_THRESHOLDS__MEM__HIGHMEMORYUSAGE__PROCESS_MAX_MIB",
+                "24",
+            ),
+            (
+                "INCIDENT_BOT_THRESHOLDS__MEM__HIGHMEMORYUSAGE__FOR_SECS",
+                "2",
+            ),
+        ],
+    )
+    .await;
+    bot.wait_log("watcher following the engine").await;
+    let base = bot.http_base().await;
+    let am = Alertmanager::start(&format!("{base}/alertmanager")).await;
+    let web = p.start("web", 40, None);
+    let reports = |emu: &crate::discord::Emulator| {
+        emu.messages_in(INCIDENT_CHANNEL_ID)
+            .into_iter()
+            .filter(|m| {
+                m["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("**HighMemoryUsage** firing")
+            })
+            .count()
+    };
+    emu.wait_until(WAIT, "the watcher's report", |emu| {
+        (reports(emu) == 1).then_some(())
+    })
+    .await;
+    // Prometheus sees the same condition: the same alert, not a second.
+    let labels =
+        serde_json::json!({"alertname": "HighMemoryUsage", "service": "web", "project": p.name});
+    am.fire(labels.clone(), "web over the bar (from Prometheus)")
+        .await;
+    let db = bot.db.as_ref().unwrap().client().await;
+    let deadline = Instant::now() + WAIT;
+    let row = loop {
+        let row = db
+            .query_one(
+                "SELECT count(*), max(array_to_string(sources, ',')), max(state) FROM alerts",
+                &[],
+            )
+            .await
+            .unwrap();
+        let (n, s): (i64, Option<String>) = (row.get(0), row.get(1));
+        if s.as_deref() == Some("bot,alertmanager") {
+            break (n, row.get::<_, Option<String>>(2));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Alertmanager's report never joined: {n} {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(row, (1, Some("firing".to_string())), "one alert row");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(reports(&emu), 1, "one report");
+    let incidents: i64 = db
+        .query_one("SELECT count(*) FROM incidents", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(incidents, 1);
+
+    // Alertmanager says it is over; the watcher still sees it: firing.
+    am.resolve(labels).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let s: String = db
+            .query_one("SELECT array_to_string(sources, ',') FROM alerts", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if s == "bot" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Alertmanager's resolution never came: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let state: String = db
+        .query_one("SELECT state FROM alerts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(state, "firing", "the other source still reports it");
+    // The watcher sees it end too: now it resolves.
+    p.remove(&web);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let state: String = db
+            .query_one("SELECT state FROM alerts", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if state == "resolved" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never resolved");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

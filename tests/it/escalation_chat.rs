@@ -7,7 +7,7 @@ use crate::harness::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-fn slash(command: &str, sub: &str, channel_id: u64, options: &[(&str, Value)]) -> Slash {
+pub(crate) fn slash(command: &str, sub: &str, channel_id: u64, options: &[(&str, Value)]) -> Slash {
     Slash {
         command: command.into(),
         subcommand: Some(sub.into()),
@@ -20,7 +20,7 @@ fn slash(command: &str, sub: &str, channel_id: u64, options: &[(&str, Value)]) -
     }
 }
 
-async fn run(emu: &Emulator, s: Slash) -> String {
+pub(crate) async fn run(emu: &Emulator, s: Slash) -> String {
     let sent = emu.slash(s).await;
     let r = emu
         .wait_for(WAIT, |r| is_original_edit(r, &sent.token))

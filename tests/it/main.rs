@@ -25,6 +25,7 @@ mod image;
 mod incidents_chat;
 mod loops;
 mod mem_status;
+mod paging_chat;
 mod paging_loops;
 mod profile_chat;
 mod recovery;

@@ -10,6 +10,7 @@ use crate::harness::memory_chat::MemoryChat;
 use crate::harness::{Project, Receiver, TestDb};
 use crate::loops::{app_with, container_id, oom_event, CHANNEL};
 use incident_bot::app::{alerts, incidents, paging, silences, App, Caller};
+use incident_bot::core::alerting::{AlertEvent, AlertSource, HIGH_MEMORY};
 use incident_bot::core::incident::Request;
 use incident_bot::render::Mentions;
 use time::{Duration, OffsetDateTime};
@@ -310,4 +311,70 @@ async fn a_silence_holds_an_alert_back_and_its_end_hands_it_on() {
     assert_eq!(open.len(), 1, "the alert still firing opened its incident");
     paging::tick(&app, t0 + mins(31)).await.unwrap();
     assert_eq!(pinged(&chat), [vec![ONCALL]], "and pages");
+}
+
+/// The bot's HighMemoryUsage alert for `web`, firing or resolved, at `at`.
+fn high_memory(firing: bool, at: OffsetDateTime) -> AlertEvent {
+    AlertEvent {
+        name: HIGH_MEMORY.into(),
+        firing,
+        fingerprint: AlertEvent::fingerprint_of(HIGH_MEMORY, Some("test"), "web", None),
+        service: Some("web".into()),
+        container: None,
+        summary: "web over the bar".into(),
+        source: AlertSource::Bot,
+        at,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alert_that_flaps_is_one_alert_counted_on_its_one_report() {
+    let p = Project::new("paging-flap");
+    let db = TestDb::create().await;
+    let (app, chat) = app_with(&db, &p.name, roster(), &[]).await;
+    let t0 = OffsetDateTime::now_utc();
+    let opened = alerts::handle(&app, high_memory(true, t0)).await;
+    let alerts::Handled::Opened { incident, .. } = opened else {
+        panic!("{opened:?}");
+    };
+    let report = chat
+        .posts_in(CHANNEL)
+        .last()
+        .map(|_| chat.posts().last().unwrap().1);
+    let resolved = alerts::handle(&app, high_memory(false, t0 + mins(1))).await;
+    assert_eq!(resolved, alerts::Handled::Resolved { incident });
+    // Within the runbook's 10-minute flap window: the same alert again.
+    let again = alerts::handle(&app, high_memory(true, t0 + mins(3))).await;
+    let alerts::Handled::Counted {
+        incident: same,
+        count,
+    } = again
+    else {
+        panic!("{again:?}");
+    };
+    assert_eq!(same, incident);
+    assert!(
+        count.contains("fired 2× since") && count.contains("cleared and fired again 1×"),
+        "{count}"
+    );
+    assert!(
+        chat.edits().iter().any(|(_, m, e)| Some(*m) == report
+            && e.content
+                .as_deref()
+                .unwrap_or("")
+                .contains("cleared and fired again 1×")),
+        "the one report is edited"
+    );
+    let rows: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM alerts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1, "one alert");
+    // Past the window, a firing is a new alert.
+    alerts::handle(&app, high_memory(false, t0 + mins(4))).await;
+    let later = alerts::handle(&app, high_memory(true, t0 + mins(15))).await;
+    assert!(matches!(later, alerts::Handled::Opened { .. }), "{later:?}");
 }

@@ -62,7 +62,10 @@ pub(super) async fn run(
     };
     let outcome = d.outcome();
     tracing::info!(command = %label, outcome = outcome.label(), "step done");
-    let (report, chart) = render::report(&d, runbook);
+    let (mut report, chart) = render::report(&d, runbook);
+    if let Some(note) = crate::app::silences::footer(app).await {
+        report = render::footer_note(report, &note);
+    }
     let verdict = d.verdict();
     let mut done = if in_incident_channel(app, caller) {
         let mut done = Done::new(

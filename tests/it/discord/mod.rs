@@ -45,6 +45,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub use api::{tiny_png, Click, GatewayDrop, Member, Recorded, Sent, Slash};
+pub use mentions::notified;
 use state::{ConnCmd, Shared};
 
 pub const GUILD_ID: u64 = 1_100_000_000_000_000_001;

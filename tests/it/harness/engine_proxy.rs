@@ -1,7 +1,9 @@
 //! A Docker engine that is slow on purpose and counts what it is asked: a
 //! Unix-socket proxy in front of the real engine that holds every request
 //! for a chosen delay, counts stats reads and how many are in flight at
-//! once. Everything else is the real engine's answer, byte for byte.
+//! once. Everything else is the real engine's answer, byte for byte. It
+//! can also go away (every connection cut, new ones refused) and come back,
+//! like an engine that died and was restarted.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -46,6 +48,8 @@ pub struct EngineProxy {
     path: PathBuf,
     pub seen: Arc<Seen>,
     task: tokio::task::JoinHandle<()>,
+    /// Whether the engine is there; relays end when it goes.
+    up: tokio::sync::watch::Sender<bool>,
 }
 
 impl EngineProxy {
@@ -62,12 +66,34 @@ impl EngineProxy {
         let listener = UnixListener::bind(&path).expect("proxy socket");
         let seen = Arc::new(Seen::default());
         let counts = seen.clone();
+        let (up, state) = tokio::sync::watch::channel(true);
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(relay(client, counts.clone(), delay));
+                if !*state.borrow() {
+                    continue; // dropped: the engine is away
+                }
+                let mut state = state.clone();
+                let relay = relay(client, counts.clone(), delay);
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = relay => {}
+                        _ = state.wait_for(|up| !up) => {}
+                    }
+                });
             }
         });
-        EngineProxy { path, seen, task }
+        EngineProxy {
+            path,
+            seen,
+            task,
+            up,
+        }
+    }
+
+    /// The engine goes away (`false`: every connection is cut, new ones
+    /// are closed at once) or comes back (`true`).
+    pub fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
     }
 
     pub fn endpoint(&self) -> String {

@@ -73,10 +73,13 @@ pub(super) async fn one_report_with_the_count_and_its_chart(emu: &Emulator) {
                 .find(|m| m["content"].as_str().unwrap_or("").contains("OOM-killed "))
         })
         .await;
-    assert!(
-        !report["attachments"].as_array().unwrap().is_empty(),
-        "the chart stays: {report}"
+    assert_eq!(
+        report["attachments"].as_array().unwrap().len(),
+        1,
+        "one chart, redrawn in place, never piled up: {report}"
     );
+    let content = report["content"].as_str().unwrap();
+    assert!(content.contains("× since "), "{content}");
     let posted = emu.messages_in(INCIDENT_CHANNEL_ID);
     let reports = posted
         .iter()

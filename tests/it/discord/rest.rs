@@ -198,13 +198,7 @@ fn route(s: &mut State, method: &str, path: &str, auth: bool, body: &Parsed) -> 
             s.port
         ))),
         ("GET", ["users", "@me"]) => ok(payloads::bot_user()),
-        ("POST", ["users", "@me", "channels"]) => match {
-            let r = &body.payload()["recipient_id"];
-            r.as_str().and_then(id).or_else(|| r.as_u64())
-        } {
-            Some(user) => ok(s.open_dm(user)),
-            None => fail(400, 50035, "Invalid Form Body"),
-        },
+        ("POST", ["users", "@me", "channels"]) => dm(s, body),
         ("GET", ["oauth2", "applications", "@me"] | ["applications", "@me"]) => {
             ok(payloads::application_info())
         }
@@ -307,5 +301,16 @@ fn thread(s: &mut State, parent: u64, body: &Parsed, from: Option<u64>) -> Reply
     match s.create_thread(parent, &body.payload(), from) {
         Ok(t) => Reply::Json(201, t),
         Err((status, e)) => Reply::Json(status, e),
+    }
+}
+
+/// POST /users/@me/channels: the DM channel with `recipient_id` (a string
+/// snowflake, or a number).
+fn dm(s: &mut State, body: &Parsed) -> Reply {
+    let payload = body.payload();
+    let r = &payload["recipient_id"];
+    match r.as_str().and_then(id).or_else(|| r.as_u64()) {
+        Some(user) => ok(s.open_dm(user)),
+        None => fail(400, 50035, "Invalid Form Body"),
     }
 }

@@ -9,6 +9,7 @@ mod alertmanager;
 mod approvals_chat;
 mod bench;
 mod bench_fleet;
+mod bench_paging;
 mod causes_chat;
 mod connections_chat;
 mod discord;

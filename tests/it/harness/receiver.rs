@@ -17,6 +17,8 @@ pub struct Received {
     pub path: String,
     pub body: serde_json::Value,
     pub status: u16,
+    /// When it arrived.
+    pub at: std::time::SystemTime,
 }
 
 #[derive(Default)]
@@ -74,6 +76,7 @@ async fn record(
         path: uri.path().to_string(),
         body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
         status,
+        at: std::time::SystemTime::now(),
     });
     StatusCode::from_u16(status).unwrap()
 }

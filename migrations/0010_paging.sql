@@ -57,8 +57,11 @@ CREATE TABLE silences (
     ends_at    timestamptz NOT NULL,
     ended_at   timestamptz,
     ended_by   text,
-    -- Its end was said in the channel and the alerts it held back were
-    -- handed on (once, by one bot).
+    -- Its end is being handled by a bot since then (a lease: a bot that
+    -- dies meanwhile leaves it to another after two minutes) ...
+    end_claimed_at timestamptz,
+    -- ... and was handled: said in the channel, the alerts it held back
+    -- handed on.
     end_handled boolean    NOT NULL DEFAULT false
 );
 CREATE INDEX silences_active ON silences (ends_at) WHERE NOT end_handled;

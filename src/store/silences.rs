@@ -1,7 +1,8 @@
 //! Silences: a service (or every service) whose alerts open no incident
-//! and page nobody until the silence ends. Its end is handled once, by one
-//! bot (claimed with `FOR UPDATE SKIP LOCKED`): said in the channel, and
-//! the alerts it held back that still fire are handed on.
+//! and page nobody until the silence ends. Its end is handled by one bot
+//! (claimed with `FOR UPDATE SKIP LOCKED` and a lease, confirmed once
+//! done): said in the channel, and the alerts it held back that still fire
+//! are handed on.
 
 use super::{Store, StoreError};
 use crate::core::text::storable;
@@ -100,7 +101,9 @@ impl Store {
     }
 
     /// Claims the silences that ended by `now` (expired, or ended by hand)
-    /// and were not handled yet: each is returned to one bot only.
+    /// and were not handled yet, for two minutes: each is returned to one
+    /// bot, and to another only if that one did not confirm it in time
+    /// ([`Store::silence_end_handled`]).
     pub async fn claim_ended_silences(
         &self,
         now: OffsetDateTime,
@@ -109,9 +112,11 @@ impl Store {
         let rows = client
             .query(
                 &format!(
-                    "UPDATE silences SET end_handled = true
+                    "UPDATE silences SET end_claimed_at = $1
                      WHERE id IN (SELECT id FROM silences
                                   WHERE NOT end_handled AND (ends_at <= $1 OR ended_at IS NOT NULL)
+                                    AND (end_claimed_at IS NULL
+                                         OR end_claimed_at < $1 - interval '120 seconds')
                                   FOR UPDATE SKIP LOCKED)
                      RETURNING {COLUMNS}"
                 ),
@@ -120,5 +125,18 @@ impl Store {
             .await
             .map_err(|e| self.query_error(e))?;
         Ok(rows.iter().map(silence).collect())
+    }
+
+    /// Confirms that a claimed silence's end was handled.
+    pub async fn silence_end_handled(&self, id: i64) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE silences SET end_handled = true WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(())
     }
 }

@@ -339,6 +339,24 @@ async fn metrics_pass_promtool_and_health_endpoints_answer() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // The shipped rules that alert on the bot's absence or blindness are
+    // valid and fire when they should (promtool's own rule tests).
+    let rules = Command::new("promtool")
+        .args([
+            "test",
+            "rules",
+            "config/prometheus/incident-bot.rules.test.yml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        rules.status.success(),
+        "promtool test rules: {}{}",
+        String::from_utf8_lossy(&rules.stdout),
+        String::from_utf8_lossy(&rules.stderr)
+    );
+    assert!(m.contains("incident_bot_blind{what=\"engine\"} 0"), "{m}");
+
     assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
     let (status, body) = get(&format!("{base}/readyz")).await;
     assert_eq!(

@@ -19,7 +19,10 @@ pub async fn tick(app: &App, now: OffsetDateTime) -> Result<usize, StoreError> {
         let held = app.store.held_back(s.id).await?;
         let mut handed = Vec::new();
         for (id, name, service, summary, started_at) in held {
-            if covering(app, service.as_deref(), now).await?.is_some() {
+            // Still covered by another silence: held back by that one now,
+            // handed on when it ends.
+            if let Some(other) = covering(app, service.as_deref(), now).await? {
+                app.store.silence_alert(id, other.id).await?;
                 continue;
             }
             handed.push((id, name, service, summary, started_at));
@@ -53,6 +56,10 @@ pub async fn tick(app: &App, now: OffsetDateTime) -> Result<usize, StoreError> {
             };
             super::hand_on(app, id, ev).await;
         }
+        // Confirmed last: a bot that died before this leaves the rest to
+        // another after the claim's lease (alerts handed on already have
+        // their incident, so they are not handed on twice).
+        app.store.silence_end_handled(s.id).await?;
     }
     Ok(ended.len())
 }

@@ -47,12 +47,13 @@ async fn add(
         {
             Added::Silenced(s) => Done::new(
                 Message::text(format!(
-                    "Silence #{} for {} until {}: their new alerts open no incident and page nobody. Incidents already open keep paging and escalating. End it early with /{} unsilence id:{}.",
+                    "Silence #{} for {} until {}: their new alerts open no incident and page nobody. Incidents already open keep paging and escalating. End it early with /{} unsilence id:{}.{}",
                     s.id,
                     render::paging::silence_scope(&s),
                     render::paging::clock(s.ends_at),
                     inv.runbook,
-                    s.id
+                    s.id,
+                    not_running(app, s.service.as_deref())
                 )),
                 Some(format!("silence #{}", s.id)),
                 Outcome::Ok(format!(
@@ -86,4 +87,26 @@ async fn end(
         ),
         Err(sentence) => Done::refused(sentence, Some(format!("silence #{id}"))),
     })
+}
+
+/// A note when the silenced service runs no container here now (a typo
+/// silences nothing that exists; planned work may start it later).
+fn not_running(app: &App, service: Option<&str>) -> String {
+    let Some(service) = service else {
+        return String::new();
+    };
+    let Ok(current) = app.watcher.current(time::OffsetDateTime::now_utc()) else {
+        return String::new();
+    };
+    let runs = current
+        .live
+        .snapshot
+        .containers
+        .iter()
+        .any(|c| c.service.as_deref() == Some(service));
+    if runs {
+        String::new()
+    } else {
+        format!(" (No container of service {service} runs here now: check the name.)")
+    }
 }

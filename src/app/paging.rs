@@ -308,6 +308,9 @@ async fn direct(app: &App, d: &Delivery, inc: &Incident, sev: &str, role_title: 
     let text = render::paging::page_dm(inc, sev, role_title, &link);
     match app.chat.direct(user, &Message::text(text)).await {
         Ok(_) => Sent::Yes,
+        // The person does not take direct messages from the server's
+        // members: retrying cannot change that (the thread's page went).
+        Err(e) if e.0.contains("Cannot send messages to this user") => Sent::Never(e.0),
         Err(e) => Sent::Retry(e.to_string()),
     }
 }

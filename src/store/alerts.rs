@@ -295,7 +295,7 @@ impl Store {
         let rows = client
             .query(
                 "SELECT fingerprint, coalesce(last_at, started_at) FROM alerts
-                 WHERE state = 'firing' AND source = 'bot' AND name = $1",
+                 WHERE state = 'firing' AND 'bot' = ANY(sources) AND name = $1",
                 &[&name],
             )
             .await

@@ -158,6 +158,10 @@ pub async fn transition(
             }
         };
         if let Some(now) = app.store.apply_change(inc.id, inc.version, &change).await? {
+            if now.state == incident::State::Resolved {
+                // "Memory usage stable over time": checked again later.
+                super::rechecks::schedule(app, &now, "resolve", change.at).await;
+            }
             return Ok(Transitioned::Done {
                 incident: Box::new(now),
                 at: change.at,

@@ -8,6 +8,7 @@
 //! | alerts | [`alerts::handle`] one event | as they come |
 //! | escalations | [`escalation::tick`] | `escalation.tick_ms` |
 //! | pages | [`alerts::held::tick`] (silences that ended), then [`paging::tick`] (due pages, deliveries) | `paging.tick_ms` |
+//! | re-checks after remedies | [`reverify::tick`] | `paging.tick_ms` |
 //! | blindness and heartbeat | [`sight::step`] | 1 s, whatever the database says |
 //! | expiry and claims | [`approvals::sweep`] | `approvals.expiry_check_secs`, first at once |
 //! | memory updates | [`updates::tick`] | `watch.thread_update_secs` (0: off) |
@@ -21,7 +22,7 @@
 //! Loops that need the database skip their step while it is down, and a
 //! failing step is logged once a minute with a count, never per tick.
 
-use super::{alerts, approvals, escalation, fleet, oom, paging, sight, updates, App};
+use super::{alerts, approvals, escalation, fleet, oom, paging, reverify, sight, updates, App};
 use crate::core::alerting::AlertEvent;
 use crate::core::throttle::Throttle;
 use std::future::Future;
@@ -54,6 +55,15 @@ pub fn spawn(app: &Arc<App>, alerts: mpsc::Receiver<AlertEvent>) {
             alerts::held::tick(&app, now).await?;
             paging::tick(&app, now).await
         },
+    );
+    // Runs of the checklist due after remedies: a loop of their own, so a
+    // slow run (log scans) never delays a page.
+    every(
+        app,
+        "re-check",
+        page_every,
+        Duration::ZERO,
+        |app, now| async move { reverify::tick(&app, now).await },
     );
     sight::spawn(app);
     every(

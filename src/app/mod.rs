@@ -30,6 +30,8 @@ pub mod oom;
 pub mod pager;
 pub mod paging;
 pub mod port;
+pub mod rechecks;
+pub mod reverify;
 pub mod severity;
 pub mod sight;
 pub mod silences;

@@ -16,6 +16,7 @@ mod memory_table;
 pub mod message;
 pub mod paging;
 mod report;
+pub mod reverify;
 mod runbook;
 pub use connections::connections_table;
 pub use memory_table::{memory_table, memory_table_of, offenders_first};

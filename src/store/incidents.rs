@@ -261,7 +261,7 @@ impl Store {
     }
 }
 
-async fn insert_timeline(
+pub(super) async fn insert_timeline(
     client: &impl deadpool_postgres::GenericClient,
     id: i64,
     e: &TimelineEntry,

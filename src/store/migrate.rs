@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "paging",
         include_str!("../../migrations/0010_paging.sql"),
     ),
+    (
+        11,
+        "reverify",
+        include_str!("../../migrations/0011_reverify.sql"),
+    ),
 ];
 
 /// Any constant works; it only has to be the same for every bot.

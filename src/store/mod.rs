@@ -10,6 +10,7 @@
 mod alerts;
 mod approvals;
 mod audit;
+mod checks;
 mod claims;
 mod escalations;
 mod fleet;
@@ -24,6 +25,7 @@ mod watch;
 pub use alerts::{Fired, Firing, NewAlert, Resolved};
 pub use approvals::{NewRequest, StoredRequest};
 pub use audit::{AuditEntry, AuditRow};
+pub use checks::{CheckRow, DueCheck};
 pub use claims::Claim;
 pub use escalations::Claimed;
 pub use fleet::{Beat, Blind, Forget, NodeView, Published};

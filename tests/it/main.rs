@@ -30,6 +30,7 @@ mod paging_chat;
 mod paging_loops;
 mod profile_chat;
 mod recovery;
+mod reverify;
 mod runbooks;
 mod scale;
 mod store;

@@ -41,7 +41,7 @@ async fn migrations_apply_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 10);
+    assert_eq!(n, 11);
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ pub mod incident;
 pub mod memory;
 pub mod paging;
 pub mod profile;
+pub mod reverify;
 pub mod runbook;
 pub mod surface;
 pub mod text;

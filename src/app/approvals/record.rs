@@ -28,6 +28,15 @@ pub(super) async fn finish(
         Ok(false) => tracing::error!(request = req.rule.id, "the request was already finished by another bot; recording this outcome in the audit log only"),
         Err(e) => tracing::error!(request = req.rule.id, error = %e, "the outcome of an executed request was not recorded"),
     }
+    if state == RequestState::Executed {
+        // A remedy ran: the checklist runs again later, by itself.
+        if let Some(Ok(Some(inc))) = match req.incident_id {
+            Some(id) => Some(app.store.incident(id).await),
+            None => None,
+        } {
+            super::super::rechecks::schedule(app, &inc, &req.action, now).await;
+        }
+    }
     announce(app, &mut req, state, outcome, now).await;
 }
 

@@ -1,8 +1,9 @@
 //! The runbook's paging data: `[paging]` (how pages repeat and climb the
 //! roster, how long a flapping alert stays one alert, the bounds of
 //! silences) and `[[severities]]` (highest first: who is paged first and
-//! how often pages repeat). Both or neither: a runbook without them gets
-//! its escalation rules only, no repeated pages.
+//! how often pages repeat): both or neither (a runbook without them gets
+//! its escalation rules only, no repeated pages); and `[reverify]` (the
+//! checklist again, by itself, after a remedy and after resolving).
 
 use super::Runbook;
 use serde::Deserialize;
@@ -47,6 +48,18 @@ pub struct SeverityLevel {
     /// The severity the outgoing webhook gives a paging service (PagerDuty
     /// Events API v2: critical, error, warning or info).
     pub event_severity: String,
+}
+
+/// `[reverify]`: the verification checklist again, by itself, after a
+/// remedy (an executed action) and after resolving.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reverify {
+    /// Minutes after the remedy or resolution, ascending.
+    pub after_minutes: Vec<u32>,
+    /// A regression found within this many minutes of resolving reopens
+    /// the incident; later, a new incident linked to it is opened.
+    pub reopen_within_minutes: u32,
 }
 
 /// PagerDuty Events API v2's severities.
@@ -135,6 +148,25 @@ pub(super) fn validate(rb: &Runbook, out: &mut Vec<(usize, String)>) {
                     ),
                 ));
             }
+        }
+    }
+    if let Some(r) = &rb.reverify {
+        let ascending = r.after_minutes.windows(2).all(|w| w[0] < w[1]);
+        let in_range = r.after_minutes.iter().all(|m| (1..=1440).contains(m));
+        if r.after_minutes.is_empty() || r.after_minutes.len() > 10 || !ascending || !in_range {
+            out.push((
+                0,
+                "reverify.after_minutes must be 1 to 10 ascending minutes, each 1-1440".into(),
+            ));
+        }
+        if !(1..=MAX_SILENCE_MINUTES * 4).contains(&r.reopen_within_minutes) {
+            out.push((
+                0,
+                "reverify.reopen_within_minutes must be 1-40320 (four weeks)".into(),
+            ));
+        }
+        if rb.verification.is_empty() {
+            out.push((0, "[reverify] needs [[verification]] items to run".into()));
         }
     }
     let Some(p) = &rb.paging else {

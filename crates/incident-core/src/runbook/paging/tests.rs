@@ -103,3 +103,30 @@ fn every_paging_reference_and_bound_is_checked() {
     let got = problems(&[("\n[paging]\n", "\n[paging_typo]\n")]);
     assert!(!got.is_empty(), "an unknown section is refused");
 }
+
+#[test]
+fn the_reverify_schedule_is_checked() {
+    let rb = Runbook::parse(MEM, "mem.toml").unwrap();
+    assert_eq!(rb.reverify.as_ref().unwrap().after_minutes, [5, 15, 60]);
+    for (edit, says) in [
+        (
+            ("after_minutes = [5, 15, 60]", "after_minutes = [15, 5]"),
+            "ascending",
+        ),
+        (
+            ("after_minutes = [5, 15, 60]", "after_minutes = []"),
+            "ascending",
+        ),
+        (
+            ("after_minutes = [5, 15, 60]", "after_minutes = [5, 2000]"),
+            "each 1-1440",
+        ),
+        (
+            ("reopen_within_minutes = 1440", "reopen_within_minutes = 0"),
+            "reopen_within_minutes must be",
+        ),
+    ] {
+        let got = problems(&[edit]);
+        assert!(got.iter().any(|p| p.contains(says)), "{edit:?}: {got:#?}");
+    }
+}

@@ -22,3 +22,10 @@ CREATE INDEX scheduled_checks_due ON scheduled_checks (due_at)
 -- A regression found long after resolving opens a new incident linked to
 -- the old one.
 ALTER TABLE incidents ADD COLUMN regression_of bigint REFERENCES incidents (id);
+
+-- An incident's lead (a Discord user; handovers are in the timeline), and
+-- the thread's pinned header message that shows severity, lead, state and
+-- the next scheduled check.
+ALTER TABLE incidents
+    ADD COLUMN lead_id           bigint,
+    ADD COLUMN header_message_id bigint;

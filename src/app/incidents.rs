@@ -84,7 +84,10 @@ pub async fn open(
     }
     .await;
     match &made {
-        Ok(thread) => app.store.set_thread(inc.id, *thread as i64).await?,
+        Ok(thread) => {
+            app.store.set_thread(inc.id, *thread as i64).await?;
+            super::header::refresh(app, inc.id).await;
+        }
         Err(e) => {
             tracing::error!(incident = inc.id, error = %e, "creating the incident thread failed")
         }
@@ -162,6 +165,7 @@ pub async fn transition(
                 // "Memory usage stable over time": checked again later.
                 super::rechecks::schedule(app, &now, "resolve", change.at).await;
             }
+            super::header::refresh(app, now.id).await;
             return Ok(Transitioned::Done {
                 incident: Box::new(now),
                 at: change.at,

@@ -25,6 +25,9 @@ use crate::store::{Delivery, DuePaging, Plan, StoreError};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
+/// The role a repeat page has when it goes to the incident's lead.
+pub const LEAD: &str = "lead";
+
 /// How long a claimed delivery is its bot's before another may retry it.
 const DELIVERY_LEASE_SECS: i64 = 60;
 
@@ -111,7 +114,14 @@ fn plan(
     let Some(page) = paging::page(&ladder(rb), p, sev, due.pages_sent.max(0) as u32, now) else {
         return Plan::Stop;
     };
-    let user = roster.get(&page.role).copied();
+    // Repeat pages reach the incident's lead first: the pages that would
+    // go to the first role again go to the lead; the climb is unchanged.
+    let (role, user) = match due.lead_id {
+        Some(lead) if page.seq >= 1 && page.role == sev.page_first => {
+            (LEAD.to_string(), Some(lead))
+        }
+        _ => (page.role.clone(), roster.get(&page.role).copied()),
+    };
     let mut media = vec!["channel"];
     if dm && user.is_some() {
         media.push("dm");
@@ -120,7 +130,7 @@ fn plan(
         media.push("webhook");
     }
     Plan::Page {
-        role: page.role,
+        role,
         user,
         media,
         next_at: page.next_at,
@@ -206,12 +216,7 @@ async fn send(app: &App, d: &Delivery) -> Sent {
     }
     let rb = app.runbooks.or_first(&inc.runbook);
     let sev = render::paging::severity(&d.severity, rb.severity(&d.severity));
-    let role_title = rb
-        .roster_roles
-        .iter()
-        .map(|r| r.get_ref())
-        .find(|r| r.id == d.role)
-        .map_or(d.role.clone(), |r| r.title.clone());
+    let role_title = title(rb, &d.role);
     match d.medium.as_str() {
         "channel" => channel(app, d, &inc, rb, &sev, &role_title).await,
         "dm" => direct(app, d, &inc, &sev, &role_title).await,
@@ -246,13 +251,11 @@ async fn channel(
                 .map(|n| (n.role, paging::next_after(d.paged_at, s)))
         });
     let next_title = next.as_ref().map(|(role, at)| {
-        let title = rb
-            .roster_roles
-            .iter()
-            .map(|r| r.get_ref())
-            .find(|r| &r.id == role)
-            .map_or(role.clone(), |r| r.title.clone());
-        (title, *at)
+        let first = rb.severity(&d.severity).map(|s| s.page_first.as_str());
+        match inc.lead_id {
+            Some(_) if Some(role.as_str()) == first => (title(rb, LEAD), *at),
+            _ => (title(rb, role), *at),
+        }
     });
     let text = render::paging::page(
         inc,
@@ -295,6 +298,19 @@ async fn channel(
         }
         Err(e) => Sent::Retry(e.to_string()),
     }
+}
+
+/// What a role is called in a page: its roster title, or "Incident
+/// lead".
+fn title(rb: &Runbook, role: &str) -> String {
+    if role == LEAD {
+        return "Incident lead".into();
+    }
+    rb.roster_roles
+        .iter()
+        .map(|r| r.get_ref())
+        .find(|r| r.id == role)
+        .map_or(role.to_string(), |r| r.title.clone())
 }
 
 /// The direct message to the person paged.

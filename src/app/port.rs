@@ -31,6 +31,9 @@ pub trait Chat: Send + Sync + 'static {
     /// kept (an edit of the text keeps the chart).
     async fn edit(&self, channel: u64, message: u64, edit: &Message) -> Result<(), ChatError>;
 
+    /// Pins message `message` of `channel`.
+    async fn pin(&self, channel: u64, message: u64) -> Result<(), ChatError>;
+
     /// Sends `message` to `user` as a direct message.
     async fn direct(&self, user: u64, message: &Message) -> Result<Posted, ChatError>;
 

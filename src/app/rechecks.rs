@@ -23,12 +23,15 @@ pub async fn schedule(app: &App, incident: &Incident, after: &str, from: OffsetD
         .schedule_checks(incident.id, after, from, &runs)
         .await
     {
-        Ok(replaced) => tracing::info!(
-            incident = incident.id,
-            after,
-            replaced,
-            "re-checks scheduled"
-        ),
+        Ok(replaced) => {
+            tracing::info!(
+                incident = incident.id,
+                after,
+                replaced,
+                "re-checks scheduled"
+            );
+            super::header::refresh(app, incident.id).await;
+        }
         Err(e) => {
             tracing::error!(incident = incident.id, error = %crate::cause_chain(&e), "re-checks not scheduled")
         }

@@ -84,10 +84,11 @@ async fn run(app: &App, check: &DueCheck, now: OffsetDateTime) -> Result<(), Sto
     .await;
     let watched = watched(rb);
     let failed = reverify::regressed(&report.items, &watched);
-    if failed.is_empty() {
-        return Ok(());
+    if !failed.is_empty() {
+        regression(app, &inc, rb, &failed, check, now).await?;
     }
-    regression(app, &inc, rb, &failed, check, now).await
+    super::header::refresh(app, inc.id).await;
+    Ok(())
 }
 
 async fn say(app: &App, inc: &Incident, text: &str) {
@@ -157,9 +158,15 @@ async fn regression(
     // roster role), are pinged.
     let roster: BTreeMap<String, u64> = app.store.roster().await?.into_iter().collect();
     let first = rb.roster_roles.first().map(|r| r.get_ref());
-    let mut users: Vec<u64> = resolver.into_iter().collect();
-    let mut names = Vec::new();
-    if let Some(u) = resolver {
+    // The lead first, then whoever resolved it, then on-call.
+    let mut users: Vec<u64> = inc.lead_id.into_iter().collect();
+    let mut names: Vec<String> = inc
+        .lead_id
+        .iter()
+        .map(|u| format!("<@{u}> (leads it)"))
+        .collect();
+    if let Some(u) = resolver.filter(|u| Some(*u) != inc.lead_id) {
+        users.push(u);
         names.push(format!("<@{u}> (resolved it)"));
     }
     let mut roles = Vec::new();
@@ -171,7 +178,13 @@ async fn regression(
             discord.roster_role_ids.get(&role.id).copied(),
             &discord.oncall_role_ids,
         );
-        users.extend(m.users.iter().copied().filter(|u| Some(*u) != resolver));
+        let others: Vec<u64> = m
+            .users
+            .iter()
+            .copied()
+            .filter(|u| !users.contains(u))
+            .collect();
+        users.extend(others);
         roles = m.roles;
         names.push(m.text);
     }

@@ -125,6 +125,7 @@ async fn change(
         return Ok(refused(format!("Incident #{} is resolved.", inc.id)));
     }
     let (next_page, _) = app.store.paging_next(inc.id).await?;
+    super::header::refresh(app, inc.id).await;
     let from = render::paging::severity(&inc.severity, rb.severity(&inc.severity));
     let to = render::paging::severity(level, Some(sev));
     let text = render::paging::severity_changed(&from, &to, by, next_page);

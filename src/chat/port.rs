@@ -44,6 +44,13 @@ impl Chat for DiscordChat {
             .map_err(failed)
     }
 
+    async fn pin(&self, channel: u64, message: u64) -> Result<(), ChatError> {
+        ChannelId::new(channel)
+            .pin(&self.http, MessageId::new(message))
+            .await
+            .map_err(failed)
+    }
+
     async fn direct(&self, user: u64, message: &Message) -> Result<Posted, ChatError> {
         // Discord gives the same DM channel again for the same person.
         let dm = UserId::new(user)

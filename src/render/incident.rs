@@ -126,3 +126,33 @@ pub fn transitioned(inc: &Incident, by: &str, at: OffsetDateTime) -> String {
         ),
     }
 }
+
+/// The thread's pinned header: severity, lead, state, next scheduled check
+/// (minutes after its remedy, and when).
+pub fn header(
+    inc: &Incident,
+    severity: &str,
+    next_check: Option<(i32, OffsetDateTime)>,
+    now: OffsetDateTime,
+) -> String {
+    let lead = inc
+        .lead_id
+        .map_or("nobody yet (`/incident lead`)".to_string(), |u| {
+            format!("<@{u}>")
+        });
+    let check = match next_check {
+        Some((offset, at)) if at > now => {
+            format!("+{offset} min re-check at {}", super::paging::clock(at))
+        }
+        Some((offset, _)) => format!("+{offset} min re-check, due now"),
+        None => "none scheduled".into(),
+    };
+    clip(
+        &format!(
+            "📌 **Incident #{}** · {severity} · {}\nLead: {lead} · Next check: {check}",
+            inc.id,
+            inc.state.as_str()
+        ),
+        1900,
+    )
+}

@@ -30,7 +30,7 @@ pub struct NewIncident {
 pub(super) const COLUMNS: &str =
     "id, runbook, title, severity, estimated_ttr_minutes, state, version, \
      opened_at, opened_by, acknowledged_at, acknowledged_by, resolved_at, resolved_by, \
-     resolution, channel_id, thread_id";
+     resolution, channel_id, thread_id, lead_id";
 
 impl Store {
     /// Opens an incident and records "opened" as its first timeline entry.
@@ -305,5 +305,6 @@ pub(super) fn incident(r: &Row) -> Result<Incident, StoreError> {
         resolution: r.get(13),
         channel_id: r.get(14),
         thread_id: r.get(15),
+        lead_id: r.get::<_, Option<i64>>(16).map(|u| u as u64),
     })
 }

@@ -19,6 +19,8 @@ pub struct DuePaging {
     pub runbook: String,
     pub severity: String,
     pub pages_sent: i32,
+    /// The incident's lead, if one was named.
+    pub lead_id: Option<u64>,
 }
 
 /// What to write for a due incident.
@@ -133,7 +135,7 @@ impl Store {
             .map_err(|e| self.query_error(e))?;
         let due = tx
             .query(
-                "SELECT id, runbook, severity, pages_sent FROM incidents
+                "SELECT id, runbook, severity, pages_sent, lead_id FROM incidents
                  WHERE paging_next_at <= $1 AND state = 'open'
                  ORDER BY paging_next_at FOR UPDATE SKIP LOCKED LIMIT 20",
                 &[&now],
@@ -147,6 +149,7 @@ impl Store {
                 runbook: row.get(1),
                 severity: row.get(2),
                 pages_sent: row.get(3),
+                lead_id: row.get::<_, Option<i64>>(4).map(|u| u as u64),
             };
             let (seq, next_at) = match plan(&d) {
                 Plan::Stop => (None, None),

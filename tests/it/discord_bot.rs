@@ -42,6 +42,7 @@ async fn registered_commands_match_the_runbooks() {
             "status",
             "list",
             "postmortem",
+            "lead",
             "severity"
         ]
     );

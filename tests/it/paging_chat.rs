@@ -414,6 +414,43 @@ async fn severity_is_in_the_title_and_thread_and_changes_by_hand() {
     )
     .await;
     assert!(said.contains("is SEV1 already"), "{said}");
+
+    // A lead is named: said in the thread (pinging them), and the pinned
+    // header shows severity, lead, state and the next check.
+    let said = run(
+        &emu,
+        slash("incident", "lead", thread, &[("member", json!("5550003"))]),
+    )
+    .await;
+    assert_eq!(said, "<@5550003> leads incident #1.");
+    wait_text(&emu, thread, "the handover", "<@5550003> leads, named by").await;
+    let pinged = pinged_in(&emu, thread);
+    assert!(
+        pinged
+            .iter()
+            .any(|users| users.iter().all(|u| *u == 5_550_003)),
+        "the new lead is pinged, and only them: {pinged:?}"
+    );
+    let header = emu
+        .wait_until(WAIT, "the header showing the lead", |emu| {
+            emu.messages_in(thread).into_iter().find(|m| {
+                let c = m["content"].as_str().unwrap_or("");
+                c.starts_with("📌 **Incident #1**") && c.contains("Lead: <@5550003>")
+            })
+        })
+        .await;
+    assert_eq!(header["pinned"], true, "{header}");
+    let text = header["content"].as_str().unwrap();
+    assert!(
+        text.contains("SEV1 Service down") && text.contains("open"),
+        "{text}"
+    );
+    let headers = emu
+        .messages_in(thread)
+        .iter()
+        .filter(|m| m["content"].as_str().unwrap_or("").starts_with("📌"))
+        .count();
+    assert_eq!(headers, 1, "one header, edited in place");
     let db = bot.db.as_ref().unwrap().client().await;
     let (severity, next): (String, Option<time::OffsetDateTime>) = {
         let r = db

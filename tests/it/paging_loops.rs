@@ -18,6 +18,7 @@ use time::{Duration, OffsetDateTime};
 const ONCALL: u64 = 8100;
 const SENIOR: u64 = 8101;
 const LEAD: u64 = 8102;
+const INCIDENT_LEAD: u64 = 8200;
 
 fn roster() -> Vec<(String, u64)> {
     vec![
@@ -377,4 +378,36 @@ async fn an_alert_that_flaps_is_one_alert_counted_on_its_one_report() {
     alerts::handle(&app, high_memory(false, t0 + mins(4))).await;
     let later = alerts::handle(&app, high_memory(true, t0 + mins(15))).await;
     assert!(matches!(later, alerts::Handled::Opened { .. }), "{later:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeat_pages_reach_the_incident_lead_first() {
+    let mut p = Project::new("paging-lead");
+    let db = TestDb::create().await;
+    let (app, chat) = app_with(&db, &p.name, roster(), &[]).await;
+    let t0 = OffsetDateTime::now_utc();
+    let (incident, thread) = oom_incident(&app, &mut p, t0).await;
+    app.store
+        .set_lead(incident, INCIDENT_LEAD)
+        .await
+        .unwrap()
+        .unwrap();
+    for m in [0, 10, 20] {
+        assert_eq!(paging::tick(&app, t0 + mins(m)).await.unwrap().planned, 1);
+    }
+    assert_eq!(
+        pinged(&chat),
+        [vec![ONCALL], vec![INCIDENT_LEAD], vec![SENIOR]],
+        "on-call at once, the lead for the repeat, then the climb"
+    );
+    let first = chat
+        .posts_in(thread)
+        .iter()
+        .filter_map(|m| m.content.clone())
+        .find(|c| c.starts_with("**Page 1**"))
+        .unwrap();
+    assert!(
+        first.contains("next page goes to the Incident lead"),
+        "{first}"
+    );
 }

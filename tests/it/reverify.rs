@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 const ONCALL: u64 = 8100;
 const ALICE: u64 = 77;
+const LEAD: u64 = 78;
 
 fn mins(m: i64) -> time::Duration {
     time::Duration::minutes(m)
@@ -46,6 +47,7 @@ async fn re_checks_run_after_resolving_and_a_regression_reopens_and_pages() {
         .await
         .unwrap();
     let (id, thread) = (opened.incident.id, opened.thread.unwrap());
+    app.store.set_lead(id, LEAD).await.unwrap().unwrap();
     let resolve = Request::Resolve {
         by: format!("alice (<@{ALICE}>)"),
         summary: "restarted web".into(),
@@ -114,7 +116,11 @@ async fn re_checks_run_after_resolving_and_a_regression_reopens_and_pages() {
     );
     match &regression.mentions {
         Mentions::Exactly { users, .. } => {
-            assert_eq!(users, &[ALICE, ONCALL], "who resolved it, and on-call")
+            assert_eq!(
+                users,
+                &[LEAD, ALICE, ONCALL],
+                "the lead, who resolved it, on-call"
+            )
         }
         Mentions::None => panic!("the regression pings: {text}"),
     }

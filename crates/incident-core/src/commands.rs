@@ -84,6 +84,8 @@ pub enum IncidentOp {
     Postmortem,
     /// Change the incident's severity.
     Severity,
+    /// Name who leads the incident.
+    Lead,
 }
 
 impl Target {

@@ -59,6 +59,8 @@ pub struct Incident {
     /// The incident channel it was opened in, and its thread there.
     pub channel_id: i64,
     pub thread_id: Option<i64>,
+    /// Who leads it (a Discord user), once someone was named.
+    pub lead_id: Option<u64>,
 }
 
 /// A lifecycle request from a person.

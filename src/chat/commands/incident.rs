@@ -3,6 +3,7 @@
 
 use super::{text, Done, Outcome};
 use crate::app::incidents::{self, Transitioned};
+use crate::app::lead::{self, Named};
 use crate::app::severity::{self, Changed};
 use crate::app::{App, Caller};
 use crate::core::commands::{IncidentOp, Invocation, Value};
@@ -26,6 +27,7 @@ pub(super) async fn run(app: &App, caller: &Caller, inv: &Invocation, op: Incide
         IncidentOp::List => list(app).await,
         IncidentOp::Postmortem => postmortem(app, caller).await,
         IncidentOp::Severity => severity(app, caller, &text(inv, "level")).await,
+        IncidentOp::Lead => lead(app, caller, inv).await,
     };
     result.unwrap_or_else(|e| {
         tracing::warn!(error = %crate::cause_chain(&e), "incident command hit the database");
@@ -159,5 +161,22 @@ async fn severity(app: &App, caller: &Caller, level: &str) -> Result<Done, Store
         Changed::Refused { incident, sentence } => {
             Done::refused(sentence, incident.and_then(about))
         }
+    })
+}
+
+async fn lead(app: &App, caller: &Caller, inv: &Invocation) -> Result<Done, StoreError> {
+    let Some(Value::User(member)) = inv.args.get("member") else {
+        return Ok(Done::refused("Name the member who leads.".into(), None));
+    };
+    Ok(match lead::name(app, caller, *member).await? {
+        Named::Done { incident, before } => Done::new(
+            Message::text(match before {
+                Some(old) => format!("<@{member}> leads incident #{incident} now (was <@{old}>)."),
+                None => format!("<@{member}> leads incident #{incident}."),
+            }),
+            about(incident),
+            Outcome::Ok(format!("lead {member}")),
+        ),
+        Named::Refused { incident, sentence } => Done::refused(sentence, incident.and_then(about)),
     })
 }

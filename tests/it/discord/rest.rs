@@ -288,6 +288,15 @@ fn channel_route(
                 None => unknown_message(),
             }
         }
+        ("PUT", ["pins", mid]) => match in_channel(s, mid) {
+            Some(mid) => {
+                if let Some(m) = s.messages.get_mut(&mid) {
+                    m.json["pinned"] = serde_json::Value::Bool(true);
+                }
+                Reply::Empty
+            }
+            None => unknown_message(),
+        },
         ("POST", ["threads"]) => thread(s, ch, body, None),
         ("POST", ["messages", mid, "threads"]) => match id(mid) {
             Some(mid) => thread(s, ch, body, Some(mid)),

@@ -145,6 +145,10 @@ impl Chat for MemoryChat {
         Ok(())
     }
 
+    async fn pin(&self, _channel: u64, _message: u64) -> Result<(), ChatError> {
+        Ok(())
+    }
+
     async fn direct(&self, user: u64, message: &Message) -> Result<Posted, ChatError> {
         let id = self.id();
         self.sent.lock().unwrap().push(Sent::Direct {

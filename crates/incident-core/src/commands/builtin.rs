@@ -76,6 +76,17 @@ pub fn incident_spec(runbooks: &[&str], severities: &[String]) -> CommandSpec {
             vec![],
         ),
     ];
+    subcommands.push(sub(
+        "lead",
+        "Name who leads the incident of this thread",
+        IncidentOp::Lead,
+        vec![OptionSpec {
+            name: "member".into(),
+            description: "Who leads it from now on".into(),
+            required: true,
+            kind: OptionKind::User,
+        }],
+    ));
     if !severities.is_empty() {
         let level = OptionSpec {
             name: "level".into(),

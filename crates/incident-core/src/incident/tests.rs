@@ -25,6 +25,7 @@ fn incident(state: State) -> Incident {
         resolution: resolved.then(|| "restarted web".into()),
         channel_id: 10,
         thread_id: Some(11),
+        lead_id: None,
     }
 }
 

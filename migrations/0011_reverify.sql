@@ -1,4 +1,4 @@
--- Verification that re-runs itself: the checklist runs again at the
+-- Closing the loop. Verification that re-runs itself: the checklist runs again at the
 -- runbook's minutes after a remedy or a resolution. Each run is a row,
 -- claimed by one bot (a lease: a bot that dies mid-run leaves it to
 -- another after five minutes), its result recorded. A newer remedy
@@ -29,3 +29,19 @@ ALTER TABLE incidents ADD COLUMN regression_of bigint REFERENCES incidents (id);
 ALTER TABLE incidents
     ADD COLUMN lead_id           bigint,
     ADD COLUMN header_message_id bigint;
+
+-- Follow-ups: prevention work an incident leaves behind, each with an
+-- owner and a due date, open until marked done.
+CREATE TABLE followups (
+    id          bigserial PRIMARY KEY,
+    incident_id bigint      NOT NULL REFERENCES incidents (id),
+    text        text        NOT NULL,
+    owner_id    bigint      NOT NULL,
+    due_on      date        NOT NULL,
+    state       text        NOT NULL CHECK (state IN ('open', 'done')),
+    created_by  text        NOT NULL,
+    created_at  timestamptz NOT NULL,
+    done_by     text,
+    done_at     timestamptz
+);
+CREATE INDEX followups_open ON followups (due_on) WHERE state = 'open';

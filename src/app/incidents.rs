@@ -216,8 +216,13 @@ pub async fn postmortem(
     channel: u64,
     now: OffsetDateTime,
 ) -> Result<Result<(Incident, String), String>, StoreError> {
-    Ok(with_timeline(app, channel).await?.map(|(inc, timeline)| {
-        let md = incident::postmortem(&inc, &timeline, now);
-        (inc, md)
-    }))
+    let (inc, timeline) = match with_timeline(app, channel).await? {
+        Ok(found) => found,
+        Err(sentence) => return Ok(Err(sentence)),
+    };
+    let mut md = incident::postmortem(&inc, &timeline, now);
+    // The follow-ups it left, so they are not forgotten.
+    let followups = app.store.followups(Some(inc.id)).await?;
+    md.push_str(&render::followups::postmortem(&followups, now.date()));
+    Ok(Ok((inc, md)))
 }

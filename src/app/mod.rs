@@ -24,6 +24,7 @@ pub mod approvals;
 pub mod diagnose;
 pub mod escalation;
 pub mod fleet;
+pub mod followups;
 pub mod header;
 pub mod incidents;
 pub mod lead;

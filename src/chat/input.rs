@@ -11,17 +11,30 @@ use serenity::all::{
     User,
 };
 
-/// The subcommand's name and its options as core values.
+/// The subcommand's name (`group sub` for one in a subcommand group, as
+/// the spec names it) and its options as core values.
 pub(super) fn subcommand_options(
     options: &[ResolvedOption<'_>],
 ) -> Result<(String, Vec<(String, Value)>), String> {
-    let Some(ResolvedOption {
-        name,
-        value: ResolvedValue::SubCommand(inner),
-        ..
-    }) = options.first()
-    else {
-        return Err("That command needs a subcommand.".into());
+    let (name, inner) = match options.first() {
+        Some(ResolvedOption {
+            name,
+            value: ResolvedValue::SubCommand(inner),
+            ..
+        }) => (name.to_string(), inner),
+        Some(ResolvedOption {
+            name: group,
+            value: ResolvedValue::SubCommandGroup(subs),
+            ..
+        }) => match subs.first() {
+            Some(ResolvedOption {
+                name,
+                value: ResolvedValue::SubCommand(inner),
+                ..
+            }) => (format!("{group} {name}"), inner),
+            _ => return Err("That command needs a subcommand.".into()),
+        },
+        _ => return Err("That command needs a subcommand.".into()),
     };
     let mut given = Vec::new();
     for o in inner {
@@ -39,7 +52,7 @@ pub(super) fn subcommand_options(
         };
         given.push((o.name.to_string(), value));
     }
-    Ok((name.to_string(), given))
+    Ok((name, given))
 }
 
 fn roles(member: Option<&Member>) -> Vec<u64> {

@@ -5,21 +5,53 @@ use crate::core::commands::{CommandSpec, OptionKind, OptionSpec};
 use serenity::all::{CommandOptionType, CreateCommand, CreateCommandOption};
 
 pub fn command(spec: &CommandSpec) -> CreateCommand {
-    spec.subcommands.iter().fold(
-        CreateCommand::new(spec.name.clone())
-            .description(spec.description.clone())
-            .dm_permission(false),
-        |cmd, sub| {
-            cmd.add_option(sub.options.iter().fold(
-                CreateCommandOption::new(
-                    CommandOptionType::SubCommand,
-                    sub.name.clone(),
-                    sub.description.clone(),
-                ),
-                |s, o| s.add_sub_option(option(o)),
-            ))
-        },
-    )
+    let mut cmd = CreateCommand::new(spec.name.clone())
+        .description(spec.description.clone())
+        .dm_permission(false);
+    // A subcommand named `group sub` goes into the subcommand group
+    // `group` (created where its first subcommand is).
+    let mut groups: Vec<(String, CreateCommandOption)> = Vec::new();
+    let mut order: Vec<Result<CreateCommandOption, String>> = Vec::new();
+    for sub in &spec.subcommands {
+        let (group, name) = match sub.name.split_once(' ') {
+            Some((g, n)) => (Some(g), n),
+            None => (None, sub.name.as_str()),
+        };
+        let leaf = sub.options.iter().fold(
+            CreateCommandOption::new(
+                CommandOptionType::SubCommand,
+                name.to_string(),
+                sub.description.clone(),
+            ),
+            |s, o| s.add_sub_option(option(o)),
+        );
+        match group {
+            None => order.push(Ok(leaf)),
+            Some(g) => match groups.iter_mut().find(|(n, _)| n == g) {
+                Some((_, opt)) => *opt = opt.clone().add_sub_option(leaf),
+                None => {
+                    let opt = CreateCommandOption::new(
+                        CommandOptionType::SubCommandGroup,
+                        g.to_string(),
+                        crate::core::text::clip(&format!("{g}: {}", sub.description), 100),
+                    )
+                    .add_sub_option(leaf);
+                    groups.push((g.to_string(), opt));
+                    order.push(Err(g.to_string()));
+                }
+            },
+        }
+    }
+    for entry in order {
+        let option = match entry {
+            Ok(leaf) => Some(leaf),
+            Err(g) => groups.iter().find(|(n, _)| *n == g).map(|(_, o)| o.clone()),
+        };
+        if let Some(option) = option {
+            cmd = cmd.add_option(option);
+        }
+    }
+    cmd
 }
 
 fn option(o: &OptionSpec) -> CreateCommandOption {

@@ -11,6 +11,7 @@ use std::fmt::Write;
 pub mod alert;
 mod connections;
 pub mod fleet;
+pub mod followups;
 pub mod incident;
 mod memory_table;
 pub mod message;

@@ -43,9 +43,26 @@ async fn registered_commands_match_the_runbooks() {
             "list",
             "postmortem",
             "lead",
+            "followup",
+            "followups",
             "severity"
         ]
     );
+    // `followup` is a subcommand group: add, done, list.
+    let group = incident["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "followup")
+        .unwrap();
+    assert_eq!(group["type"], 2, "a subcommand group");
+    let leaves: Vec<&str> = group["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(leaves, ["add", "done", "list"]);
     for (_, rb) in &runbooks {
         let spec = incident_bot::core::commands::spec(rb, false);
         let cmd = registered

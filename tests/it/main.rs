@@ -19,6 +19,7 @@ mod faults;
 mod fleet;
 mod fleet_remote;
 mod fleet_store;
+mod followups_chat;
 mod hardening;
 mod harness;
 mod http_interactions;

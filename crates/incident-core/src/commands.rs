@@ -86,6 +86,14 @@ pub enum IncidentOp {
     Severity,
     /// Name who leads the incident.
     Lead,
+    /// `followup add`: a follow-up of the incident.
+    FollowupAdd,
+    /// `followup done`: one is done.
+    FollowupDone,
+    /// `followup list`: the incident's follow-ups.
+    FollowupList,
+    /// `followups`: the open follow-ups of every incident.
+    Followups,
 }
 
 impl Target {
@@ -95,7 +103,13 @@ impl Target {
         match self {
             Target::Step(_) | Target::Causes | Target::Verify | Target::Runbook => false,
             Target::Action(_) | Target::Escalate => true,
-            Target::Incident(op) => !matches!(op, IncidentOp::Status | IncidentOp::List),
+            Target::Incident(op) => !matches!(
+                op,
+                IncidentOp::Status
+                    | IncidentOp::List
+                    | IncidentOp::FollowupList
+                    | IncidentOp::Followups
+            ),
             Target::Oncall { set } => *set,
             Target::Silence(op) => *op != SilenceOp::List,
         }
@@ -350,8 +364,10 @@ pub fn is_node_name(s: &str) -> bool {
 }
 
 mod builtin;
+mod followups;
 mod options;
 pub use builtin::{incident_spec, oncall_spec};
+pub use followups::MAX_FOLLOWUP;
 use options::{action_options, host_option, reason, silence_subcommands, step_options};
 
 #[cfg(test)]

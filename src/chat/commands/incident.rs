@@ -28,6 +28,10 @@ pub(super) async fn run(app: &App, caller: &Caller, inv: &Invocation, op: Incide
         IncidentOp::Postmortem => postmortem(app, caller).await,
         IncidentOp::Severity => severity(app, caller, &text(inv, "level")).await,
         IncidentOp::Lead => lead(app, caller, inv).await,
+        IncidentOp::FollowupAdd
+        | IncidentOp::FollowupDone
+        | IncidentOp::FollowupList
+        | IncidentOp::Followups => super::followup::run(app, caller, inv, op).await,
     };
     result.unwrap_or_else(|e| {
         tracing::warn!(error = %crate::cause_chain(&e), "incident command hit the database");
@@ -89,10 +93,18 @@ async fn transition(app: &App, caller: &Caller, req: Request) -> Result<Done, St
     Ok(
         match incidents::transition(app, caller.channel_id, &req).await? {
             Transitioned::Done { incident, at } => Done::new(
-                Message::text(render::incident::transitioned(
-                    &incident,
-                    &caller.mention(),
-                    at,
+                Message::text(format!(
+                    "{}{}",
+                    render::incident::transitioned(&incident, &caller.mention(), at),
+                    // Resolving offers the runbook's prevention items.
+                    if incident.state == crate::core::incident::State::Resolved {
+                        render::followups::offer(&crate::app::followups::offered(
+                            app,
+                            &incident.runbook,
+                        ))
+                    } else {
+                        String::new()
+                    }
                 )),
                 about(incident.id),
                 Outcome::Ok(incident.state.as_str().to_string()),

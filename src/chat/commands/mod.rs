@@ -6,6 +6,7 @@
 mod action;
 mod causes;
 mod escalation;
+mod followup;
 mod incident;
 mod runbook;
 mod silence;
@@ -107,7 +108,17 @@ pub(super) fn specs(app: &App) -> Vec<CommandSpec> {
             }
             all
         });
-    specs.push(commands::incident_spec(&ids, &severities));
+    let prevention: Vec<String> = runbooks
+        .iter()
+        .filter(|rb| rb.followups.is_some())
+        .flat_map(|rb| rb.runbook.prevention.iter().cloned())
+        .fold(Vec::new(), |mut all, p| {
+            if !all.contains(&p) {
+                all.push(p);
+            }
+            all
+        });
+    specs.push(commands::incident_spec(&ids, &severities, &prevention));
     specs.push(commands::oncall_spec(&app.runbooks.roster_roles()));
     specs
 }

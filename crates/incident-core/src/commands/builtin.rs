@@ -8,8 +8,13 @@ use super::{
 
 /// The built-in `/incident` group; `runbooks` are the ids an incident can
 /// follow (the first is the default), `severities` every runbook's
-/// severity ids (none: no `severity` subcommand).
-pub fn incident_spec(runbooks: &[&str], severities: &[String]) -> CommandSpec {
+/// severity ids (none: no `severity` subcommand), `prevention` the
+/// runbooks' prevention items, offered as follow-ups.
+pub fn incident_spec(
+    runbooks: &[&str],
+    severities: &[String],
+    prevention: &[String],
+) -> CommandSpec {
     let sub = |name: &str, description: &str, op, options| SubcommandSpec {
         name: name.into(),
         description: description.into(),
@@ -87,6 +92,7 @@ pub fn incident_spec(runbooks: &[&str], severities: &[String]) -> CommandSpec {
             kind: OptionKind::User,
         }],
     ));
+    subcommands.extend(super::followups::subcommands(prevention));
     if !severities.is_empty() {
         let level = OptionSpec {
             name: "level".into(),

@@ -209,7 +209,7 @@ fn silences_are_bounded_by_the_runbook_and_severity_is_a_choice() {
     assert!(e.contains("between 1 and 1440"), "{e}");
     assert!(Target::Silence(SilenceOp::Add).must_be_recorded());
     assert!(!Target::Silence(SilenceOp::List).must_be_recorded());
-    let incident = incident_spec(&["mem"], &["sev1".into(), "sev2".into()]);
+    let incident = incident_spec(&["mem"], &["sev1".into(), "sev2".into()], &[]);
     let e = parse(
         &incident,
         "severity",
@@ -218,7 +218,7 @@ fn silences_are_bounded_by_the_runbook_and_severity_is_a_choice() {
     .unwrap_err();
     assert!(e.contains("sev1, sev2"), "{e}");
     assert!(
-        !incident_spec(&["mem"], &[])
+        !incident_spec(&["mem"], &[], &[])
             .subcommands
             .iter()
             .any(|s| s.name == "severity"),

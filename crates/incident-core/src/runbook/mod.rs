@@ -19,7 +19,7 @@ mod validate;
 
 pub use check::{ActionEffect, ActionParam, AlertCondition, Check, ContainerMemoryCheck, Profiler};
 pub use fill::fill_command;
-pub use paging::{Paging, Reverify, SeverityLevel, EVENT_SEVERITIES};
+pub use paging::{Followups, Paging, Reverify, SeverityLevel, EVENT_SEVERITIES};
 pub use problem::Problem;
 
 use serde::Deserialize;
@@ -53,6 +53,8 @@ pub struct Runbook {
     pub severities: Vec<Spanned<SeverityLevel>>,
     #[serde(default)]
     pub reverify: Option<Reverify>,
+    #[serde(default)]
+    pub followups: Option<Followups>,
 }
 
 /// The runbook's header: who owns it and how bad it is.

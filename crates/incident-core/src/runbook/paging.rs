@@ -62,6 +62,16 @@ pub struct Reverify {
     pub reopen_within_minutes: u32,
 }
 
+/// `[followups]`: resolving offers the runbook's `prevention` items as
+/// follow-ups (`/incident followup add`), each with an owner and a due
+/// date.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Followups {
+    /// A follow-up is due this many days after it is added, unless given.
+    pub due_days: u32,
+}
+
 /// PagerDuty Events API v2's severities.
 pub const EVENT_SEVERITIES: [&str; 4] = ["critical", "error", "warning", "info"];
 
@@ -148,6 +158,22 @@ pub(super) fn validate(rb: &Runbook, out: &mut Vec<(usize, String)>) {
                     ),
                 ));
             }
+        }
+    }
+    if let Some(f) = &rb.followups {
+        if !(1..=365).contains(&f.due_days) {
+            out.push((0, "followups.due_days must be 1-365".into()));
+        }
+        if rb
+            .runbook
+            .prevention
+            .iter()
+            .any(|p| p.chars().count() > 100)
+        {
+            out.push((
+                0,
+                "prevention items offered as follow-ups must be at most 100 characters".into(),
+            ));
         }
     }
     if let Some(r) = &rb.reverify {

@@ -13,6 +13,7 @@
 
 pub mod cache;
 mod engine_down;
+mod forecast;
 mod rounds;
 mod run;
 pub mod sampler;
@@ -68,6 +69,8 @@ pub struct Watcher {
     alerts: mpsc::Sender<AlertEvent>,
     /// The runbook's HighMemoryUsage rule, if it declares one.
     high_memory: Option<HighMemory>,
+    /// The runbook's forecast alert: its name and rule.
+    forecast: Option<(String, crate::core::forecast::ForecastRule)>,
     /// Every alert name the runbooks declare (what Alertmanager may send).
     alert_names: Vec<String>,
     /// Services (or container names) with a firing OomKiller alert, and
@@ -126,7 +129,7 @@ impl Watcher {
                     total_max_percent,
                     for_secs,
                 }),
-                AlertCondition::OomKill => None,
+                AlertCondition::OomKill | AlertCondition::Forecast { .. } => None,
             });
         Arc::new(Watcher {
             cache: Cache::new(
@@ -154,6 +157,7 @@ impl Watcher {
             health,
             alerts,
             high_memory,
+            forecast: forecast::rule_of(runbooks),
             ooms: std::sync::Mutex::new(std::collections::VecDeque::new()),
             oom_open: std::sync::Mutex::new(BTreeMap::new()),
             alert_names: runbooks

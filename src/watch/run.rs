@@ -267,6 +267,7 @@ fn track(w: &Watcher, c: &Listed) -> bool {
 /// OomKiller alerts' resolution.
 pub(super) async fn evaluate(w: Arc<Watcher>) {
     let mut tracker = Tracker::default();
+    let mut forecasting = super::forecast::Forecasting::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut adopted = false;
@@ -282,6 +283,9 @@ pub(super) async fn evaluate(w: Arc<Watcher>) {
         }
         let now = OffsetDateTime::now_utc();
         resolve_quiet_ooms(&w, now).await;
+        for event in super::forecast::evaluate(&w, &mut forecasting, now) {
+            send(&w, event).await;
+        }
         let Some(rule) = w.high_memory else {
             continue;
         };

@@ -20,6 +20,7 @@ mod fleet;
 mod fleet_remote;
 mod fleet_store;
 mod followups_chat;
+mod forecast_chat;
 mod hardening;
 mod harness;
 mod http_interactions;

@@ -1,7 +1,8 @@
 //! Test workload for incident-bot's Docker tests: a tiny static program, run
 //! from a FROM-scratch image, that holds a requested amount of memory.
 //!
-//! Usage: `memhog [--mb N] [--grow-mb N --every-ms MS] [--max-mb N]`, or
+//! Usage: `memhog [--mb N] [--grow-mb N --every-ms MS] [--max-mb N]
+//! [--wobble-mb N]` (N MiB more every other step, freed the step after), or
 //! `memhog --report [--spew-kib N]` (run inside a container by the bot's
 //! `/mem profile`: prints a profiler-like report, optionally padded to N KiB,
 //! and exits).
@@ -74,15 +75,26 @@ fn main() {
         arg(&args, "--every-ms").max(1),
         arg(&args, "--max-mb"),
     );
+    // `--wobble-mb N`: N MiB more every other step, freed the step after:
+    // a noisy series.
+    let wobble = arg(&args, "--wobble-mb");
+    let mut extra: Vec<Vec<u8>> = Vec::new();
     let mut held: Vec<Vec<u8>> = (0..mb).map(|_| chunk()).collect();
     println!("ready {mb}");
     let _ = std::io::stdout().flush();
     loop {
-        std::thread::sleep(Duration::from_millis(if grow == 0 {
+        std::thread::sleep(Duration::from_millis(if grow == 0 && wobble == 0 {
             3_600_000
         } else {
             every
         }));
+        if wobble > 0 {
+            if extra.is_empty() {
+                extra.extend((0..wobble).map(|_| chunk()));
+            } else {
+                extra.clear();
+            }
+        }
         if grow > 0 && (max == 0 || (held.len() as u64) < max) {
             held.extend((0..grow).map(|_| chunk()));
             println!("holding {}", held.len());

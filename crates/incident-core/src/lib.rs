@@ -15,6 +15,7 @@ pub mod connections;
 pub mod diagnosis;
 pub mod downtime;
 pub mod escalation;
+pub mod forecast;
 pub mod incident;
 pub mod memory;
 pub mod paging;

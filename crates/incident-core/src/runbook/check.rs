@@ -6,6 +6,7 @@
 //! can never name a program to run, except the argv vectors of declared
 //! profilers and worker commands, which come from the file, not from chat.
 
+use super::numbers::{positive, with_numeric_overrides, within};
 use serde::{Deserialize, Serialize};
 
 /// A read-only check run by a diagnosis step or a verification item.
@@ -124,6 +125,17 @@ pub enum AlertCondition {
     },
     /// An `oom` event from the engine for a container of the project.
     OomKill,
+    /// A container's memory, fitted over `window_minutes`, will reach its
+    /// limit (or the per-container bar) within `horizon_minutes`, with a
+    /// fit of at least `min_r2`: an incident before the OOM kill.
+    Forecast {
+        horizon_minutes: u32,
+        window_minutes: u32,
+        min_samples: u32,
+        min_r2: f64,
+        /// The suggested limit: the peak seen plus this much.
+        limit_margin_percent: u32,
+    },
 }
 
 impl Check {
@@ -243,32 +255,6 @@ impl AlertCondition {
     }
 }
 
-/// `value` with some numeric keys replaced (configuration overrides).
-fn with_numeric_overrides<T>(value: &T, table: &toml::Table) -> Result<T, String>
-where
-    T: Serialize + serde::de::DeserializeOwned,
-{
-    if table.contains_key("kind") {
-        return Err("the kind of a check cannot be overridden".into());
-    }
-    let mut fields = toml::Table::try_from(value).map_err(|e| e.to_string())?;
-    for (key, v) in table {
-        // Configuration tunes thresholds; it cannot swap commands or
-        // patterns in behind the runbook's back.
-        if !matches!(v, toml::Value::Integer(_) | toml::Value::Float(_)) {
-            return Err(format!(
-                "only numeric thresholds can be overridden; '{key}' is not a number"
-            ));
-        }
-        fields.insert(key.clone(), v.clone());
-    }
-    // Deserializing again reuses the schema: an unknown key or a value of
-    // the wrong type is reported exactly as in a runbook file.
-    toml::Value::Table(fields)
-        .try_into()
-        .map_err(|e: toml::de::Error| e.message().trim().to_string())
-}
-
 impl ActionEffect {
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -362,20 +348,27 @@ impl AlertCondition {
                 .chain(within("total_max_percent", *total_max_percent, 100.0))
                 .collect(),
             AlertCondition::OomKill => Vec::new(),
+            AlertCondition::Forecast {
+                horizon_minutes,
+                window_minutes,
+                min_samples,
+                min_r2,
+                limit_margin_percent,
+            } => [
+                (!(1..=10080).contains(horizon_minutes))
+                    .then(|| "horizon_minutes must be 1-10080".to_string()),
+                (!(1..=1440).contains(window_minutes))
+                    .then(|| "window_minutes must be 1-1440".to_string()),
+                (*min_samples < 3).then(|| "min_samples must be at least 3".to_string()),
+                within("min_r2", *min_r2, 1.0),
+                (*limit_margin_percent > 200)
+                    .then(|| "limit_margin_percent must be at most 200".to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         }
     }
-}
-
-/// A sentence when `v` is not a finite number above zero.
-fn positive(name: &str, v: f64) -> Option<String> {
-    (!(v.is_finite() && v > 0.0))
-        .then(|| format!("{name} must be a number greater than 0, not {v}"))
-}
-
-/// A sentence when `v` is not in (0, max].
-fn within(name: &str, v: f64, max: f64) -> Option<String> {
-    (!(v.is_finite() && v > 0.0 && v <= max))
-        .then(|| format!("{name} must be above 0 and at most {max}, not {v}"))
 }
 
 /// The `{name}` placeholders in one argument.

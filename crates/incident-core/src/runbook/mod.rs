@@ -13,6 +13,7 @@
 
 mod check;
 mod fill;
+mod numbers;
 mod paging;
 mod problem;
 mod validate;

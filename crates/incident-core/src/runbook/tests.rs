@@ -138,7 +138,7 @@ fn the_shipped_memory_runbook_is_whole() {
         .iter()
         .map(|a| a.get_ref().name.as_str())
         .collect();
-    assert_eq!(alerts, ["HighMemoryUsage", "OomKiller"]);
+    assert_eq!(alerts, ["HighMemoryUsage", "OomKiller", "MemoryForecast"]);
 }
 
 #[test]

@@ -32,6 +32,7 @@ pub mod loops;
 pub mod oom;
 pub mod pager;
 pub mod paging;
+pub mod pins;
 pub mod port;
 pub mod rechecks;
 pub mod reverify;

@@ -17,6 +17,17 @@ pub struct Posted {
     pub link: String,
 }
 
+/// A message as read back: who wrote it, when, what (empty when the bot
+/// may not read other people's text), and its link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMessage {
+    pub author_id: u64,
+    pub author: String,
+    pub at: time::OffsetDateTime,
+    pub content: String,
+    pub link: String,
+}
+
 /// Why chat refused or could not be reached; one line, without tokens.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -30,6 +41,9 @@ pub trait Chat: Send + Sync + 'static {
     /// Edits message `message` of `channel`: parts of `edit` left empty are
     /// kept (an edit of the text keeps the chart).
     async fn edit(&self, channel: u64, message: u64, edit: &Message) -> Result<(), ChatError>;
+
+    /// Reads message `message` of `channel`.
+    async fn read(&self, channel: u64, message: u64) -> Result<ReadMessage, ChatError>;
 
     /// Pins message `message` of `channel`.
     async fn pin(&self, channel: u64, message: u64) -> Result<(), ChatError>;

@@ -8,8 +8,8 @@ use super::{autocomplete, click, commands, pipeline, register};
 use crate::app::App;
 use crate::core::commands::CommandSpec;
 use serenity::all::{
-    async_trait, ConnectionStage, Context, EventHandler, GuildId, Interaction, Ready,
-    ShardStageUpdateEvent,
+    async_trait, ConnectionStage, Context, EventHandler, GuildId, Interaction, Reaction,
+    ReactionType, Ready, ShardStageUpdateEvent,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -40,6 +40,27 @@ impl Handler {
 
 #[async_trait]
 impl EventHandler for Handler {
+    /// A 📌 on a message of an incident's thread adds it to the timeline.
+    async fn reaction_add(&self, _ctx: Context, reaction: Reaction) {
+        let ReactionType::Unicode(emoji) = &reaction.emoji else {
+            return;
+        };
+        if emoji != crate::app::pins::PIN {
+            return;
+        }
+        let Some((app, _)) = self.get() else {
+            return;
+        };
+        let by = reaction.user_id.map_or(0, |u| u.get());
+        crate::app::pins::pinned(
+            app,
+            reaction.channel_id.get(),
+            reaction.message_id.get(),
+            by,
+        )
+        .await;
+    }
+
     async fn ready(&self, ctx: Context, ready: Ready) {
         let Some((app, specs)) = self.get() else {
             return;

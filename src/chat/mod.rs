@@ -102,12 +102,12 @@ async fn client(
         tracing::info!(api_base = %base, "using a Discord-compatible API base");
     }
     // Slash commands need no privileged intent; GUILDS is the minimum the
-    // gateway accepts usefully.
-    Ok(
-        ClientBuilder::new_with_http(http.build(), GatewayIntents::GUILDS)
-            .event_handler(handler::Handler::new(app.clone()))
-            .await?,
-    )
+    // gateway accepts usefully, and GUILD_MESSAGE_REACTIONS (not
+    // privileged) brings the 📌 reactions that add messages to a timeline.
+    let intents = GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGE_REACTIONS;
+    Ok(ClientBuilder::new_with_http(http.build(), intents)
+        .event_handler(handler::Handler::new(app.clone()))
+        .await?)
 }
 
 impl Gateway {

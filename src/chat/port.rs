@@ -2,7 +2,7 @@
 //! gateway session, so loops deliver while the gateway reconnects.
 
 use super::outgoing;
-use crate::app::port::{Chat, ChatError, Posted};
+use crate::app::port::{Chat, ChatError, Posted, ReadMessage};
 use crate::render::Message;
 use serenity::all::{AutoArchiveDuration, ChannelId, CreateThread, Http, MessageId, UserId};
 use std::sync::Arc;
@@ -42,6 +42,22 @@ impl Chat for DiscordChat {
             .await
             .map(|_| ())
             .map_err(failed)
+    }
+
+    async fn read(&self, channel: u64, message: u64) -> Result<ReadMessage, ChatError> {
+        let m = ChannelId::new(channel)
+            .message(&self.http, MessageId::new(message))
+            .await
+            .map_err(failed)?;
+        let at = time::OffsetDateTime::from_unix_timestamp(m.timestamp.unix_timestamp())
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        Ok(ReadMessage {
+            author_id: m.author.id.get(),
+            author: m.author.name.clone(),
+            at,
+            content: m.content.clone(),
+            link: m.link(),
+        })
     }
 
     async fn pin(&self, channel: u64, message: u64) -> Result<(), ChatError> {

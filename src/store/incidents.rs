@@ -217,6 +217,19 @@ impl Store {
             .map_err(|err| self.query_error(err))
     }
 
+    /// Whether incident `id`'s timeline has an entry of `kind` with `link`.
+    pub async fn timeline_has(&self, id: i64, kind: &str, link: &str) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM timeline WHERE incident_id = $1 AND kind = $2 AND link = $3)",
+                &[&id, &kind, &link],
+            )
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(row.get(0))
+    }
+
     pub async fn timeline(&self, id: i64) -> Result<Vec<TimelineEntry>, StoreError> {
         let client = self.client().await?;
         let rows = client

@@ -30,6 +30,7 @@ mod loops;
 mod mem_status;
 mod paging_chat;
 mod paging_loops;
+mod pins_chat;
 mod profile_chat;
 mod recovery;
 mod reverify;

@@ -282,6 +282,47 @@ impl Emulator {
     pub fn all_messages_in(&self, channel_id: u64) -> Vec<Value> {
         self.shared.read(|s| s.messages_in(channel_id, true))
     }
+    /// A message `member` wrote in `channel` (stored, as if typed in the
+    /// client; the bot is not told). Returns its id.
+    pub fn user_message(&self, channel: u64, member: &Member, content: &str) -> u64 {
+        self.shared.write(|s| {
+            let id = state::snowflake();
+            let mut m = payloads::message(id, channel, 0, false);
+            m["author"] = payloads::user(member.user_id, &member.name, false);
+            m["content"] = serde_json::json!(content);
+            s.store_raw(m, true)
+        })
+    }
+
+    /// `member` reacts to message `message` of `channel` with `emoji`:
+    /// MESSAGE_REACTION_ADD is dispatched, as Discord does, only to a bot
+    /// that identified with the GUILD_MESSAGE_REACTIONS intent (`false`
+    /// otherwise: nothing was sent).
+    pub fn react(&self, channel: u64, message: u64, member: &Member, emoji: &str) -> bool {
+        self.shared.write(|s| {
+            let intents = s
+                .gateway
+                .last_identify
+                .as_ref()
+                .and_then(|d| d["intents"].as_u64())
+                .unwrap_or(0);
+            if intents & (1 << 10) == 0 {
+                return false;
+            }
+            let d = serde_json::json!({
+                "user_id": member.user_id.to_string(),
+                "channel_id": channel.to_string(),
+                "message_id": message.to_string(),
+                "guild_id": GUILD_ID.to_string(),
+                "member": payloads::member(member),
+                "emoji": {"id": null, "name": emoji},
+                "burst": false,
+                "type": 0,
+            });
+            s.dispatch("MESSAGE_REACTION_ADD", d, None).is_some()
+        })
+    }
+
     pub fn message(&self, id: u64) -> Option<Value> {
         self.shared
             .read(|s| s.messages.get(&id).map(|m| m.json.clone()))

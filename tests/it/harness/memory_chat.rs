@@ -5,7 +5,7 @@
 //! Discord is replaced; the database and the engine are real.
 
 use async_trait::async_trait;
-use incident_bot::app::port::{Chat, ChatError, Posted};
+use incident_bot::app::port::{Chat, ChatError, Posted, ReadMessage};
 use incident_bot::render::Message;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -143,6 +143,10 @@ impl Chat for MemoryChat {
             edit: edit.clone(),
         });
         Ok(())
+    }
+
+    async fn read(&self, _channel: u64, _message: u64) -> Result<ReadMessage, ChatError> {
+        Err(ChatError("messages are not kept in memory".into()))
     }
 
     async fn pin(&self, _channel: u64, _message: u64) -> Result<(), ChatError> {

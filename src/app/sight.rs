@@ -27,6 +27,10 @@ pub struct Eyes {
     database_down_since: Option<OffsetDateTime>,
     /// Said blind: what, since when.
     said: BTreeMap<Blind, OffsetDateTime>,
+    /// Logged blind (once per spell, even while chat refuses the message).
+    logged: std::collections::BTreeSet<Blind>,
+    /// Chat refusing the message is logged once a minute, with a count.
+    refused: crate::core::throttle::Throttle,
     last_beat: Option<OffsetDateTime>,
 }
 
@@ -37,6 +41,8 @@ impl Eyes {
             engine_down_since: None,
             database_down_since: None,
             said: BTreeMap::new(),
+            logged: Default::default(),
+            refused: crate::core::throttle::Throttle::per_minute(),
             last_beat: None,
         }
     }
@@ -72,8 +78,11 @@ pub async fn step(app: &App, eyes: &mut Eyes, now: OffsetDateTime) -> Vec<Blind>
             Blind::Watcher => sight.last_round,
         }
         .unwrap_or(eyes.started);
-        tracing::error!(blind = what.as_str(), since = %since, "the bot cannot see");
-        if say(app, render::paging::blind(*what, host.as_deref(), since)).await {
+        if eyes.logged.insert(*what) {
+            tracing::error!(blind = what.as_str(), since = %since, "the bot cannot see");
+        }
+        let text = render::paging::blind(*what, host.as_deref(), since);
+        if say(app, &mut eyes.refused, text).await {
             eyes.said.insert(*what, since);
         }
     }
@@ -84,23 +93,25 @@ pub async fn step(app: &App, eyes: &mut Eyes, now: OffsetDateTime) -> Vec<Blind>
         .map(|(w, s)| (*w, *s))
         .collect();
     for (what, since) in back {
-        tracing::info!(blind = what.as_str(), "the bot can see again");
-        if say(
-            app,
-            render::paging::seeing(what, host.as_deref(), now - since),
-        )
-        .await
-        {
+        if eyes.logged.remove(&what) {
+            tracing::info!(blind = what.as_str(), "the bot can see again");
+        }
+        let text = render::paging::seeing(what, host.as_deref(), now - since);
+        if say(app, &mut eyes.refused, text).await {
             eyes.said.remove(&what);
         }
     }
+    // A spell that ended before it could be said starts afresh next time.
+    let said = &eyes.said;
+    eyes.logged
+        .retain(|w| blind.contains(w) || said.contains_key(w));
     for what in [Blind::Engine, Blind::Watcher, Blind::Database] {
         crate::metrics::global().blind(what.as_str(), blind.contains(&what));
     }
     blind
 }
 
-async fn say(app: &App, text: String) -> bool {
+async fn say(app: &App, refused: &mut crate::core::throttle::Throttle, text: String) -> bool {
     match app
         .chat
         .post(app.incident_channel(), &Message::text(text))
@@ -108,7 +119,9 @@ async fn say(app: &App, text: String) -> bool {
     {
         Ok(_) => true,
         Err(e) => {
-            tracing::warn!(error = %e, "could not post in the incident channel; trying again in a second");
+            if let Some(suppressed) = refused.allow(std::time::Instant::now()) {
+                tracing::warn!(error = %e, suppressed, "could not post in the incident channel; trying again each second");
+            }
             false
         }
     }

@@ -67,6 +67,20 @@ async fn each_item_fails_when_its_condition_is_broken() {
         &["--grow-mb", "8", "--every-ms", "50"],
     );
     bot.wait_history(2, 12).await;
+    // The engine's record of the kill (its `oom` event can come before the
+    // container's state says so, and then the item names the event).
+    let deadline = std::time::Instant::now() + WAIT;
+    while !String::from_utf8_lossy(
+        &docker(&["inspect", "--format", "{{.State.OOMKilled}}", &worker]).stdout,
+    )
+    .contains("true")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{worker} was never OOM-killed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     let body = mem(&emu, "verify", vec![]).await;
     let content = body["content"].as_str().unwrap();

@@ -74,13 +74,7 @@ async fn deliver(app: &App, e: &Claimed, roster: &BTreeMap<String, u64>) -> Resu
     let title = app
         .runbooks
         .get(&inc.runbook)
-        .and_then(|rb| {
-            rb.roster_roles
-                .iter()
-                .map(|r| r.get_ref())
-                .find(|r| r.id == e.target)
-        })
-        .map_or(e.target.clone(), |r| r.title.clone());
+        .map_or(e.target.clone(), |rb| rb.role_title(&e.target));
     let discord = &app.settings.discord;
     let m = escalation::mention(
         &title,

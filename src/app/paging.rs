@@ -306,11 +306,7 @@ fn title(rb: &Runbook, role: &str) -> String {
     if role == LEAD {
         return "Incident lead".into();
     }
-    rb.roster_roles
-        .iter()
-        .map(|r| r.get_ref())
-        .find(|r| r.id == role)
-        .map_or(role.to_string(), |r| r.title.clone())
+    rb.role_title(role)
 }
 
 /// The direct message to the person paged.

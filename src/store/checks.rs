@@ -190,57 +190,6 @@ impl Store {
         Ok(())
     }
 
-    /// Names the lead of incident `id`; the lead before, if the incident
-    /// is not resolved (`Err(())`: resolved or gone).
-    pub async fn set_lead(
-        &self,
-        id: i64,
-        lead: u64,
-    ) -> Result<Result<Option<u64>, ()>, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "UPDATE incidents i SET lead_id = $2, version = i.version + 1
-                 FROM (SELECT lead_id FROM incidents WHERE id = $1 FOR UPDATE) before
-                 WHERE i.id = $1 AND i.state <> 'resolved'
-                 RETURNING before.lead_id",
-                &[&id, &(lead as i64)],
-            )
-            .await
-            .map_err(|e| self.query_error(e))?;
-        Ok(match row {
-            Some(r) => Ok(r.get::<_, Option<i64>>(0).map(|u| u as u64)),
-            None => Err(()),
-        })
-    }
-
-    /// The thread's header message of incident `id`, once posted.
-    pub async fn header_message(&self, id: i64) -> Result<Option<i64>, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT header_message_id FROM incidents WHERE id = $1",
-                &[&id],
-            )
-            .await
-            .map_err(|e| self.query_error(e))?;
-        Ok(row.and_then(|r| r.get(0)))
-    }
-
-    /// Records incident `id`'s header message (only the first one posted
-    /// counts: `false` if another bot's was recorded first).
-    pub async fn set_header_message(&self, id: i64, message: i64) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let n = client
-            .execute(
-                "UPDATE incidents SET header_message_id = $2 WHERE id = $1 AND header_message_id IS NULL",
-                &[&id, &message],
-            )
-            .await
-            .map_err(|e| self.query_error(e))?;
-        Ok(n == 1)
-    }
-
     /// Marks `id` as a regression of incident `of`.
     pub async fn link_regression(&self, id: i64, of: i64) -> Result<(), StoreError> {
         let client = self.client().await?;

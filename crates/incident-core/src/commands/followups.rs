@@ -56,15 +56,7 @@ pub(super) fn subcommands(prevention: &[String]) -> Vec<SubcommandSpec> {
             kind: OptionKind::Integer { min: 1, max: 365 },
         },
     ]);
-    let id = OptionSpec {
-        name: "id".into(),
-        description: "The follow-up's number".into(),
-        required: true,
-        kind: OptionKind::Integer {
-            min: 1,
-            max: i64::MAX,
-        },
-    };
+    let id = super::options::id_option("The follow-up's number");
     vec![
         sub(
             "followup add",

@@ -83,6 +83,20 @@ pub(super) fn reason(description: &str) -> OptionSpec {
     }
 }
 
+/// `id:`, the number of a recorded thing (a silence, a follow-up),
+/// required.
+pub(super) fn id_option(description: &str) -> OptionSpec {
+    OptionSpec {
+        name: "id".into(),
+        description: description.into(),
+        required: true,
+        kind: OptionKind::Integer {
+            min: 1,
+            max: i64::MAX,
+        },
+    }
+}
+
 /// `host:`, a fleet's node, optional.
 pub(super) fn host_option(description: &str) -> OptionSpec {
     OptionSpec {
@@ -113,15 +127,7 @@ pub(super) fn silence_subcommands(paging: &Paging) -> Vec<SubcommandSpec> {
             max: i64::from(paging.silence_max_minutes),
         },
     };
-    let id = OptionSpec {
-        name: "id".into(),
-        description: "The silence's number (see silences)".into(),
-        required: true,
-        kind: OptionKind::Integer {
-            min: 1,
-            max: i64::MAX,
-        },
-    };
+    let id = id_option("The silence's number (see silences)");
     vec![
         sub(
             "silence",

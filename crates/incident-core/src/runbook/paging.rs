@@ -79,6 +79,16 @@ pub const EVENT_SEVERITIES: [&str; 4] = ["critical", "error", "warning", "info"]
 const MAX_SILENCE_MINUTES: u32 = 7 * 24 * 60;
 
 impl Runbook {
+    /// What roster role `id` is called ("Senior DevOps Engineer"); the id
+    /// itself when the runbook does not declare it.
+    pub fn role_title(&self, id: &str) -> String {
+        self.roster_roles
+            .iter()
+            .map(|r| r.get_ref())
+            .find(|r| r.id == id)
+            .map_or(id.to_string(), |r| r.title.clone())
+    }
+
     /// The severity `id` of this runbook, if it declares it.
     pub fn severity(&self, id: &str) -> Option<&SeverityLevel> {
         self.severities
